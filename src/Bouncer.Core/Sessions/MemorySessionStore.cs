@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+
+namespace Bouncer.Sessions;
+
+/// <summary>
+/// An in-process store for tests and single-process apps. Records live in one dictionary; a per-user
+/// index makes listing and "log out everywhere" proportional to the user's sessions. Lost at exit.
+/// </summary>
+public sealed class MemorySessionStore : ISessionStore
+{
+    private readonly ConcurrentDictionary<SessionKey, SessionRecord> _records = new();
+    private readonly Dictionary<string, HashSet<SessionKey>> _byUser = new(StringComparer.Ordinal);
+    // Index upkeep and multi-key changes happen under one lock; plain reads go lock-free.
+    private readonly Lock _gate = new();
+
+    /// <summary>Number of records held (live or not yet swept).</summary>
+    public int Count => _records.Count;
+
+    /// <inheritdoc/>
+    public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) =>
+        ValueTask.FromResult(_records.TryGetValue(key, out var r) ? r : null);
+
+    /// <inheritdoc/>
+    public ValueTask CreateAsync(SessionRecord record, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_records.TryAdd(record.Key, record)) throw new SessionKeyCollisionException();
+            Index(record);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
+                return ValueTask.FromResult(false);
+            _records[record.Key] = record with { CreatedAt = current.CreatedAt, AbsoluteExpiresAt = current.AbsoluteExpiresAt };
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_records.TryGetValue(oldKey, out var old)) return ValueTask.FromResult(false);
+            if (_records.ContainsKey(next.Key)) throw new SessionKeyCollisionException();
+            Remove(old);
+            _records[next.Key] = next;
+            Index(next);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_records.TryGetValue(key, out var r)) return ValueTask.FromResult(false);
+            Remove(r);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_byUser.Remove(userId, out var keys)) return ValueTask.FromResult(0);
+            var n = 0;
+            foreach (var k in keys) n += _records.TryRemove(k, out _) ? 1 : 0;
+            return ValueTask.FromResult(n);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<SessionRecord>> ListUserAsync(string userId, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            IReadOnlyList<SessionRecord> list = _byUser.TryGetValue(userId, out var keys)
+                ? keys.Select(k => _records[k]).ToList()
+                : [];
+            return ValueTask.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct)
+    {
+        var expired = _records.Values.Where(r => r.ExpiresAt <= now).Take(batchSize).ToList();
+        var n = 0;
+        lock (_gate)
+        {
+            foreach (var r in expired)
+            {
+                if (_records.TryGetValue(r.Key, out var current) && current.ExpiresAt <= now)
+                {
+                    Remove(current);
+                    n++;
+                }
+            }
+        }
+        return ValueTask.FromResult(n);
+    }
+
+    private void Index(SessionRecord r)
+    {
+        if (!_byUser.TryGetValue(r.UserId, out var keys)) _byUser[r.UserId] = keys = [];
+        keys.Add(r.Key);
+    }
+
+    private void Remove(SessionRecord r)
+    {
+        _records.TryRemove(r.Key, out _);
+        if (_byUser.TryGetValue(r.UserId, out var keys) && keys.Remove(r.Key) && keys.Count == 0) _byUser.Remove(r.UserId);
+    }
+}
