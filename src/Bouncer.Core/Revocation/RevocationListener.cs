@@ -1,0 +1,208 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bouncer.Revocation;
+
+/// <summary>
+/// Keeps one instance's <see cref="RevocationSet"/> in step with an <see cref="IRevocationChannel"/>:
+/// applies pushes as they arrive, replays the log from its cursor after every (re)connection and on a
+/// period, knows how fresh it is, and applies the <see cref="StalenessPolicy"/>. Thread-safe.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var listener = new RevocationListener(channel, new RevocationOptions(), TimeProvider.System);
+/// await listener.StartAsync(ct);
+/// var verdict = await listener.CheckAsync(sid, jti, sub, iat, ct);   // Allowed, Revoked or Stale
+/// </code>
+/// </example>
+public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDisposable
+{
+    private readonly IRevocationChannel _channel;
+    private readonly RevocationOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _replayGate = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Action<RevocationRecord>> _observers = [];
+    private IAsyncDisposable? _subscription;
+    private Task? _loop;
+    private long _cursor;
+    private volatile bool _connected;
+    private long _disconnectedAtTicks;
+    private int _replayRequested;
+
+    public RevocationListener(IRevocationChannel channel, RevocationOptions? options = null, TimeProvider? time = null, ILogger<RevocationListener>? logger = null)
+    {
+        _channel = channel ?? throw new ArgumentNullException(nameof(channel));
+        _options = options ?? new RevocationOptions();
+        _time = time ?? TimeProvider.System;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _disconnectedAtTicks = _time.GetUtcNow().UtcTicks;
+    }
+
+    /// <summary>The in-memory state checked on the hot path.</summary>
+    public RevocationSet Set { get; } = new();
+
+    /// <summary>Cursor of the last log entry applied in order.</summary>
+    public long Cursor => Interlocked.Read(ref _cursor);
+
+    /// <summary>True while the push connection is up.</summary>
+    public bool IsConnected => _connected;
+
+    /// <summary>
+    /// Registers a callback run for every revocation applied (pushed or replayed, possibly more than
+    /// once): how a near cache learns what to evict. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    public void Observe(Action<RevocationRecord> observer)
+    {
+        lock (_observers) _observers.Add(observer);
+    }
+
+    /// <summary>Subscribes, replays the whole retained log, and starts the periodic replay.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        _subscription = await _channel.SubscribeAsync(this, ct).ConfigureAwait(false);
+        await ReplayAsync(ct).ConfigureAwait(false);
+        _loop = Task.Run(() => PeriodicAsync(_stop.Token), CancellationToken.None);
+    }
+
+    /// <summary>True when the push connection has been down longer than the bound.</summary>
+    public bool IsStale()
+    {
+        if (_connected) return false;
+        var downFor = _time.GetUtcNow().UtcTicks - Interlocked.Read(ref _disconnectedAtTicks);
+        return downFor > _options.StaleAfter.Ticks;
+    }
+
+    /// <summary>
+    /// Checks a credential's identifiers. Completes synchronously, with no I/O, unless the state is
+    /// stale and the policy is to fall back to the store.
+    /// </summary>
+    public ValueTask<RevocationVerdict> CheckAsync(string? sid, string? jti, string? sub, long issuedAtUnixSeconds, CancellationToken ct)
+    {
+        if (Set.IsRevoked(sid, jti, sub, issuedAtUnixSeconds)) return ValueTask.FromResult(RevocationVerdict.Revoked);
+        if (!IsStale()) return ValueTask.FromResult(RevocationVerdict.Allowed);
+        if (_options.Policy == StalenessPolicy.Refuse) return ValueTask.FromResult(RevocationVerdict.Stale);
+        return CheckAfterCatchUpAsync(sid, jti, sub, issuedAtUnixSeconds, ct);
+    }
+
+    private async ValueTask<RevocationVerdict> CheckAfterCatchUpAsync(string? sid, string? jti, string? sub, long iat, CancellationToken ct)
+    {
+        try
+        {
+            await ReplayAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Neither push nor store can vouch for this credential: fail closed.
+            LogFallbackFailed(ex);
+            return RevocationVerdict.Stale;
+        }
+        return Set.IsRevoked(sid, jti, sub, iat) ? RevocationVerdict.Revoked : RevocationVerdict.Allowed;
+    }
+
+    /// <summary>Reads every log entry after the cursor and applies it.</summary>
+    public async Task ReplayAsync(CancellationToken ct)
+    {
+        await _replayGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                var page = await _channel.ReadAfterAsync(Cursor, _options.ReplayPageSize, ct).ConfigureAwait(false);
+                foreach (var entry in page) Apply(entry.Revocation);
+                if (page.Count > 0) Interlocked.Exchange(ref _cursor, page[^1].Cursor);
+                if (page.Count < _options.ReplayPageSize) return;
+            }
+        }
+        finally
+        {
+            _replayGate.Release();
+        }
+    }
+
+    void IRevocationSubscriber.OnPushed(RevocationEntry entry)
+    {
+        // Applying early is safe (entries are idempotent): the revocation takes effect now, and the
+        // cursor moves only in order so a gap is filled by the next replay.
+        Apply(entry.Revocation);
+        if (Interlocked.CompareExchange(ref _cursor, entry.Cursor, entry.Cursor - 1) != entry.Cursor - 1 && entry.Cursor > Cursor)
+            RequestReplay();
+    }
+
+    void IRevocationSubscriber.OnConnected()
+    {
+        _connected = true;
+        LogConnected();
+        RequestReplay();
+    }
+
+    void IRevocationSubscriber.OnDisconnected()
+    {
+        if (_connected) Interlocked.Exchange(ref _disconnectedAtTicks, _time.GetUtcNow().UtcTicks);
+        _connected = false;
+        LogDisconnected();
+    }
+
+    private void Apply(in RevocationRecord revocation)
+    {
+        Set.Apply(revocation);
+        Action<RevocationRecord>[] observers;
+        lock (_observers) observers = [.. _observers];
+        foreach (var o in observers) o(revocation);
+    }
+
+    private void RequestReplay()
+    {
+        if (Interlocked.Exchange(ref _replayRequested, 1) == 1) return;
+        _ = Task.Run(async () =>
+        {
+            Interlocked.Exchange(ref _replayRequested, 0);
+            try { await ReplayAsync(_stop.Token).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is not OperationCanceledException) { LogReplayFailed(ex); }
+        });
+    }
+
+    private async Task PeriodicAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.ReplayInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await ReplayAsync(ct).ConfigureAwait(false);
+                    Set.Prune(_time.GetUtcNow());
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogReplayFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_subscription is not null) await _subscription.DisposeAsync().ConfigureAwait(false);
+        if (_loop is not null) await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "RevocationRecord push connected; replaying from the cursor.")]
+    private partial void LogConnected();
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "RevocationRecord push disconnected.")]
+    private partial void LogDisconnected();
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "RevocationRecord replay failed; retrying.")]
+    private partial void LogReplayFailed(Exception ex);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "RevocationRecord state stale and the store fallback failed; refusing.")]
+    private partial void LogFallbackFailed(Exception ex);
+}

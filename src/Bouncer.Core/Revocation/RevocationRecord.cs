@@ -1,0 +1,24 @@
+namespace Bouncer.Revocation;
+
+/// <summary>What a revocation entry names.</summary>
+public enum RevocationKind : byte
+{
+    /// <summary>A session or refresh family id (the <c>sid</c> claim): every token of it dies.</summary>
+    Session = 1,
+
+    /// <summary>One access token (the <c>jti</c> claim).</summary>
+    Token = 2,
+
+    /// <summary>Every token of a user (<c>sub</c>) issued before <see cref="RevocationRecord.At"/>.</summary>
+    User = 3,
+}
+
+/// <summary>
+/// One revocation. <paramref name="ExpiresAt"/> is when the entry can be forgotten: the moment the last
+/// token it could affect has expired (revocation time + longest access-token lifetime + skew), so the
+/// in-memory set stays bounded by the revocations of one token lifetime.
+/// </summary>
+public readonly record struct RevocationRecord(RevocationKind Kind, string Subject, DateTimeOffset At, DateTimeOffset ExpiresAt);
+
+/// <summary>A revocation with its position in the durable log. Cursors grow strictly.</summary>
+public readonly record struct RevocationEntry(long Cursor, RevocationRecord Revocation);
