@@ -329,6 +329,7 @@ public abstract class SessionStoreContract
                 }
             }
         })).ToArray();
+        while (Volatile.Read(ref reads) == 0) await Task.Delay(1);
         var swept = await sessions.SweepAsync(null, default);
         stop.Cancel();
         await Task.WhenAll(readers);

@@ -1,20 +1,31 @@
 namespace Bouncer.Sessions;
 
-/// <summary>A live session as the application sees it.</summary>
-/// <param name="Handle">Public handle (base64url SHA-256 of the id): names the session in lists and
-/// "revoke this one" without exposing the id.</param>
-public sealed record Session(
-    string Handle,
-    string UserId,
-    string? Data,
-    string? Client,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset LastSeenAt,
-    DateTimeOffset ExpiresAt,
-    DateTimeOffset AbsoluteExpiresAt)
+/// <summary>
+/// A live session as the application sees it: a read-only view of one stored record, built once per
+/// record so a near-cache hit hands out the same view without allocating.
+/// </summary>
+public sealed class Session
 {
-    internal static Session From(SessionRecord r) =>
-        new(r.Key.ToString(), r.UserId, r.Data, r.Client, r.CreatedAt, r.LastSeenAt, r.ExpiresAt, r.AbsoluteExpiresAt);
+    private readonly SessionRecord _record;
+    private string? _handle;
+
+    internal Session(SessionRecord record) => _record = record;
+
+    /// <summary>
+    /// Public handle (base64url SHA-256 of the id): names the session in lists and "revoke this one"
+    /// without exposing the id.
+    /// </summary>
+    public string Handle => _handle ??= _record.Key.ToString();
+
+    public string UserId => _record.UserId;
+    public string? Data => _record.Data;
+    public string? Client => _record.Client;
+    public DateTimeOffset CreatedAt => _record.CreatedAt;
+    public DateTimeOffset LastSeenAt => _record.LastSeenAt;
+    public DateTimeOffset ExpiresAt => _record.ExpiresAt;
+    public DateTimeOffset AbsoluteExpiresAt => _record.AbsoluteExpiresAt;
+
+    internal static Session From(SessionRecord r) => r.View;
 }
 
 /// <summary>Bad input to the session engine (oversized or non-JSON data, bad user id).</summary>

@@ -6,6 +6,34 @@ namespace Bouncer.Sessions;
 /// </summary>
 public sealed record SessionRecord
 {
+    private Session? _view;
+
+    public SessionRecord() { }
+
+    // A copy made with `with` is a different record: it must not share the original's view.
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    private SessionRecord(SessionRecord original)
+    {
+        Key = original.Key;
+        UserId = original.UserId;
+        Data = original.Data;
+        Client = original.Client;
+        CreatedAt = original.CreatedAt;
+        LastSeenAt = original.LastSeenAt;
+        ExpiresAt = original.ExpiresAt;
+        AbsoluteExpiresAt = original.AbsoluteExpiresAt;
+    }
+
+    internal Session View => _view ??= new Session(this);
+
+    /// <summary>Value equality over the stored fields.</summary>
+    public bool Equals(SessionRecord? other) =>
+        other is not null && Key == other.Key && UserId == other.UserId && Data == other.Data && Client == other.Client
+        && CreatedAt == other.CreatedAt && LastSeenAt == other.LastSeenAt && ExpiresAt == other.ExpiresAt
+        && AbsoluteExpiresAt == other.AbsoluteExpiresAt;
+
+    public override int GetHashCode() => HashCode.Combine(Key, UserId, ExpiresAt);
+
     /// <summary>SHA-256 of the session id: the primary key.</summary>
     public required SessionKey Key { get; init; }
 

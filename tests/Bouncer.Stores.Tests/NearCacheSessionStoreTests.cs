@@ -1,0 +1,137 @@
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+
+namespace Bouncer.Stores.Tests;
+
+/// <summary>The near cache must keep every promise of the store it fronts.</summary>
+public sealed class NearCacheSessionStoreContractTests : SessionStoreContract
+{
+    protected override ISessionStore CreateStore(TimeProvider clock)
+    {
+        var channel = new InProcessRevocationChannel();
+        var listener = new RevocationListener(channel, null, clock);
+        listener.StartAsync(default).GetAwaiter().GetResult();
+        return new NearCacheSessionStore(new MemorySessionStore(), channel, listener, clock);
+    }
+}
+
+public sealed class NearCacheSessionStoreTests
+{
+    private readonly Bouncer.Tests.ManualClock _clock = new();
+
+    private async Task<(SessionManager Sessions, NearCacheSessionStore Cache, CountingStore Shared)[]> Instances(int n, ISessionStore shared, IRevocationChannel channel)
+    {
+        var counting = new CountingStore(shared);
+        var result = new (SessionManager, NearCacheSessionStore, CountingStore)[n];
+        for (var i = 0; i < n; i++)
+        {
+            var listener = new RevocationListener(channel, null, _clock);
+            await listener.StartAsync(default);
+            var cache = new NearCacheSessionStore(counting, channel, listener, _clock);
+            result[i] = (new SessionManager(cache, _clock), cache, counting);
+        }
+        return result;
+    }
+
+    [Fact]
+    public async Task Get_Repeated_IsServedFromMemory()
+    {
+        var (sessions, _, shared) = (await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel()))[0];
+        var (_, id) = await sessions.CreateAsync("alice", default);
+        var reads = shared.Gets;
+
+        for (var i = 0; i < 100; i++) Assert.NotNull(await sessions.GetAsync(id, default));
+
+        Assert.Equal(reads, shared.Gets);
+    }
+
+    [Fact]
+    public async Task DeleteOnOneInstance_EvictsEveryOtherCache()
+    {
+        var instances = await Instances(3, new MemorySessionStore(), new InProcessRevocationChannel());
+        var (_, id) = await instances[0].Sessions.CreateAsync("alice", default);
+        foreach (var i in instances) Assert.NotNull(await i.Sessions.GetAsync(id, default));   // warm every cache
+
+        Assert.True(await instances[0].Sessions.DeleteAsync(id, default));
+
+        foreach (var i in instances) Assert.Null(await i.Sessions.GetAsync(id, default));
+    }
+
+    [Fact]
+    public async Task LogoutEverywhereAndRotate_OnOneInstance_AreHonouredByTheOthers()
+    {
+        var instances = await Instances(2, new MemorySessionStore(), new InProcessRevocationChannel());
+        var (_, a) = await instances[0].Sessions.CreateAsync("alice", default);
+        var (_, b) = await instances[0].Sessions.CreateAsync("alice", default);
+        var (_, c) = await instances[0].Sessions.CreateAsync("bob", default);
+        foreach (var id in new[] { a, b, c }) Assert.NotNull(await instances[1].Sessions.GetAsync(id, default));
+
+        var rotated = await instances[0].Sessions.RotateAsync(c, default);
+        await instances[0].Sessions.DeleteUserAsync("alice", default);
+
+        Assert.Null(await instances[1].Sessions.GetAsync(a, default));
+        Assert.Null(await instances[1].Sessions.GetAsync(b, default));
+        Assert.Null(await instances[1].Sessions.GetAsync(c, default));
+        Assert.NotNull(await instances[1].Sessions.GetAsync(rotated!.Value.Id, default));
+    }
+
+    [Fact]
+    public async Task CachedRecord_NeverOutlivesItsExpiry()
+    {
+        var instances = await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel());
+        var sessions = new SessionManager(instances[0].Cache, _clock, new SessionOptions { IdleTimeout = TimeSpan.FromMinutes(2), TouchInterval = TimeSpan.FromMinutes(1) });
+        var (_, id) = await sessions.CreateAsync("alice", default);
+
+        _clock.Advance(TimeSpan.FromSeconds(121));
+
+        Assert.Null(await sessions.GetAsync(id, default));
+    }
+
+    [Fact]
+    public async Task Cache_StaysWithinItsBound()
+    {
+        var channel = new InProcessRevocationChannel();
+        var listener = new RevocationListener(channel, null, _clock);
+        await listener.StartAsync(default);
+        var cache = new NearCacheSessionStore(new MemorySessionStore(), channel, listener, _clock, new NearCacheOptions { MaxEntries = 100 });
+        var sessions = new SessionManager(cache, _clock);
+        var ids = new List<string>();
+
+        for (var i = 0; i < 1000; i++) ids.Add((await sessions.CreateAsync("u" + i, default)).Id);
+
+        Assert.InRange(cache.Count, 1, 100);
+        foreach (var id in ids) Assert.NotNull(await sessions.GetAsync(id, default));   // evicted ones still come from the store
+    }
+
+    [Bouncer.Tests.ReleaseFact]
+    public async Task Get_CacheHit_AllocatesNothing()
+    {
+        var (sessions, _, _) = (await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel()))[0];
+        var (_, id) = await sessions.CreateAsync("alice", default);
+        for (var i = 0; i < 10; i++) await sessions.GetAsync(id, default);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            var pending = sessions.GetAsync(id, default);
+            Assert.True(pending.IsCompletedSuccessfully);
+            Assert.NotNull(await pending);
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
+    private sealed class CountingStore(ISessionStore inner) : ISessionStore
+    {
+        public int Gets;
+        public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) { Interlocked.Increment(ref Gets); return inner.GetAsync(key, ct); }
+        public ValueTask CreateAsync(SessionRecord record, CancellationToken ct) => inner.CreateAsync(record, ct);
+        public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) => inner.UpdateAsync(record, ct);
+        public ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct) => inner.RotateAsync(oldKey, next, ct);
+        public ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct) => inner.DeleteAsync(key, ct);
+        public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct) => inner.DeleteUserAsync(userId, ct);
+        public ValueTask<IReadOnlyList<SessionRecord>> ListUserAsync(string userId, CancellationToken ct) => inner.ListUserAsync(userId, ct);
+        public ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct) => inner.SweepAsync(now, batchSize, ct);
+    }
+}
