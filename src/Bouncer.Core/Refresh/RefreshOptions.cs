@@ -1,0 +1,89 @@
+namespace Bouncer.Refresh;
+
+/// <summary>Policy of refresh tokens and the access tokens they mint.</summary>
+public sealed class RefreshOptions
+{
+    /// <summary>A family (one login) ends this long after login, however active. Default 30 days.</summary>
+    public TimeSpan FamilyLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>A refresh token unused this long dies. Default 7 days.</summary>
+    public TimeSpan IdleLimit { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Presenting a just-rotated token again within this window returns the same successor pair (two
+    /// tabs, a retried request); after it, reuse is theft. Default 5 s; at most 60 s.
+    /// </summary>
+    public TimeSpan GraceWindow { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Lifetime of each access token. Default 10 minutes.</summary>
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Clock skew verifiers allow; revocation entries outlive the last token by this much. Default 30 s.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Secret (at least 32 bytes) from which a successor token is derived from its predecessor, so a
+    /// replay within the grace window yields the same pair without storing a live token. Every
+    /// instance of a deployment must share it. Null: a random key for this process only.
+    /// </summary>
+    public byte[]? DerivationKey { get; set; }
+
+    /// <summary>Throws when a value is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (FamilyLifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(FamilyLifetime), "FamilyLifetime must be positive.");
+        if (IdleLimit <= TimeSpan.Zero || IdleLimit > FamilyLifetime) throw new ArgumentOutOfRangeException(nameof(IdleLimit), "IdleLimit must be positive and at most FamilyLifetime.");
+        if (GraceWindow < TimeSpan.Zero || GraceWindow > TimeSpan.FromSeconds(60)) throw new ArgumentOutOfRangeException(nameof(GraceWindow), "GraceWindow must be between 0 and 60 s.");
+        if (AccessTokenLifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AccessTokenLifetime), "AccessTokenLifetime must be positive.");
+        if (DerivationKey is { Length: < 32 }) throw new ArgumentOutOfRangeException(nameof(DerivationKey), "DerivationKey must be at least 32 bytes.");
+    }
+}
+
+/// <summary>Claims of one access token to be signed: what the refresh service decides, not how it is signed.</summary>
+public sealed record AccessGrant(string Subject, string Sid, string Jti, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, string? Scope);
+
+/// <summary>Why a refresh failed, or that it succeeded.</summary>
+public enum RefreshOutcome
+{
+    /// <summary>A new pair was issued.</summary>
+    Issued,
+
+    /// <summary>A just-rotated token was presented again within the grace window: the same pair again.</summary>
+    Replayed,
+
+    /// <summary>Malformed or unknown token (<c>refresh_token_invalid</c>).</summary>
+    Invalid,
+
+    /// <summary>Past its idle limit or its family's lifetime (<c>refresh_token_expired</c>).</summary>
+    Expired,
+
+    /// <summary>Its family was revoked (<c>refresh_token_revoked</c>).</summary>
+    Revoked,
+
+    /// <summary>A rotated token was presented after the grace window: theft; the family is now revoked (<c>refresh_token_reused</c>).</summary>
+    ReuseDetected,
+}
+
+/// <summary>The answer of <see cref="RefreshTokenService"/>: a pair when <see cref="Succeeded"/>.</summary>
+public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken, AccessGrant? Access, DateTimeOffset? RefreshExpiresAt)
+{
+    public bool Succeeded => Outcome is RefreshOutcome.Issued or RefreshOutcome.Replayed;
+
+    /// <summary>Stable reason code for 401 bodies and logs; null on success.</summary>
+    public string? ReasonCode => Outcome switch
+    {
+        RefreshOutcome.Invalid => "refresh_token_invalid",
+        RefreshOutcome.Expired => "refresh_token_expired",
+        RefreshOutcome.Revoked => "refresh_token_revoked",
+        RefreshOutcome.ReuseDetected => "refresh_token_reused",
+        _ => null,
+    };
+
+    internal static readonly RefreshResult InvalidResult = new(RefreshOutcome.Invalid, null, null, null);
+    internal static readonly RefreshResult ExpiredResult = new(RefreshOutcome.Expired, null, null, null);
+    internal static readonly RefreshResult RevokedResult = new(RefreshOutcome.Revoked, null, null, null);
+    internal static readonly RefreshResult ReusedResult = new(RefreshOutcome.ReuseDetected, null, null, null);
+}
+
+/// <summary>A security event for the audit log.</summary>
+public sealed record RefreshAuditEvent(string Kind, string UserId, string FamilyId, DateTimeOffset At);

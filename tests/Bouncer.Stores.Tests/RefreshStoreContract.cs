@@ -1,0 +1,194 @@
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Tests;
+
+namespace Bouncer.Stores.Tests;
+
+/// <summary>
+/// The behaviour every <see cref="IRefreshTokenStore"/> must show, driven through the
+/// <see cref="RefreshTokenService"/> against a real server. A backend inherits this and supplies an
+/// isolated store per test.
+/// </summary>
+public abstract class RefreshStoreContract
+{
+    protected readonly ManualClock Clock = new();
+    protected readonly InProcessRevocationChannel Channel = new();
+
+    /// <summary>A fresh, empty store isolated from every other test.</summary>
+    protected abstract IRefreshTokenStore CreateStore();
+
+    protected RefreshTokenService CreateService(IRefreshTokenStore? store = null, RefreshOptions? options = null) =>
+        new(store ?? CreateStore(), Channel, Clock, options ?? new RefreshOptions { DerivationKey = new byte[32] });
+
+    [Fact]
+    public async Task Refresh_RotatesTokenAndMintsNewAccessGrant()
+    {
+        var service = CreateService();
+        var login = await service.IssueAsync("alice", "read write", default);
+
+        var next = await service.RefreshAsync(login.RefreshToken, default);
+
+        Assert.Equal(RefreshOutcome.Issued, next.Outcome);
+        Assert.NotEqual(login.RefreshToken, next.RefreshToken);
+        Assert.Equal(login.Access!.Sid, next.Access!.Sid);
+        Assert.NotEqual(login.Access.Jti, next.Access.Jti);
+        Assert.Equal("alice", next.Access.Subject);
+        Assert.Equal("read write", next.Access.Scope);
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(next.RefreshToken, default)).Outcome);
+    }
+
+    [Fact]
+    public async Task Refresh_ReplayWithinGrace_ReturnsTheSamePair()
+    {
+        var service = CreateService();
+        var login = await service.IssueAsync("alice", null, default);
+        var first = await service.RefreshAsync(login.RefreshToken, default);
+        Clock.Advance(TimeSpan.FromSeconds(4));
+
+        var again = await service.RefreshAsync(login.RefreshToken, default);
+
+        Assert.Equal(RefreshOutcome.Replayed, again.Outcome);
+        Assert.Equal(first.RefreshToken, again.RefreshToken);
+        Assert.Equal(first.Access, again.Access);
+    }
+
+    [Fact]
+    public async Task Refresh_ReuseAfterGrace_RevokesTheWholeFamilyAndPushesIt()
+    {
+        var audits = new List<RefreshAuditEvent>();
+        var service = CreateService();
+        service.OnAudit = audits.Add;
+        await using var verifier = new RevocationListener(Channel, null, Clock);
+        await verifier.StartAsync(default);
+        var login = await service.IssueAsync("alice", null, default);
+        var other = await service.IssueAsync("alice", null, default);
+        var current = await service.RefreshAsync(login.RefreshToken, default);
+        Clock.Advance(TimeSpan.FromSeconds(6));
+
+        var stolen = await service.RefreshAsync(login.RefreshToken, default);
+
+        Assert.Equal(RefreshOutcome.ReuseDetected, stolen.Outcome);
+        Assert.Equal("refresh_token_reused", stolen.ReasonCode);
+        Assert.Equal(RefreshOutcome.Revoked, (await service.RefreshAsync(current.RefreshToken, default)).Outcome);
+        Assert.True(verifier.Set.IsSessionRevoked(login.Access!.Sid));
+        Assert.Equal(RevocationVerdict.Revoked, await verifier.CheckAsync(current.Access!.Sid, current.Access.Jti, "alice", current.Access.IssuedAt.ToUnixTimeSeconds(), default));
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(other.RefreshToken, default)).Outcome);
+        var audit = Assert.Single(audits);
+        Assert.Equal("refresh_token_reused", audit.Kind);
+        Assert.Equal(login.Access.Sid, audit.FamilyId);
+    }
+
+    [Fact]
+    public async Task Refresh_ManyConcurrentOfOneToken_ProduceOneSuccessor()
+    {
+        var service = CreateService();
+        var login = await service.IssueAsync("alice", null, default);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () => await service.RefreshAsync(login.RefreshToken, default))));
+
+        Assert.All(results, r => Assert.True(r.Succeeded, r.ReasonCode));
+        Assert.Single(results, r => r.Outcome == RefreshOutcome.Issued);
+        Assert.Single(results.Select(r => r.RefreshToken).Distinct());
+        Assert.Single(results.Select(r => r.Access!.Jti).Distinct());
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(results[0].RefreshToken, default)).Outcome);
+    }
+
+    [Fact]
+    public async Task Refresh_PastIdleLimitOrFamilyLifetime_IsExpired()
+    {
+        var service = CreateService(options: new RefreshOptions { DerivationKey = new byte[32], IdleLimit = TimeSpan.FromHours(1), FamilyLifetime = TimeSpan.FromHours(3) });
+        var idle = await service.IssueAsync("alice", null, default);
+        var active = await service.IssueAsync("alice", null, default);
+        var token = active.RefreshToken;
+        for (var i = 0; i < 5; i++)
+        {
+            Clock.Advance(TimeSpan.FromMinutes(50));
+            if (i == 1) Assert.Equal(RefreshOutcome.Expired, (await service.RefreshAsync(idle.RefreshToken, default)).Outcome);
+            var next = await service.RefreshAsync(token, default);
+            if (i < 3) { Assert.Equal(RefreshOutcome.Issued, next.Outcome); token = next.RefreshToken; }
+            else Assert.Equal(RefreshOutcome.Expired, next.Outcome);   // 200+ minutes: past the family's 3 hours
+        }
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("not-a-token")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB")]
+    public async Task Refresh_MalformedOrUnknown_IsInvalid(string? token)
+    {
+        var service = CreateService();
+        await service.IssueAsync("alice", null, default);
+
+        var result = await service.RefreshAsync(token, default);
+
+        Assert.Equal(RefreshOutcome.Invalid, result.Outcome);
+        Assert.Null(result.RefreshToken);
+    }
+
+    [Fact]
+    public async Task RevokeUser_KillsEveryFamily_AndSetsTheUserCutOff()
+    {
+        var store = CreateStore();
+        var service = CreateService(store);
+        await using var verifier = new RevocationListener(Channel, null, Clock);
+        await verifier.StartAsync(default);
+        var a = await service.IssueAsync("alice", null, default);
+        var b = await service.IssueAsync("alice", null, default);
+        var bob = await service.IssueAsync("bob", null, default);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(2, await service.RevokeUserAsync("alice", "logout_all", default));
+        var fresh = await service.IssueAsync("alice", null, default);
+
+        Assert.Equal(RefreshOutcome.Revoked, (await service.RefreshAsync(a.RefreshToken, default)).Outcome);
+        Assert.Equal(RefreshOutcome.Revoked, (await service.RefreshAsync(b.RefreshToken, default)).Outcome);
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(bob.RefreshToken, default)).Outcome);
+        Assert.Equal(RevocationVerdict.Revoked, await verifier.CheckAsync(a.Access!.Sid, a.Access.Jti, "alice", a.Access.IssuedAt.ToUnixTimeSeconds(), default));
+        // A login right after "log out everywhere" works at once.
+        Assert.Equal(RevocationVerdict.Allowed, await verifier.CheckAsync(fresh.Access!.Sid, fresh.Access.Jti, "alice", fresh.Access.IssuedAt.ToUnixTimeSeconds(), default));
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(fresh.RefreshToken, default)).Outcome);
+    }
+
+    [Fact]
+    public async Task Store_KeepsOnlyHashes_AndRotateIsOnceOnly()
+    {
+        var store = CreateStore();
+        var service = CreateService(store);
+        var login = await service.IssueAsync("alice", null, default);
+        var record = await service.FindAsync(login.RefreshToken, default);
+
+        Assert.NotNull(record);
+        Assert.NotEqual(login.RefreshToken, record.TokenHash);
+        Assert.Null(await store.GetAsync(login.RefreshToken!, default));
+        var successor = record with { TokenHash = "successor-hash", Generation = 1 };
+        var now = Clock.GetUtcNow();
+        Assert.True(await store.RotateAsync(record.TokenHash, now, successor, default));
+        Assert.False(await store.RotateAsync(record.TokenHash, now, successor with { TokenHash = "other" }, default));
+        Assert.Null(await store.GetAsync("other", default));
+        Assert.NotNull((await store.GetAsync(record.TokenHash, default))!.RotatedAt);
+    }
+
+    [Fact]
+    public async Task Store_Sweep_RemovesOnlyExpired()
+    {
+        var store = CreateStore();
+        var service = CreateService(store, new RefreshOptions { DerivationKey = new byte[32], IdleLimit = TimeSpan.FromHours(1) });
+        for (var i = 0; i < 5; i++) await service.IssueAsync("old" + i, null, default);
+        Clock.Advance(TimeSpan.FromHours(2));
+        var live = await service.IssueAsync("new", null, default);
+
+        var swept = 0;
+        int n;
+        while ((n = await store.SweepAsync(Clock.GetUtcNow(), 2, default)) > 0) swept += n;
+
+        Assert.Equal(5, swept);
+        Assert.NotNull(await service.FindAsync(live.RefreshToken, default));
+    }
+}
+
+public sealed class MemoryRefreshTokenStoreTests : RefreshStoreContract
+{
+    protected override IRefreshTokenStore CreateStore() => new MemoryRefreshTokenStore();
+}
