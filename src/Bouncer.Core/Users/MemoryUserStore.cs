@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+
+namespace Bouncer.Users;
+
+/// <summary>In-process accounts for tests and single-process demos. Thread-safe.</summary>
+public sealed class MemoryUserStore : IUserStore
+{
+    private readonly ConcurrentDictionary<string, UserRecord> _users = new(StringComparer.Ordinal);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> CreateAsync(UserRecord user, CancellationToken ct) => ValueTask.FromResult(_users.TryAdd(user.Username, user));
+
+    /// <inheritdoc/>
+    public ValueTask<UserRecord?> GetAsync(string username, CancellationToken ct) => ValueTask.FromResult(_users.GetValueOrDefault(username));
+
+    /// <inheritdoc/>
+    public ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct)
+    {
+        while (_users.TryGetValue(user.Username, out var current))
+        {
+            if (_users.TryUpdate(user.Username, user with { PasswordHash = current.PasswordHash, CreatedAt = current.CreatedAt }, current))
+                return ValueTask.FromResult(true);
+        }
+        return ValueTask.FromResult(false);
+    }
+}
+
+/// <summary>In-process named values. Thread-safe.</summary>
+public sealed class MemorySecretStore : ISecretStore
+{
+    private readonly ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    /// <inheritdoc/>
+    public ValueTask<string?> GetAsync(string name, CancellationToken ct) => ValueTask.FromResult(_values.GetValueOrDefault(name));
+
+    /// <inheritdoc/>
+    public ValueTask<string> GetOrAddAsync(string name, string value, CancellationToken ct) => ValueTask.FromResult(_values.GetOrAdd(name, value));
+
+    /// <inheritdoc/>
+    public ValueTask SetAsync(string name, string value, CancellationToken ct)
+    {
+        _values[name] = value;
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,51 @@
+namespace Bouncer.Users;
+
+/// <summary>A stored account. The password is kept only as a PBKDF2 hash.</summary>
+public sealed record UserRecord
+{
+    /// <summary>The login name, normalised (trimmed, lower-case invariant): the primary key and the <c>sub</c>.</summary>
+    public required string Username { get; init; }
+
+    /// <summary>Self-describing PBKDF2 hash (see <see cref="PasswordHasher"/>).</summary>
+    public required string PasswordHash { get; init; }
+
+    /// <summary>Space-separated roles, e.g. "admin".</summary>
+    public string Roles { get; init; } = "";
+
+    /// <summary>Consecutive failed logins since the last success.</summary>
+    public int FailedLogins { get; init; }
+
+    /// <summary>Refuse logins until then (lockout), or null.</summary>
+    public DateTimeOffset? LockedUntil { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>Persists accounts. "Not found" is a result; exceptions mean broken infrastructure.</summary>
+public interface IUserStore
+{
+    /// <summary>Inserts a new account; false when the username is taken (atomic: two racing registrations, one winner).</summary>
+    ValueTask<bool> CreateAsync(UserRecord user, CancellationToken ct);
+
+    /// <summary>The account, or null.</summary>
+    ValueTask<UserRecord?> GetAsync(string username, CancellationToken ct);
+
+    /// <summary>Replaces roles, failure count and lockout of an existing account; false when it is gone.</summary>
+    ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct);
+}
+
+/// <summary>
+/// Persists one named text value shared by every instance of a deployment (the private signing-key set,
+/// the refresh derivation key, the issuer name). Values can hold secrets: never log them.
+/// </summary>
+public interface ISecretStore
+{
+    /// <summary>The value, or null when never set.</summary>
+    ValueTask<string?> GetAsync(string name, CancellationToken ct);
+
+    /// <summary>Sets the value unless one exists; returns the value now stored (the winner of a race).</summary>
+    ValueTask<string> GetOrAddAsync(string name, string value, CancellationToken ct);
+
+    /// <summary>Replaces the value.</summary>
+    ValueTask SetAsync(string name, string value, CancellationToken ct);
+}

@@ -1,0 +1,76 @@
+namespace Bouncer.Users;
+
+/// <summary>Options of registration and login.</summary>
+public sealed class UserOptions
+{
+    /// <summary>Consecutive failures that lock an account. Default 5.</summary>
+    public int MaxFailedLogins { get; set; } = 5;
+
+    /// <summary>How long a lockout lasts. Default 5 minutes.</summary>
+    public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Shortest accepted password. Default 8 (OWASP ASVS 2.1.1).</summary>
+    public int MinPasswordLength { get; set; } = 8;
+}
+
+/// <summary>Why a login or registration failed, or that it succeeded.</summary>
+public enum UserOutcome
+{
+    Ok,
+    /// <summary>Unknown user or wrong password: deliberately not told apart (<c>invalid_credentials</c>).</summary>
+    InvalidCredentials,
+    /// <summary>Too many failures (<c>account_locked</c>).</summary>
+    Locked,
+    /// <summary>Username taken (<c>username_taken</c>).</summary>
+    Taken,
+    /// <summary>Bad username or weak password (<c>invalid_request</c>).</summary>
+    Invalid,
+}
+
+/// <summary>Accounts: registration, login with lockout. Thread-safe.</summary>
+public sealed class UserService(IUserStore store, TimeProvider? time = null, UserOptions? options = null)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly UserOptions _options = options ?? new UserOptions();
+
+    /// <summary>Normalises a username: trimmed, lower-case; null when empty, too long or with control characters.</summary>
+    public static string? Normalize(string? username)
+    {
+        var u = username?.Trim().ToLowerInvariant();
+        if (string.IsNullOrEmpty(u) || u.Length > 64 || u.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))) return null;
+        return u;
+    }
+
+    /// <summary>Creates an account.</summary>
+    public async ValueTask<(UserOutcome Outcome, string? Username)> RegisterAsync(string? username, string? password, string roles, CancellationToken ct)
+    {
+        var name = Normalize(username);
+        if (name is null || password is null || password.Length < _options.MinPasswordLength || password.Length > 1024) return (UserOutcome.Invalid, null);
+        var user = new UserRecord { Username = name, PasswordHash = PasswordHasher.Hash(password), Roles = roles, CreatedAt = _time.GetUtcNow() };
+        return await store.CreateAsync(user, ct).ConfigureAwait(false) ? (UserOutcome.Ok, name) : (UserOutcome.Taken, null);
+    }
+
+    /// <summary>Checks a password, counting failures and locking the account after too many.</summary>
+    public async ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateAsync(string? username, string? password, CancellationToken ct)
+    {
+        var name = Normalize(username);
+        var user = name is null ? null : await store.GetAsync(name, ct).ConfigureAwait(false);
+        if (user is null || password is null || password.Length > 1024)
+        {
+            PasswordHasher.Verify(PasswordHasher.Decoy, password ?? "");   // same cost as a real check
+            return (UserOutcome.InvalidCredentials, null);
+        }
+        var now = _time.GetUtcNow();
+        if (user.LockedUntil is { } until && until > now) return (UserOutcome.Locked, null);
+        if (!PasswordHasher.Verify(user.PasswordHash, password))
+        {
+            var failed = user.FailedLogins + 1;
+            var locked = failed >= _options.MaxFailedLogins;
+            await store.UpdateAsync(user with { FailedLogins = locked ? 0 : failed, LockedUntil = locked ? now + _options.LockoutDuration : null }, ct).ConfigureAwait(false);
+            return (locked ? UserOutcome.Locked : UserOutcome.InvalidCredentials, null);
+        }
+        if (user.FailedLogins != 0 || user.LockedUntil is not null)
+            await store.UpdateAsync(user with { FailedLogins = 0, LockedUntil = null }, ct).ConfigureAwait(false);
+        return (UserOutcome.Ok, user);
+    }
+}

@@ -1,0 +1,86 @@
+using Bouncer.Tests;
+using Bouncer.Users;
+
+namespace Bouncer.Stores.Tests;
+
+/// <summary>What every <see cref="IUserStore"/> and <see cref="ISecretStore"/> must do, against a real server.</summary>
+public abstract class UserStoreContract
+{
+    protected readonly ManualClock Clock = new();
+
+    /// <summary>Fresh, empty stores isolated from every other test.</summary>
+    protected abstract (IUserStore Users, ISecretStore Secrets) CreateStores();
+
+    [Fact]
+    public async Task Register_ThenLogin_Works_AndUsernameIsNormalised()
+    {
+        var users = new UserService(CreateStores().Users, Clock);
+
+        Assert.Equal((UserOutcome.Ok, "alice"), await users.RegisterAsync("  Alice ", "correct horse", "admin", default));
+        var (outcome, user) = await users.AuthenticateAsync("ALICE", "correct horse", default);
+
+        Assert.Equal(UserOutcome.Ok, outcome);
+        Assert.Equal("admin", user!.Roles);
+        Assert.StartsWith("pbkdf2-sha512$", user.PasswordHash);
+    }
+
+    [Fact]
+    public async Task Register_Taken_OneWinnerAmongRacers()
+    {
+        var users = new UserService(CreateStores().Users, Clock);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await users.RegisterAsync("bob", "password" + Random.Shared.Next(), "", default))));
+
+        Assert.Single(results, r => r.Outcome == UserOutcome.Ok);
+        Assert.Equal(7, results.Count(r => r.Outcome == UserOutcome.Taken));
+    }
+
+    [Fact]
+    public async Task Login_WrongPasswordOrUnknownUser_AreIndistinguishable_AndLockoutEngages()
+    {
+        var users = new UserService(CreateStores().Users, Clock, new UserOptions { MaxFailedLogins = 3, LockoutDuration = TimeSpan.FromMinutes(5) });
+        await users.RegisterAsync("carol", "right password", "", default);
+
+        Assert.Equal(UserOutcome.InvalidCredentials, (await users.AuthenticateAsync("nobody", "x", default)).Outcome);
+        Assert.Equal(UserOutcome.InvalidCredentials, (await users.AuthenticateAsync("carol", "wrong 1", default)).Outcome);
+        Assert.Equal(UserOutcome.InvalidCredentials, (await users.AuthenticateAsync("carol", "wrong 2", default)).Outcome);
+        Assert.Equal(UserOutcome.Locked, (await users.AuthenticateAsync("carol", "wrong 3", default)).Outcome);
+        Assert.Equal(UserOutcome.Locked, (await users.AuthenticateAsync("carol", "right password", default)).Outcome);
+        Clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(UserOutcome.Ok, (await users.AuthenticateAsync("carol", "right password", default)).Outcome);
+    }
+
+    [Theory]
+    [InlineData("", "long enough pw")]
+    [InlineData("has space", "long enough pw")]
+    [InlineData("dave", "short")]
+    [InlineData(null, "long enough pw")]
+    [InlineData("dave", null)]
+    public async Task Register_BadInput_IsInvalid(string? username, string? password)
+    {
+        var stores = CreateStores();
+        var users = new UserService(stores.Users, Clock);
+
+        Assert.Equal(UserOutcome.Invalid, (await users.RegisterAsync(username, password, "", default)).Outcome);
+        Assert.Null(await stores.Users.GetAsync("dave", default));
+    }
+
+    [Fact]
+    public async Task Secrets_GetOrAdd_FirstWriterWins_SetReplaces()
+    {
+        var secrets = CreateStores().Secrets;
+
+        Assert.Null(await secrets.GetAsync("keys", default));
+        var winners = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () => await secrets.GetOrAddAsync("keys", "v" + i, default))));
+        Assert.Single(winners.Distinct());
+        Assert.Equal(winners[0], await secrets.GetAsync("keys", default));
+        await secrets.SetAsync("keys", "replaced", default);
+        Assert.Equal("replaced", await secrets.GetAsync("keys", default));
+        Assert.Null(await secrets.GetAsync("other", default));
+    }
+}
+
+public sealed class MemoryUserStoreTests : UserStoreContract
+{
+    protected override (IUserStore Users, ISecretStore Secrets) CreateStores() => (new MemoryUserStore(), new MemorySecretStore());
+}
