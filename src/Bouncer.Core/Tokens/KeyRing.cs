@@ -1,0 +1,215 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Bouncer.Tokens;
+
+/// <summary>Rotation policy of a <see cref="KeyRing"/>.</summary>
+public sealed class KeyRingOptions
+{
+    /// <summary>The algorithm of keys the ring generates. Default ES256.</summary>
+    public JwsAlgorithm Algorithm { get; init; } = JwsAlgorithm.ES256;
+
+    /// <summary>
+    /// How long a new key sits in the JWKS before it signs, so that verifiers caching the JWKS learn it first.
+    /// Default 1 hour; zero signs at once.
+    /// </summary>
+    public TimeSpan PrePublicationDelay { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The longest lifetime of a token the ring's keys sign. Default 1 hour.</summary>
+    public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The verifiers' clock skew. Default 30 s.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The signing key plus the older keys that still verify. <see cref="RotateAsync"/> adds a key that is published at
+/// once (in <see cref="GetPublicJwks"/> and to verifiers) but signs only after <see cref="KeyRingOptions.PrePublicationDelay"/>;
+/// a superseded key keeps verifying for <see cref="KeyRingOptions.MaxTokenLifetime"/> plus <see cref="KeyRingOptions.ClockSkew"/>
+/// after it last signed, then drops out. State is a function of the clock, persisted through an <see cref="IKeyStore"/>.
+/// Thread-safe. Private material never appears in <see cref="ToString"/> or logs.
+/// </summary>
+/// <example><code>
+/// var ring = await KeyRing.LoadOrCreateAsync(new FileKeyStore("keys.json"), new KeyRingOptions(), TimeProvider.System, ct);
+/// var verifier = new JwsVerifier(ring, verifyOptions, TimeProvider.System);
+/// var issuer = new JwsIssuer(ring, issueOptions, TimeProvider.System);
+/// await ring.RotateAsync(ct);   // e.g. monthly
+/// </code></example>
+public sealed class KeyRing : IKeySource
+{
+    private const string RingMember = "bouncer_ring";
+
+    private readonly IKeyStore _store;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private volatile Entry[] _entries;
+    private volatile CachedSnapshot? _cached;
+
+    private sealed record Entry(SigningKey Key, long ActivatesAt);
+
+    private sealed class CachedSnapshot(KeySnapshot snapshot, long validFrom, long validUntil)
+    {
+        public KeySnapshot Snapshot { get; } = snapshot;
+        public long ValidFrom { get; } = validFrom;
+        public long ValidUntil { get; } = validUntil;
+    }
+
+    private KeyRing(IKeyStore store, KeyRingOptions options, TimeProvider time, Entry[] entries)
+    {
+        _store = store;
+        Options = options;
+        _time = time;
+        _entries = entries;
+    }
+
+    /// <summary>The rotation policy.</summary>
+    public KeyRingOptions Options { get; }
+
+    /// <summary>Loads the ring from <paramref name="store"/>, or creates one with a fresh key (signing at once) and saves it.</summary>
+    /// <exception cref="KeyLoadException">The stored set is refused.</exception>
+    public static async Task<KeyRing> LoadOrCreateAsync(IKeyStore store, KeyRingOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        var time = timeProvider ?? TimeProvider.System;
+        string? stored = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        if (stored is not null)
+            return new KeyRing(store, options, time, Parse(stored));
+        var entry = new Entry(SigningKey.Generate(options.Algorithm), time.GetUtcNow().ToUnixTimeSeconds());
+        var ring = new KeyRing(store, options, time, [entry]);
+        await store.SaveAsync(ring.Serialize(ring._entries), cancellationToken).ConfigureAwait(false);
+        return ring;
+    }
+
+    /// <summary>The key that signs now: the newest key whose pre-publication delay has passed.</summary>
+    public SigningKey CurrentSigningKey => GetSigningKey(_time.GetUtcNow());
+
+    /// <summary>Every key a verifier accepts now: pending, current and not yet retired keys.</summary>
+    public JwkSet VerificationKeys => JwkSet.Create(GetSnapshot().Keys);
+
+    /// <summary>The public JWKS to publish now (public halves only).</summary>
+    /// <exception cref="InvalidOperationException">The ring holds HS256 keys, which are never published.</exception>
+    public string GetPublicJwks() => VerificationKeys.ToPublicJson();
+
+    /// <summary>
+    /// Adds a freshly generated key that signs from now + <see cref="KeyRingOptions.PrePublicationDelay"/>, drops keys
+    /// whose retirement has passed, and saves. Returns the new key.
+    /// </summary>
+    public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken = default)
+    {
+        var key = SigningKey.Generate(Options.Algorithm);
+        long activatesAt = (_time.GetUtcNow() + Options.PrePublicationDelay).ToUnixTimeSeconds();
+        Entry[] next;
+        lock (_lock)
+        {
+            next = [.. Live(_entries, _time.GetUtcNow().ToUnixTimeSeconds()), new Entry(key, Math.Max(activatesAt, _entries[^1].ActivatesAt + 1))];
+            JwkSet.Validate(next.Select(e => e.Key).ToArray());
+            _entries = next;
+            _cached = null;
+        }
+        await _store.SaveAsync(Serialize(next), cancellationToken).ConfigureAwait(false);
+        return key;
+    }
+
+    /// <summary>Drops retired keys and saves when any was dropped. Returns how many were dropped.</summary>
+    public async Task<int> PruneAsync(CancellationToken cancellationToken = default)
+    {
+        Entry[] next;
+        int dropped;
+        lock (_lock)
+        {
+            next = Live(_entries, _time.GetUtcNow().ToUnixTimeSeconds());
+            dropped = _entries.Length - next.Length;
+            if (dropped == 0) return 0;
+            _entries = next;
+            _cached = null;
+        }
+        await _store.SaveAsync(Serialize(next), cancellationToken).ConfigureAwait(false);
+        return dropped;
+    }
+
+    public override string ToString() => $"KeyRing({Options.Algorithm.Name()}, {_entries.Length} keys)";
+
+    internal SigningKey GetSigningKey(DateTimeOffset at)
+    {
+        long now = at.ToUnixTimeSeconds();
+        var entries = _entries;
+        for (int i = entries.Length - 1; i >= 0; i--)
+            if (entries[i].ActivatesAt <= now) return entries[i].Key;
+        // Only pending keys (a ring loaded before its first key activates): the oldest one signs.
+        return entries[0].Key;
+    }
+
+    KeySnapshot IKeySource.GetSnapshot() => GetSnapshot();
+
+    private KeySnapshot GetSnapshot()
+    {
+        long now = _time.GetUtcNow().ToUnixTimeSeconds();
+        var cached = _cached;
+        if (cached is not null && now >= cached.ValidFrom && now < cached.ValidUntil) return cached.Snapshot;
+        var entries = _entries;
+        var live = Live(entries, now);
+        // The snapshot holds until the next retirement; activations do not change which keys verify.
+        long until = long.MaxValue;
+        for (int i = 0; i + 1 < entries.Length; i++)
+        {
+            long retires = RetiresAt(entries[i + 1]);
+            if (retires >= now) until = Math.Min(until, retires + 1);
+        }
+        var snapshot = new KeySnapshot(live.Select(e => e.Key).ToArray());
+        _cached = new CachedSnapshot(snapshot, now, until);
+        return snapshot;
+    }
+
+    // A key stops verifying once its successor has signed for the longest token lifetime plus skew: by then every
+    // token the old key signed has expired.
+    private long RetiresAt(Entry successor) =>
+        successor.ActivatesAt + (long)(Options.MaxTokenLifetime + Options.ClockSkew).TotalSeconds;
+
+    private Entry[] Live(Entry[] entries, long now)
+    {
+        var live = new List<Entry>(entries.Length);
+        for (int i = 0; i < entries.Length; i++)
+        {
+            bool retired = i + 1 < entries.Length && entries[i + 1].ActivatesAt <= now && now > RetiresAt(entries[i + 1]);
+            if (!retired) live.Add(entries[i]);
+        }
+        return [.. live];
+    }
+
+    private string Serialize(Entry[] entries) =>
+        JwkSet.Write(entries.Select(e => e.Key), includePrivate: true, writer =>
+        {
+            writer.WriteStartArray(RingMember);
+            foreach (var entry in entries)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("kid", entry.Key.KeyId);
+                writer.WriteNumber("activates_at", entry.ActivatesAt);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        });
+
+    private static Entry[] Parse(string stored)
+    {
+        var set = JwkSet.Parse(stored);
+        if (set.Keys.Any(k => !k.CanSign || k.KeyId is null))
+            throw new KeyLoadException("malformed_ring", "a key ring holds only private keys with kids");
+        var activations = new Dictionary<string, long>(StringComparer.Ordinal);
+        try
+        {
+            using var document = JsonDocument.Parse(Encoding.UTF8.GetBytes(stored));
+            if (document.RootElement.TryGetProperty(RingMember, out var ring))
+                foreach (var item in ring.EnumerateArray())
+                    activations[item.GetProperty("kid").GetString()!] = item.GetProperty("activates_at").GetInt64();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new KeyLoadException("malformed_ring", "the ring's activation times are malformed", ex);
+        }
+        // Keys without a recorded activation (a plain JWK set) are treated as active since the epoch, in file order.
+        return set.Keys.Select((k, i) => new Entry(k, activations.TryGetValue(k.KeyId!, out long at) ? at : i))
+            .OrderBy(e => e.ActivatesAt).ToArray();
+    }
+}

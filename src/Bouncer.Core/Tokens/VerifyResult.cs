@@ -1,0 +1,179 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace Bouncer.Tokens;
+
+/// <summary>
+/// The outcome of <see cref="JwsVerifier.Verify(ReadOnlySpan{byte})"/>. A ref struct over the caller's token so the
+/// valid path allocates nothing: it lives only as long as the token it was read from. Claims are read on demand
+/// (each call decodes the payload again and allocates the returned string); <see cref="ToClaims"/> copies them all
+/// into a heap object that may outlive the call.
+/// </summary>
+public readonly ref struct VerifyResult
+{
+    private readonly ReadOnlySpan<byte> _payloadUtf8;
+    private readonly ReadOnlySpan<char> _payloadChars;
+    private readonly long _exp;
+    private readonly long _iat;
+    private readonly long _nbf;
+
+    internal VerifyResult(VerifyFailure failure) => Failure = failure;
+
+    internal VerifyResult(ReadOnlySpan<byte> payloadUtf8, ReadOnlySpan<char> payloadChars, SigningKey key, ClaimTimes times)
+    {
+        Failure = VerifyFailure.None;
+        _payloadUtf8 = payloadUtf8;
+        _payloadChars = payloadChars;
+        Key = key;
+        _exp = times.Exp;
+        _iat = times.Iat;
+        _nbf = times.Nbf;
+    }
+
+    /// <summary>Why the token was refused; <see cref="VerifyFailure.None"/> when valid.</summary>
+    public VerifyFailure Failure { get; }
+
+    /// <summary>True when the token passed every check.</summary>
+    public bool IsValid => Failure == VerifyFailure.None;
+
+    /// <summary>The key that verified the token; null when invalid.</summary>
+    public SigningKey? Key { get; }
+
+    /// <summary><c>exp</c> of a valid token.</summary>
+    public DateTimeOffset ExpiresAt => DateTimeOffset.FromUnixTimeSeconds(RequireValid()._exp);
+
+    /// <summary><c>iat</c> of a valid token, or null when absent.</summary>
+    public DateTimeOffset? IssuedAt => RequireValid()._iat < 0 ? null : DateTimeOffset.FromUnixTimeSeconds(_iat);
+
+    /// <summary><c>nbf</c> of a valid token, or null when absent.</summary>
+    public DateTimeOffset? NotBefore => RequireValid()._nbf < 0 ? null : DateTimeOffset.FromUnixTimeSeconds(_nbf);
+
+    /// <summary>The <c>sub</c> claim, or null when absent or not a string.</summary>
+    public string? GetSubject() => GetStringClaim("sub"u8);
+
+    /// <summary>The <c>jti</c> claim, or null.</summary>
+    public string? GetJwtId() => GetStringClaim("jti"u8);
+
+    /// <summary>The <c>sid</c> claim (the session this token belongs to), or null.</summary>
+    public string? GetSessionId() => GetStringClaim("sid"u8);
+
+    /// <summary>The <c>scope</c> claim, or null.</summary>
+    public string? GetScope() => GetStringClaim("scope"u8);
+
+    /// <summary>A top-level string claim by name, or null when absent or not a string.</summary>
+    public string? GetStringClaim(string name) => GetStringClaim(Encoding.UTF8.GetBytes(name));
+
+    /// <summary>The decoded payload JSON.</summary>
+    public string GetPayloadJson()
+    {
+        RequireValid();
+        using var payload = DecodePayload();
+        return Encoding.UTF8.GetString(payload.Span);
+    }
+
+    /// <summary>Copies every modelled claim into a <see cref="JwtClaims"/> that may outlive the token.</summary>
+    /// <exception cref="InvalidOperationException">The result is not valid.</exception>
+    public JwtClaims ToClaims()
+    {
+        RequireValid();
+        using var payload = DecodePayload();
+        string? iss = null, sub = null, jti = null, sid = null, scope = null;
+        var audiences = new List<string>();
+        var roles = new List<string>();
+        var reader = new Utf8JsonReader(payload.Span);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string name = reader.GetString()!;
+            reader.Read();
+            switch (name)
+            {
+                case "iss" when reader.TokenType == JsonTokenType.String: iss = reader.GetString(); break;
+                case "sub" when reader.TokenType == JsonTokenType.String: sub = reader.GetString(); break;
+                case "jti" when reader.TokenType == JsonTokenType.String: jti = reader.GetString(); break;
+                case "sid" when reader.TokenType == JsonTokenType.String: sid = reader.GetString(); break;
+                case "scope" when reader.TokenType == JsonTokenType.String: scope = reader.GetString(); break;
+                case "aud": ReadStrings(ref reader, audiences); break;
+                case "roles": ReadStrings(ref reader, roles); break;
+                default: reader.Skip(); break;
+            }
+        }
+        return new JwtClaims
+        {
+            Issuer = iss!, Audiences = audiences, Subject = sub, JwtId = jti, SessionId = sid, Scope = scope, Roles = roles,
+            ExpiresAt = ExpiresAt, IssuedAt = IssuedAt, NotBefore = NotBefore, PayloadJson = Encoding.UTF8.GetString(payload.Span),
+        };
+    }
+
+    private static void ReadStrings(ref Utf8JsonReader reader, List<string> into)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            into.Add(reader.GetString()!);
+            return;
+        }
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return;
+        }
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType == JsonTokenType.String) into.Add(reader.GetString()!);
+            else reader.Skip();
+        }
+    }
+
+    private string? GetStringClaim(ReadOnlySpan<byte> name)
+    {
+        RequireValid();
+        using var payload = DecodePayload();
+        var reader = new Utf8JsonReader(payload.Span);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool match = reader.ValueTextEquals(name);
+            reader.Read();
+            if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            reader.Skip();
+        }
+        return null;
+    }
+
+    private VerifyResult RequireValid()
+    {
+        if (!IsValid) throw new InvalidOperationException($"the token is not valid ({Failure.ToCode()}): it has no claims");
+        return this;
+    }
+
+    // The payload was decoded and checked during Verify; decoding it again cannot fail.
+    private PooledBytes DecodePayload()
+    {
+        int length = Base64UrlStrict.DecodedLength(Math.Max(_payloadUtf8.Length, _payloadChars.Length));
+        var pooled = new PooledBytes(length);
+        int written;
+        bool ok = _payloadChars.IsEmpty
+            ? Base64UrlStrict.TryDecode(_payloadUtf8, pooled.Array, out written)
+            : Base64UrlStrict.TryDecode(_payloadChars, pooled.Array, out written);
+        if (!ok) throw new InvalidOperationException("payload changed after verification");
+        pooled.Length = written;
+        return pooled;
+    }
+
+    private ref struct PooledBytes(int size)
+    {
+        public byte[] Array = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+        public int Length;
+        public readonly ReadOnlySpan<byte> Span => Array.AsSpan(0, Length);
+        public readonly void Dispose() => ArrayPool<byte>.Shared.Return(Array);
+    }
+}
+
+/// <summary>The numeric dates read during verification; -1 when absent.</summary>
+internal struct ClaimTimes
+{
+    public long Exp;
+    public long Iat;
+    public long Nbf;
+}
