@@ -38,6 +38,18 @@ public sealed class TokenRequest
 
     /// <summary>The <c>scope</c> claim (RFC 9068 2.2.3), omitted when null.</summary>
     public string? Scope { get; init; }
+
+    /// <summary>
+    /// The <c>jti</c>; null draws 128 random bits. Set by the refresh service so that a replay within
+    /// its grace window mints a token with the same claims.
+    /// </summary>
+    public string? JwtId { get; init; }
+
+    /// <summary>The <c>iat</c> (and start of the lifetime); null means now.</summary>
+    public DateTimeOffset? IssuedAt { get; init; }
+
+    /// <summary>The <c>aud</c>; null means the issuer's configured audience (hybrid exchange names a downstream one).</summary>
+    public string? Audience { get; init; }
 }
 
 /// <summary>
@@ -97,7 +109,7 @@ public sealed class JwsIssuer
             throw new ArgumentOutOfRangeException(nameof(request), lifetime, $"lifetime must be positive and at most {_options.MaxLifetime}");
         var now = _time.GetUtcNow();
         var key = _currentKey(now);
-        long iat = now.ToUnixTimeSeconds();
+        long iat = (request.IssuedAt ?? now).ToUnixTimeSeconds();
         long exp = iat + (long)Math.Ceiling(lifetime.TotalSeconds);
 
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
@@ -113,15 +125,16 @@ public sealed class JwsIssuer
         int headerLength = buffer.WrittenCount;
 
         Span<byte> jti = stackalloc byte[16];
-        RandomNumberGenerator.Fill(jti);
+        if (request.JwtId is null) RandomNumberGenerator.Fill(jti);
         writer.Reset(buffer);
         writer.WriteStartObject();
         writer.WriteString("iss"u8, _options.Issuer);
         writer.WriteString("sub"u8, request.Subject);
-        writer.WriteString("aud"u8, _options.Audience);
+        writer.WriteString("aud"u8, request.Audience ?? _options.Audience);
         writer.WriteNumber("exp"u8, exp);
         writer.WriteNumber("iat"u8, iat);
-        writer.WriteString("jti"u8, Base64Url.EncodeToString(jti));
+        if (request.JwtId is not null) writer.WriteString("jti"u8, request.JwtId);
+        else writer.WriteString("jti"u8, Base64Url.EncodeToString(jti));
         if (request.SessionId is not null) writer.WriteString("sid"u8, request.SessionId);
         if (request.Roles is { Count: > 0 })
         {
