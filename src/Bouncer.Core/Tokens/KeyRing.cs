@@ -111,6 +111,23 @@ public sealed class KeyRing : IKeySource
         return key;
     }
 
+    /// <summary>
+    /// Re-reads the stored set, picking up a rotation made by another instance of the deployment (the
+    /// pre-publication delay gives every instance time to do so before the new key signs).
+    /// </summary>
+    /// <exception cref="KeyLoadException">The stored set is refused; the ring keeps its current keys.</exception>
+    public async Task ReloadAsync(CancellationToken cancellationToken = default)
+    {
+        string? stored = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        if (stored is null) return;
+        var entries = Parse(stored);
+        lock (_lock)
+        {
+            _entries = entries;
+            _cached = null;
+        }
+    }
+
     /// <summary>Drops retired keys and saves when any was dropped. Returns how many were dropped.</summary>
     public async Task<int> PruneAsync(CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,113 @@
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.AspNetCore.Http;
+
+namespace Bouncer.AspNetCore;
+
+/// <summary>Which credentials a deployment accepts.</summary>
+public enum BouncerMode
+{
+    /// <summary>Server-side sessions: an opaque id in an HttpOnly cookie, looked up per request.</summary>
+    Session,
+
+    /// <summary>Signed access tokens (Bearer) plus rotating refresh tokens; no lookup per request.</summary>
+    Jwt,
+
+    /// <summary>Both: browsers hold a session, and a session can mint short JWTs for downstream services.</summary>
+    Hybrid,
+}
+
+/// <summary>Names used by the ASP.NET Core integration.</summary>
+public static class BouncerDefaults
+{
+    /// <summary>The default scheme: picks the session or bearer handler by what the request carries.</summary>
+    public const string AuthenticationScheme = "Bouncer";
+    public const string SessionScheme = "Bouncer.Session";
+    public const string BearerScheme = "Bouncer.Bearer";
+
+    /// <summary>
+    /// <c>__Host-</c> prefix: the browser accepts the cookie only with Secure, Path=/ and no Domain, so a
+    /// sibling subdomain cannot plant or overwrite it (RFC 6265bis 4.1.3.2).
+    /// </summary>
+    public const string SessionCookieName = "__Host-bouncer";
+
+    /// <summary>The refresh-token cookie of browser clients in JWT mode, scoped to the refresh path.</summary>
+    public const string RefreshCookieName = "__Secure-bouncer-refresh";
+
+    /// <summary>Policy name for admin-only endpoints.</summary>
+    public const string AdminPolicy = "Bouncer.Admin";
+}
+
+/// <summary>Everything a Bouncer deployment is configured with. Validated at start.</summary>
+public sealed class BouncerOptions
+{
+    public BouncerMode Mode { get; set; } = BouncerMode.Hybrid;
+
+    /// <summary>The <c>iss</c> of every token. Shared by all instances (stored, never derived from a URL).</summary>
+    public string Issuer { get; set; } = "urn:bouncer";
+
+    /// <summary>The <c>aud</c> of access tokens for this deployment's own APIs.</summary>
+    public string Audience { get; set; } = "bouncer";
+
+    /// <summary>Audiences the hybrid exchange (<c>POST /auth/token</c>) may mint for. Empty: any.</summary>
+    public List<string> DownstreamAudiences { get; set; } = [];
+
+    /// <summary>Lifetime of hybrid-exchange tokens. Default 2 minutes.</summary>
+    public TimeSpan ExchangeTokenLifetime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Signing algorithm of generated keys. Default ES256 (see the README for the measurement).</summary>
+    public JwsAlgorithm SigningAlgorithm { get; set; } = JwsAlgorithm.ES256;
+
+    public SessionOptions Sessions { get; set; } = new();
+    public RefreshOptions Refresh { get; set; } = new();
+    public RevocationOptions Revocation { get; set; } = new();
+    public UserOptions Users { get; set; } = new();
+
+    /// <summary>Serve session reads from a near cache invalidated by the revocation push. Null: off.</summary>
+    public NearCacheOptions? NearCache { get; set; } = new();
+
+    /// <summary>Cookie SameSite mode. Lax by default (top-level navigations keep the session); Strict configurable.</summary>
+    public SameSiteMode CookieSameSite { get; set; } = SameSiteMode.Lax;
+
+    /// <summary>
+    /// Require an anti-forgery token (header <c>X-CSRF-Token</c>, issued at login) on cookie-authenticated
+    /// unsafe requests, on top of the Origin / Sec-Fetch-Site check. Default false.
+    /// </summary>
+    public bool RequireAntiforgeryToken { get; set; }
+
+    /// <summary>Origins (scheme://host[:port]) trusted for cookie-authenticated unsafe requests besides the request's own.</summary>
+    public List<string> TrustedOrigins { get; set; } = [];
+
+    /// <summary>Self-service registration at <c>POST /auth/register</c>. Default true.</summary>
+    public bool AllowRegistration { get; set; } = true;
+
+    /// <summary>Username that becomes admin when registered (bootstrap). Null: none.</summary>
+    public string? BootstrapAdmin { get; set; }
+
+    /// <summary>
+    /// Accept access tokens without a <c>typ</c> header. Default false: Bouncer's tokens always carry
+    /// <c>at+jwt</c> (RFC 9068), and explicit typing stops token confusion (RFC 8725 3.11).
+    /// </summary>
+    public bool AllowMissingTyp { get; set; }
+
+    /// <summary>Demo controls (expire, push toggle) for the simulator. Never on in Production unless set explicitly.</summary>
+    public bool Demo { get; set; }
+
+    /// <summary>Failed logins per client IP per minute before 429. Default 20.</summary>
+    public int LoginFailuresPerMinute { get; set; } = 20;
+
+    /// <summary>Throws with a message naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Issuer)) throw new InvalidOperationException("Bouncer:Issuer must be set.");
+        if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException("Bouncer:Audience must be set.");
+        if (ExchangeTokenLifetime <= TimeSpan.Zero || ExchangeTokenLifetime > TimeSpan.FromMinutes(15))
+            throw new InvalidOperationException("Bouncer:ExchangeTokenLifetime must be between 0 and 15 minutes.");
+        if (LoginFailuresPerMinute < 1) throw new InvalidOperationException("Bouncer:LoginFailuresPerMinute must be at least 1.");
+        Sessions.Validate();
+        Refresh.Validate();
+    }
+}
