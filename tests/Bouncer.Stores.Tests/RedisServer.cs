@@ -45,6 +45,8 @@ public sealed class RedisServer : IDisposable
         options.SyncTimeout = 5000;
         options.AsyncTimeout = 5000;
         options.ReconnectRetryPolicy = new LinearRetry(250);
+        // CONFIG GET: the restart test checks that persistence is on. Tests only; apps need no admin.
+        options.AllowAdmin = true;
         Connection = ConnectionMultiplexer.Connect(options);
     }
 

@@ -197,6 +197,10 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
         var rotatedAway = live[0];
         live[0] = (await sessions.RotateAsync(rotatedAway, default))!.Value.Id;
         var before = server.Pid;
+        // The promise rests on the server's persistence, not on the store: say which one this test has.
+        var config = (await Server.ConfigGetAsync("append*")).ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal("yes", config["appendonly"]);
+        Assert.Equal("always", config["appendfsync"]);
 
         server.Kill();   // SIGKILL: no shutdown, no last fsync; only what AOF already holds survives
         server.Restart();
