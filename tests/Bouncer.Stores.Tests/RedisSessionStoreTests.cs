@@ -88,6 +88,67 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     }
 
     [Fact]
+    public async Task RecordGoneByTtl_IndexHintIsIgnored_ThenTrimmedBySweep()
+    {
+        var store = CreateRedisStore(Clock);
+        var record = NewRecord("alice", TimeSpan.FromMinutes(30));
+        await store.CreateAsync(record, default);
+        // What Redis does when the TTL fires: the record goes, its hint in the user index stays.
+        Assert.True(await Db.KeyDeleteAsync(store.RecordKey(record.Key)));
+
+        Assert.Empty(await store.ListUserAsync("alice", default));
+        Assert.Null(await store.GetAsync(record.Key, default));
+        Assert.Equal(0, await store.DeleteUserAsync("alice", default));
+        Assert.False(await store.UpdateAsync(record, default));
+        Assert.False(await Db.KeyExistsAsync(store.RecordKey(record.Key)));
+
+        Assert.Equal(1, await Db.SortedSetLengthAsync(store.IndexKey("alice")));     // the dangling hint
+
+        Clock.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(0, await store.SweepAsync(Clock.GetUtcNow(), 100, default));   // no record to delete...
+        Assert.Equal(0, await Db.SortedSetLengthAsync(store.IndexKey("alice")));     // ...but the hint is trimmed
+    }
+
+    [Fact]
+    public async Task Update_RecordOfAnotherUser_ReturnsFalse_AndChangesNothing()
+    {
+        var store = CreateRedisStore(Clock);
+        var record = NewRecord("alice", TimeSpan.FromMinutes(30)) with { Data = """{"a":1}""" };
+        await store.CreateAsync(record, default);
+
+        Assert.False(await store.UpdateAsync(record with { UserId = "mallory", Data = """{"a":2}""" }, default));
+
+        Assert.Equal(record, await store.GetAsync(record.Key, default));
+        Assert.Empty(await store.ListUserAsync("mallory", default));
+    }
+
+    [Theory]
+    [InlineData("app{1}:")]
+    [InlineData("app}")]
+    public void Constructor_PrefixWithBrace_IsRefused(string prefix)
+    {
+        Assert.Throws<ArgumentException>(() => new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = prefix }));
+    }
+
+    [Fact]
+    public async Task Sweep_PrefixWithGlobCharacters_StaysInsideItsPrefix()
+    {
+        // Unescaped, "[a]*?" would make SCAN's MATCH pattern also cover the neighbour's "ab..." keys.
+        var globbed = new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = _prefix + "[a]*?", TimeProvider = Clock });
+        var neighbour = new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = _prefix + "ab", TimeProvider = Clock });
+        var mine = NewRecord("alice", TimeSpan.FromMinutes(1));
+        var theirs = NewRecord("alice", TimeSpan.FromMinutes(1));
+        await globbed.CreateAsync(mine, default);
+        await neighbour.CreateAsync(theirs, default);
+        Clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(1, await globbed.SweepAsync(Clock.GetUtcNow(), 100, default));
+
+        Assert.Null(await globbed.GetAsync(mine.Key, default));
+        Assert.NotNull(await neighbour.GetAsync(theirs.Key, default));
+    }
+
+    [Fact]
     public async Task Keys_HoldOnlyDigests_NeverTheLiveIdOrTheUserId()
     {
         const string user = "alice.secret@example.com";
