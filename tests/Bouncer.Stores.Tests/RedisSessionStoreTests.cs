@@ -122,6 +122,22 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
         Assert.Empty(await store.ListUserAsync("mallory", default));
     }
 
+    [Fact]
+    public async Task AnyMethod_CancelledToken_ThrowsWithoutTouchingRedis()
+    {
+        var store = CreateRedisStore(Clock);
+        var record = NewRecord("alice", TimeSpan.FromMinutes(30));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.CreateAsync(record, cancelled.Token).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync(record.Key, cancelled.Token).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.ListUserAsync("alice", cancelled.Token).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SweepAsync(Clock.GetUtcNow(), 10, cancelled.Token).AsTask());
+
+        Assert.Empty(await KeysAsync());
+    }
+
     [Theory]
     [InlineData("app{1}:")]
     [InlineData("app}")]
