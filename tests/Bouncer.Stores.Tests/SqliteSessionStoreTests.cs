@@ -129,6 +129,46 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Create_WhileAnotherConnectionHoldsTheWriteLock_WaitsThenCommits()
+    {
+        var path = NewPath();
+        var sessions = new SessionManager(Open(path), Clock);
+        using var other = Raw(path);
+        Execute(other, "BEGIN IMMEDIATE");
+        var releasing = false;
+        var release = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            Volatile.Write(ref releasing, true);   // set before COMMIT: the create cannot commit earlier
+            Execute(other, "COMMIT");
+        });
+
+        // busy_timeout: the write waits for the lock instead of failing with SQLITE_BUSY.
+        var (_, id) = await sessions.CreateAsync("alice", default);
+
+        Assert.True(Volatile.Read(ref releasing));
+        await release;
+        Assert.NotNull(await sessions.GetAsync(id, default));
+    }
+
+    [Fact]
+    public async Task Get_WhileAnotherConnectionHasAnOpenWriteTransaction_ReadsTheCommittedRow()
+    {
+        var path = NewPath();
+        var sessions = new SessionManager(Open(path), Clock);
+        var (_, id) = await sessions.CreateAsync("alice", default);
+        using var other = Raw(path);
+        Execute(other, "BEGIN IMMEDIATE");
+        Execute(other, "DELETE FROM bouncer_sessions");
+
+        // WAL: readers see the last committed snapshot and never wait for a writer.
+        var found = await sessions.GetAsync(id, default);
+
+        Execute(other, "ROLLBACK");
+        Assert.NotNull(found);
+    }
+
+    [Fact]
     public async Task Reopen_AfterDispose_KeepsSessions()
     {
         var path = NewPath();
@@ -232,10 +272,21 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
         return store;
     }
 
+    private static SqliteConnection Raw(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
     private static object? Scalar(string path, string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
+        using var connection = Raw(path);
+        return Execute(connection, sql);
+    }
+
+    private static object? Execute(SqliteConnection connection, string sql)
+    {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = sql;
         return cmd.ExecuteScalar();
