@@ -259,6 +259,23 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable
         while (_readers.TryTake(out var lease)) lease.Dispose();
     }
 
+    /// <summary>
+    /// Value of a per-connection pragma on the writer connection (tests check durability settings with
+    /// it: synchronous and busy_timeout live on the connection, not in the file).
+    /// </summary>
+    internal async ValueTask<object?> ReadWriterPragmaAsync(string name)
+    {
+        if (!IdentifierPattern().IsMatch(name)) throw new ArgumentException("Not a pragma name.", nameof(name));
+        var writer = await EnterWriterAsync(default).ConfigureAwait(false);
+        try
+        {
+            using var cmd = writer.Connection.CreateCommand();
+            cmd.CommandText = $"PRAGMA {name}";
+            return cmd.ExecuteScalar();
+        }
+        finally { _writeGate.Release(); }
+    }
+
     private void EnsureSchema()
     {
         _writeGate.Wait();

@@ -37,6 +37,17 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Open_WriterConnection_IsDurableAndWaitsForLocks()
+    {
+        var store = Open(NewPath());
+
+        // synchronous is per connection: 2 = FULL, the WAL is fsynced at every commit (NORMAL, 1, may
+        // lose the last commits on power loss, which a kill -9 test cannot show).
+        Assert.Equal(2L, await store.ReadWriterPragmaAsync("synchronous"));
+        Assert.Equal((long)SqliteSessionStore.BusyTimeout.TotalMilliseconds, await store.ReadWriterPragmaAsync("busy_timeout"));
+    }
+
+    [Fact]
     public async Task Create_FileHoldsOnlyTheDigest_NeverTheId()
     {
         var path = NewPath();
