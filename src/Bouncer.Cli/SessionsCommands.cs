@@ -47,12 +47,12 @@ public static class SessionsCommands
         var user = new Option<string>("--user") { Description = "User whose live sessions to list.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table." };
         var list = new Command("list", "List a user's live sessions, newest first.") { user, json };
-        list.SetAction((parse, ct) => RunAsync(parse, store, connection, ct, async (manager, output) =>
+        list.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
         {
             var found = await manager.ListUserAsync(parse.GetValue(user)!, ct);
             output.Write(parse.GetValue(json) ? ToJson(found) : ToTable(found));
             return 0;
-        }));
+        }, null, ct));
         return list;
     }
 
@@ -65,7 +65,7 @@ public static class SessionsCommands
         {
             if (result.GetResult(user) is null && result.GetResult(id) is null) result.AddError("revoke needs --user, --id, or both.");
         });
-        revoke.SetAction((parse, ct) => RunAsync(parse, store, connection, ct, async (manager, output) =>
+        revoke.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
         {
             var userId = parse.GetValue(user);
             var target = parse.GetValue(id);
@@ -82,7 +82,7 @@ public static class SessionsCommands
                 || (userId is not null && await manager.DeleteUserSessionAsync(userId, target, ct));
             output.WriteLine(revoked ? "revoked 1 session" : "no such session");
             return revoked ? 0 : 1;
-        }));
+        }, null, ct));
         return revoke;
     }
 
@@ -94,7 +94,7 @@ public static class SessionsCommands
             if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be at least 1.");
         });
         var sweep = new Command("sweep", "Delete every expired session, in short batches.") { batch };
-        sweep.SetAction((parse, ct) => RunAsync(parse, store, connection, ct, async (manager, output) =>
+        sweep.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
         {
             long last = 0;
             // Synchronous progress: Progress<T> would post to the thread pool and print out of order.
@@ -107,7 +107,7 @@ public static class SessionsCommands
             var swept = await manager.SweepAsync(progress, ct);
             output.WriteLine($"swept {swept} expired session(s)");
             return 0;
-        }, new SessionOptions { SweepBatchSize = parse.GetValue(batch) }));
+        }, new SessionOptions { SweepBatchSize = parse.GetValue(batch) }, ct));
         return sweep;
     }
 
@@ -116,8 +116,8 @@ public static class SessionsCommands
     /// become one line on stderr and exit code 2: an operator needs the cause, not a stack trace.
     /// </summary>
     private static async Task<int> RunAsync(
-        ParseResult parse, Option<string> storeOption, Option<string?> connectionOption, CancellationToken ct,
-        Func<SessionManager, TextWriter, Task<int>> body, SessionOptions? options = null)
+        ParseResult parse, Option<string> storeOption, Option<string?> connectionOption,
+        Func<SessionManager, TextWriter, Task<int>> body, SessionOptions? options, CancellationToken ct)
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
