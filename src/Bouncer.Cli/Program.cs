@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace Bouncer.Cli;
+
+/// <summary>The <c>bouncer</c> command. Exit codes: 0 done, 1 nothing matched, 2 bad arguments or unreachable store.</summary>
+public static class Program
+{
+    public static RootCommand BuildRoot() => new("bouncer: manage Bouncer sessions, tokens and keys") { SessionsCommands.Build() };
+
+    public static Task<int> Main(string[] args) => RunAsync(BuildRoot(), args, Console.Out, Console.Error);
+
+    /// <summary>Parses and runs <paramref name="args"/>; a parse error is one line per error on <paramref name="error"/> and exit 2.</summary>
+    public static Task<int> RunAsync(RootCommand root, string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count == 0) return parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+        foreach (var e in parse.Errors) error.WriteLine("error: " + string.Join(' ', e.Message.Split(default(char[]), StringSplitOptions.RemoveEmptyEntries)));
+        return Task.FromResult(2);
+    }
+}

@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Bouncer.Sessions;
+
+namespace Bouncer.Cli;
+
+/// <summary>
+/// <c>bouncer sessions list|revoke|sweep</c>: look at and clean up sessions in any store. Exit codes:
+/// 0 done, 1 <c>revoke --id</c> matched nothing, 2 bad arguments or an unreachable store (one line on
+/// stderr, no stack trace).
+/// </summary>
+/// <example>
+/// <code>
+/// bouncer sessions list --user alice --connection /var/lib/app/sessions.db --json
+/// bouncer sessions revoke --user alice --id &lt;handle from list&gt; --connection /var/lib/app/sessions.db
+/// bouncer sessions sweep --store sqlite --connection "Data Source=/var/lib/app/sessions.db"
+/// </code>
+/// </example>
+public static class SessionsCommands
+{
+    /// <summary>Builds the <c>sessions</c> command with its subcommands.</summary>
+    public static Command Build()
+    {
+        var store = new Option<string>("--store")
+        {
+            Description = "Session store: memory, sqlite, redis or postgres.",
+            DefaultValueFactory = _ => "sqlite",
+            Recursive = true,
+        };
+        store.AcceptOnlyFromAmong(StoreFactory.Kinds);
+        var connection = new Option<string?>("--connection")
+        {
+            Description = "Connection string of the store; for sqlite a file path or \"Data Source=...\".",
+            Recursive = true,
+        };
+        var sessions = new Command("sessions", "List, revoke and sweep sessions.") { store, connection };
+        sessions.Add(BuildList(store, connection));
+        sessions.Add(BuildRevoke(store, connection));
+        sessions.Add(BuildSweep(store, connection));
+        return sessions;
+    }
+
+    private static Command BuildList(Option<string> store, Option<string?> connection)
+    {
+        var user = new Option<string>("--user") { Description = "User whose live sessions to list.", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table." };
+        var list = new Command("list", "List a user's live sessions, newest first.") { user, json };
+        list.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        {
+            var found = await manager.ListUserAsync(parse.GetValue(user)!, ct);
+            output.Write(parse.GetValue(json) ? ToJson(found) : ToTable(found));
+            return 0;
+        }, null, ct));
+        return list;
+    }
+
+    private static Command BuildRevoke(Option<string> store, Option<string?> connection)
+    {
+        var user = new Option<string?>("--user") { Description = "Alone: revoke every session of the user. With --id: the owner of the session." };
+        var id = new Option<string?>("--id") { Description = "A session id, or (with --user) the public handle shown by list." };
+        var revoke = new Command("revoke", "Revoke one session, or every session of a user.") { user, id };
+        revoke.Validators.Add(result =>
+        {
+            if (result.GetResult(user) is null && result.GetResult(id) is null) result.AddError("revoke needs --user, --id, or both.");
+        });
+        revoke.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        {
+            var userId = parse.GetValue(user);
+            var target = parse.GetValue(id);
+            if (target is null)
+            {
+                var n = await manager.DeleteUserAsync(userId!, ct);
+                output.WriteLine($"revoked {n} session(s) of {userId}");
+                return 0;
+            }
+            // An id and a handle look alike (43 base64url chars): try the id first (it hashes to the key),
+            // then, when the owner is named, the handle. A handle alone is refused: a handle is shown to
+            // its owner, so naming the owner is what stops revoking someone else's session by mistake.
+            var revoked = await manager.DeleteAsync(target, ct)
+                || (userId is not null && await manager.DeleteUserSessionAsync(userId, target, ct));
+            output.WriteLine(revoked ? "revoked 1 session" : "no such session");
+            return revoked ? 0 : 1;
+        }, null, ct));
+        return revoke;
+    }
+
+    private static Command BuildSweep(Option<string> store, Option<string?> connection)
+    {
+        var batch = new Option<int>("--batch-size") { Description = "Rows deleted per transaction.", DefaultValueFactory = _ => 1000 };
+        batch.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be at least 1.");
+        });
+        var sweep = new Command("sweep", "Delete every expired session, in short batches.") { batch };
+        sweep.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        {
+            long last = 0;
+            // Synchronous progress: Progress<T> would post to the thread pool and print out of order.
+            var progress = new LineProgress(total =>
+            {
+                if (total == last) return;
+                last = total;
+                output.WriteLine($"swept {total}...");
+            });
+            var swept = await manager.SweepAsync(progress, ct);
+            output.WriteLine($"swept {swept} expired session(s)");
+            return 0;
+        }, new SessionOptions { SweepBatchSize = parse.GetValue(batch) }, ct));
+        return sweep;
+    }
+
+    /// <summary>
+    /// Opens the store, runs <paramref name="body"/> and closes it. Infrastructure and input failures
+    /// become one line on stderr and exit code 2: an operator needs the cause, not a stack trace.
+    /// </summary>
+    private static async Task<int> RunAsync(
+        ParseResult parse, Option<string> storeOption, Option<string?> connectionOption,
+        Func<SessionManager, TextWriter, Task<int>> body, SessionOptions? options, CancellationToken ct)
+    {
+        var output = parse.InvocationConfiguration.Output;
+        var error = parse.InvocationConfiguration.Error;
+        ISessionStore? store = null;
+        try
+        {
+            store = StoreFactory.Open(parse.GetValue(storeOption)!, parse.GetValue(connectionOption));
+            return await body(new SessionManager(store, TimeProvider.System, options), output);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            // ArgumentException covers bad user ids (SessionInputException) and malformed connection strings;
+            // IOException covers SqliteSessionStoreException; drivers' own failures derive from these.
+            error.WriteLine("error: " + OneLine(ex.Message));
+            return 2;
+        }
+        finally
+        {
+            if (store is not null) await StoreFactory.DisposeAsync(store);
+        }
+    }
+
+    private static string ToTable(IReadOnlyList<Session> sessions)
+    {
+        if (sessions.Count == 0) return "no live sessions\n";
+        var sb = new StringBuilder();
+        sb.AppendLine($"{"HANDLE",-43}  {"CREATED",-20}  {"LAST SEEN",-20}  {"EXPIRES",-20}  CLIENT");
+        foreach (var s in sessions)
+            sb.AppendLine($"{s.Handle,-43}  {Time(s.CreatedAt),-20}  {Time(s.LastSeenAt),-20}  {Time(s.ExpiresAt),-20}  {OneLine(s.Client ?? "")}");
+        return sb.ToString();
+    }
+
+    private static string ToJson(IReadOnlyList<Session> sessions)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartArray();
+            foreach (var s in sessions)
+            {
+                w.WriteStartObject();
+                w.WriteString("handle", s.Handle);
+                w.WriteString("userId", s.UserId);
+                w.WriteString("client", s.Client);
+                w.WriteString("createdAt", s.CreatedAt);
+                w.WriteString("lastSeenAt", s.LastSeenAt);
+                w.WriteString("expiresAt", s.ExpiresAt);
+                w.WriteString("absoluteExpiresAt", s.AbsoluteExpiresAt);
+                // Data is a JSON object (the engine checks it), so it is embedded as JSON, not as a string.
+                w.WritePropertyName("data");
+                if (s.Data is null) w.WriteNullValue();
+                else w.WriteRawValue(s.Data);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
+
+    private sealed class LineProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+}
