@@ -84,9 +84,10 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
         _issuer = new JwsIssuer(_keys, new IssueOptions { Issuer = Issuer, Audience = Options.Audience, DefaultLifetime = Options.Refresh.AccessTokenLifetime, MaxLifetime = maxLifetime }, Time);
 
         _listener = new RevocationListener(_stores.Revocations, Options.Revocation, Time, _loggers.CreateLogger<RevocationListener>());
+        ISessionStore traced = new TracingSessionStore(_stores.Sessions, Metrics);
         ISessionStore sessionStore = Options.NearCache is { } cache
-            ? new NearCacheSessionStore(_stores.Sessions, _stores.Revocations, _listener, Time, cache)
-            : _stores.Sessions;
+            ? new NearCacheSessionStore(traced, _stores.Revocations, _listener, Time, cache)
+            : traced;
         _sessions = new SessionManager(sessionStore, Time, Options.Sessions);
         _refresh = new RefreshTokenService(_stores.RefreshTokens, _stores.Revocations, Time, Options.Refresh, _loggers.CreateLogger<RefreshTokenService>());
         _refresh.OnAudit = e => Metrics.ReuseDetected.Add(e.Kind == "refresh_token_reused" ? 1 : 0);
