@@ -81,14 +81,18 @@ public sealed class PostgresServer : IDisposable
     {
         RequirePrivate();
         var pid = PostmasterPid();
+        // Freeze the postmaster first: it forks no new backend, and live backends do not see it die
+        // (they would send a polite 57P01 "unexpected postmaster exit" to their clients). Then every
+        // backend dies mid-sentence and clients find plain dead sockets, as after a real crash.
+        Run("kill", ["-STOP", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var children = ChildrenOf(pid);
-        foreach (var p in children.Prepend(pid))
+        foreach (var p in children.Append(pid))
         {
             try { Process.GetProcessById(p).Kill(); }
             catch (ArgumentException) { }          // already gone
             catch (InvalidOperationException) { }
         }
-        foreach (var p in children.Prepend(pid)) WaitDead(p);
+        foreach (var p in children.Append(pid)) WaitDead(p);
         // The dead postmaster may linger as a zombie when no init reaps it, and its lock files would then
         // stop the restart ("another postmaster is running"). They are stale: remove them.
         File.Delete(Path.Combine(DataDir, "postmaster.pid"));
