@@ -297,10 +297,14 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         // Prepared once per physical connection; later calls with the same SQL find it already there.
         _prepare ? new ValueTask(cmd.PrepareAsync(ct)) : ValueTask.CompletedTask;
 
-    private static bool IsConnectionFault(NpgsqlException e) =>
-        // Transient covers I/O failures on a dead socket and timeouts; 57P01..57P03 are the server
-        // saying it is shutting down or starting up (admin shutdown, crash shutdown, cannot connect now).
-        e.IsTransient || e is PostgresException { SqlState: "57P01" or "57P02" or "57P03" };
+    private static bool IsConnectionFault(NpgsqlException e) => e switch
+    {
+        // The server saying it is going away or not yet back: admin shutdown, crash shutdown, cannot connect now.
+        PostgresException p => p.SqlState is "57P01" or "57P02" or "57P03",
+        // Transient I/O on a dead or refused socket. A timeout is transient too but says nothing about the
+        // pool's other connections, and a retry would only double the wait: neither cleared nor retried.
+        _ => e.IsTransient && e.InnerException is not TimeoutException,
+    };
 
     private static NpgsqlParameter[] RecordParameters(SessionRecord r, SessionKey key) =>
     [

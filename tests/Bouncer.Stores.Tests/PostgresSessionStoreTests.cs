@@ -38,8 +38,10 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
         }
     }
 
-    [Fact]
-    public async Task Restart_AfterCrash_CommittedSessionsSurvive_AndTheSameDataSourceReconnects()
+    [Theory]
+    [InlineData(true)]    // SIGKILL: clients find dead sockets, WAL replay on start
+    [InlineData(false)]   // fast shutdown: clients get 57P01 first
+    public async Task Restart_MidRun_CommittedSessionsSurvive_AndTheSameDataSourceReconnects(bool crash)
     {
         // Its own cluster: killing the shared one would break the other tests of the collection.
         using var own = PostgresServer.StartPrivate();
@@ -55,7 +57,8 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
             lock (ids) ids.Add(id);
         });
 
-        own.Kill();
+        if (crash) own.Kill();
+        else own.Stop();
         own.Restart();
 
         // Reads are retried once by the store after it clears the pool, so the first read just works.
@@ -93,6 +96,22 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
 
         Assert.Equal(before, await store.GetAsync(before.Key, default));
         Assert.Equal(after, await store.GetAsync(after.Key, default));
+    }
+
+    [Fact]
+    public async Task Store_OverAMultiplexingDataSource_WorksWithoutExplicitPrepare()
+    {
+        // Multiplexing connections refuse explicit Prepare; the store then leaves preparing to Npgsql.
+        await using var dataSource = NpgsqlDataSource.Create(server.ConnectionString + ";Multiplexing=true;Max Auto Prepare=10");
+        var store = CreatePostgresStore(dataSource);
+        var record = NewRecord("alice");
+
+        await store.CreateAsync(record, default);
+        var next = NewRecord("alice");
+        Assert.True(await store.RotateAsync(record.Key, next, default));
+
+        Assert.Null(await store.GetAsync(record.Key, default));
+        Assert.Equal(next, await store.GetAsync(next.Key, default));
     }
 
     [Fact]
