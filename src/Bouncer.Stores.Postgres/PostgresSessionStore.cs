@@ -12,11 +12,13 @@ namespace Bouncer.Stores.Postgres;
 /// <para>Thread-safe: every call takes its own pooled connection from the data source.</para>
 /// <para>Statements are prepared on each physical connection the first time they run there (Npgsql keeps
 /// them across pool returns), and values always travel as parameters, never in the SQL text.</para>
-/// <para>Failures: after a server restart the pool may still hold dead connections. On a transient
-/// <see cref="NpgsqlException"/> the store clears the pool, so the next call dials afresh; reads
+/// <para>Failures: after a server restart the pool may still hold dead connections (Npgsql does not test
+/// them before reuse). On a connection fault (an I/O error on a dead socket, or SQLSTATE 57P01-57P03; not
+/// a timeout) the store clears the data source's pool, so the next call dials afresh; reads
 /// (<see cref="GetAsync"/>, <see cref="ListUserAsync"/>) are then retried once, because repeating them
 /// cannot change anything. Writes are not retried, since a write whose reply was lost may have committed
-/// (a retried rotate would report a lost race it actually won): the exception reaches the caller.</para>
+/// (a retried rotate would report a lost race it actually won): the transient <see cref="NpgsqlException"/>
+/// reaches the caller, whose retry then runs on a fresh connection.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -189,7 +191,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         ArgumentNullException.ThrowIfNull(record);
         try
         {
-            await ExecuteAsync(_insert, RecordParameters(record, record.Key), ct).ConfigureAwait(false);
+            await ExecuteAsync(_insert, RecordParameters(record), ct).ConfigureAwait(false);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -215,7 +217,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         ArgumentNullException.ThrowIfNull(next);
         try
         {
-            return await ExecuteAsync(_rotate, [KeyParameter(oldKey), .. RecordParameters(next, next.Key)], ct).ConfigureAwait(false) == 1;
+            return await ExecuteAsync(_rotate, [KeyParameter(oldKey), .. RecordParameters(next)], ct).ConfigureAwait(false) == 1;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -306,9 +308,9 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         _ => e.IsTransient && e.InnerException is not TimeoutException,
     };
 
-    private static NpgsqlParameter[] RecordParameters(SessionRecord r, SessionKey key) =>
+    private static NpgsqlParameter[] RecordParameters(SessionRecord r) =>
     [
-        KeyParameter(key), Text(r.UserId), Json(r.Data), Text(r.Client),
+        KeyParameter(r.Key), Text(r.UserId), Json(r.Data), Text(r.Client),
         Instant(r.CreatedAt), Instant(r.LastSeenAt), Instant(r.ExpiresAt), Instant(r.AbsoluteExpiresAt),
     ];
 

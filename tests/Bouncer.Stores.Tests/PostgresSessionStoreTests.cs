@@ -115,6 +115,22 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
     }
 
     [Fact]
+    public async Task Get_Repeated_UsesOneServerPreparedStatementPerConnection()
+    {
+        // One pooled connection, so every command below runs on the same backend and sees its statements.
+        await using var dataSource = NpgsqlDataSource.Create(server.ConnectionString + ";Maximum Pool Size=1");
+        var store = CreatePostgresStore(dataSource);
+        var record = NewRecord("alice");
+        await store.CreateAsync(record, default);
+
+        for (var i = 0; i < 5; i++) Assert.NotNull(await store.GetAsync(record.Key, default));
+
+        await using var cmd = dataSource.CreateCommand("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%WHERE id = $1' AND statement LIKE 'SELECT %' AND statement LIKE $1");
+        cmd.Parameters.AddWithValue($"%\"{store.Options.Schema}\"%");
+        Assert.Equal(1L, await cmd.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task Table_HoldsOnlyThe32ByteDigest_NeverTheId()
     {
         var store = CreatePostgresStore();
