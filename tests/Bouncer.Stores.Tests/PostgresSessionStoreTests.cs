@@ -304,6 +304,39 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
         Assert.Equal("""{ "z": 1,  "a": [ 2 ] }""", found.Data);
     }
 
+    [Fact]
+    public async Task Rotate_OntoAnExistingKey_Throws_AndTheOldSessionStays()
+    {
+        var store = CreatePostgresStore();
+        var old = NewRecord("alice") with { Data = """{"v":1}""" };
+        var taken = NewRecord("bob");
+        await store.CreateAsync(old, default);
+        await store.CreateAsync(taken, default);
+
+        // Delete and insert are one statement: the failed insert takes the delete down with it.
+        await Assert.ThrowsAsync<SessionKeyCollisionException>(() => store.RotateAsync(old.Key, taken with { UserId = "alice" }, default).AsTask());
+
+        Assert.Equal(old, await store.GetAsync(old.Key, default));
+        Assert.Equal(taken, await store.GetAsync(taken.Key, default));
+    }
+
+    [Fact]
+    public async Task Dispose_DisposesOnlyADataSourceTheStoreBuilt()
+    {
+        var schema = CreatePostgresStore().Options.Schema;
+        var options = new PostgresSessionStoreOptions { Schema = schema, Table = "sessions" };
+        var record = NewRecord("alice");
+        var owning = new PostgresSessionStore(server.ConnectionString, options);
+        await owning.CreateAsync(record, default);
+
+        await owning.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => owning.GetAsync(record.Key, default).AsTask());
+
+        await using var dataSource = NpgsqlDataSource.Create(server.ConnectionString);
+        await new PostgresSessionStore(dataSource, options).DisposeAsync();
+        Assert.Equal(record, await new PostgresSessionStore(dataSource, options).GetAsync(record.Key, default));
+    }
+
     [Theory]
     [InlineData("public", "sessions; DROP TABLE x")]
     [InlineData("public", "Sessions")]
