@@ -39,9 +39,22 @@ public sealed class PostgresServer : IDisposable
             _root = Directory.CreateTempSubdirectory("bouncer-pg-").FullName;
             try
             {
-                Port = FreePort();
                 InitCluster();
-                Start();
+                // Another test process (other backends' launchers) may grab the free port between our
+                // probe and the postmaster's bind: try a few ports before giving up.
+                for (var attempt = 1; ; attempt++)
+                {
+                    Port = FreePort();
+                    File.WriteAllText(Path.Combine(DataDir, "bouncer_test.conf"), $"port = {Port}\n");
+                    try
+                    {
+                        Start();
+                        break;
+                    }
+                    catch (InvalidOperationException) when (attempt < 3 && !File.Exists(Path.Combine(DataDir, "postmaster.pid")))
+                    {
+                    }
+                }
             }
             catch
             {
@@ -63,7 +76,7 @@ public sealed class PostgresServer : IDisposable
     public string ConnectionString { get; }
 
     /// <summary>Port of the private cluster (0 for an external server).</summary>
-    public int Port { get; }
+    public int Port { get; private set; }
 
     /// <summary>True when this is a private cluster this process started and may kill.</summary>
     public bool IsPrivate => _root is not null;
@@ -138,13 +151,14 @@ public sealed class PostgresServer : IDisposable
         if (IsRoot) Run("chown", ["postgres:postgres", _root!]);
         // trust auth: a private, loopback-only cluster for tests; --no-sync: a throwaway folder.
         RunPg("initdb", ["-D", DataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
-        // Settings go in postgresql.conf (not -c flags) so a restart picks up the same port and socket dir.
+        // Settings go in postgresql.conf (not -c flags) so a restart picks up the same port and socket dir;
+        // the port sits in an included file, rewritten if the first port pick is taken.
         // fsync off is safe for a process kill (written WAL is in the OS page cache, which survives);
         // synchronous_commit stays on, so a commit has reached the OS before the client hears of it.
         File.AppendAllText(Path.Combine(DataDir, "postgresql.conf"), $"""
 
             listen_addresses = '127.0.0.1'
-            port = {Port}
+            include_if_exists = 'bouncer_test.conf'
             unix_socket_directories = '{_root}'
             fsync = off
             synchronous_commit = on
@@ -154,8 +168,20 @@ public sealed class PostgresServer : IDisposable
             """);
     }
 
-    private void Start() =>
-        RunPg("pg_ctl", ["start", "-D", DataDir, "-l", Path.Combine(_root!, "server.log"), "-w", "-t", "60"]);
+    private void Start()
+    {
+        var log = Path.Combine(_root!, "server.log");
+        try
+        {
+            RunPg("pg_ctl", ["start", "-D", DataDir, "-l", log, "-w", "-t", "60"]);
+        }
+        catch (InvalidOperationException e) when (File.Exists(log))
+        {
+            // pg_ctl only says "examine the log output": put the server's own words in the failure.
+            var tail = string.Join('\n', File.ReadLines(log).TakeLast(20));
+            throw new InvalidOperationException($"{e.Message}\nserver.log:\n{tail}", e);
+        }
+    }
 
     private int PostmasterPid() => int.Parse(File.ReadLines(Path.Combine(DataDir, "postmaster.pid")).First().Trim());
 
