@@ -49,6 +49,11 @@ public sealed class BearerAuthenticationHandler(
             iat = claims.IssuedAt?.ToUnixTimeSeconds() ?? 0;
         }
         if (string.IsNullOrEmpty(sub)) return Refuse("missing_sub");
+        if (runtime.Options.Demo && runtime.DemoClockOffsets.TryGetValue(sub, out var ahead))
+        {
+            var late = runtime.VerifierAhead(ahead).Verify(utf8[..written]);
+            if (!late.IsValid) return Refuse(late.Failure.ToCode());
+        }
 
         if (runtime.PushEnabled)
         {

@@ -61,6 +61,18 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
     /// <summary>True once <see cref="StartAsync"/> has completed.</summary>
     public bool IsStarted => _verifier is not null;
 
+    /// <summary>Simulator only: per-user clock offsets applied when judging that user's access tokens.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, TimeSpan> DemoClockOffsets { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A verifier whose clock runs <paramref name="offset"/> ahead (simulator "expire").</summary>
+    internal JwsVerifier VerifierAhead(TimeSpan offset) =>
+        new(Keys, new VerifyOptions { Issuer = Issuer, Audience = Options.Audience, RequireTyp = !Options.AllowMissingTyp }, new OffsetTimeProvider(Time, offset));
+
+    private sealed class OffsetTimeProvider(TimeProvider inner, TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow() + offset;
+    }
+
     /// <summary>Simulator only: when false, this instance ignores the revocation state for bearer tokens.</summary>
     public bool PushEnabled { get; set; } = true;
 
@@ -84,6 +96,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
         _issuer = new JwsIssuer(_keys, new IssueOptions { Issuer = Issuer, Audience = Options.Audience, DefaultLifetime = Options.Refresh.AccessTokenLifetime, MaxLifetime = maxLifetime }, Time);
 
         _listener = new RevocationListener(_stores.Revocations, Options.Revocation, Time, _loggers.CreateLogger<RevocationListener>());
+        _listener.Observe(OnRevocationApplied);
         ISessionStore traced = new TracingSessionStore(_stores.Sessions, Metrics);
         ISessionStore sessionStore = Options.NearCache is { } cache
             ? new NearCacheSessionStore(traced, _stores.Revocations, _listener, Time, cache)
@@ -96,6 +109,32 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
         _verifier = new JwsVerifier(_keys, new VerifyOptions { Issuer = Issuer, Audience = Options.Audience, RequireTyp = !Options.AllowMissingTyp }, Time);
         _housekeeping = Task.Run(() => HousekeepingAsync(_stop.Token), CancellationToken.None);
         LogStarted(Options.Mode, Options.SigningAlgorithm.Name());
+    }
+
+    /// <summary>
+    /// Completes when the next revocation is applied on this instance, or after <paramref name="timeout"/>
+    /// (callers re-read the log either way, so a push that raced the call is found by the re-read).
+    /// </summary>
+    public async Task WaitForNextRevocationAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        Task signal;
+        lock (_pushGate) signal = _pushSignal.Task;
+        try { await signal.WaitAsync(timeout, Time, ct).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+    }
+
+    private readonly Lock _pushGate = new();
+    private TaskCompletionSource _pushSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void OnRevocationApplied(RevocationRecord _)
+    {
+        TaskCompletionSource previous;
+        lock (_pushGate)
+        {
+            previous = _pushSignal;
+            _pushSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        previous.TrySetResult();
     }
 
     /// <summary>A verifier for tokens minted for another audience (the hybrid exchange's downstream services).</summary>

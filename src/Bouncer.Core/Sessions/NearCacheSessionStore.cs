@@ -147,7 +147,11 @@ public sealed class NearCacheSessionStore : ISessionStore
     {
         var nowTicks = _time.GetUtcNow().UtcTicks;
         var fresh = Math.Min(nowTicks + _options.TimeToLive.Ticks, record.ExpiresAt.UtcTicks);
-        if (fresh <= nowTicks) return;
+        if (fresh <= nowTicks)
+        {
+            Evict(record.Key);
+            return;
+        }
         if (_entries.Count >= _options.MaxEntries) Trim(nowTicks);
         _entries[record.Key] = new Entry(record, fresh);
         _byUser.GetOrAdd(record.UserId, static _ => new())[record.Key] = 0;

@@ -1,0 +1,363 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bouncer.AspNetCore;
+
+/// <summary>The HTTP surface: auth endpoints, JWKS, discovery, revocation feed, the sample resource.</summary>
+public static partial class BouncerEndpoints
+{
+    /// <summary>Request bodies: anything else (unknown members are ignored, wrong types are a 400).</summary>
+    public sealed record Credentials(string? Username, string? Password, string? Mode, string? Transport);
+    public sealed record RefreshRequest([property: JsonPropertyName("refresh_token")] string? RefreshToken, string? Transport);
+    public sealed record ExchangeRequest(string? Audience);
+
+    /// <summary>Maps every Bouncer endpoint. Call after <c>UseBouncer()</c>.</summary>
+    public static IEndpointRouteBuilder MapBouncerEndpoints(this IEndpointRouteBuilder app)
+    {
+        var runtime = app.ServiceProvider.GetRequiredService<BouncerRuntime>();
+        var audit = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Bouncer.Audit");
+        // Login failures per client address: floods and guessing get 429, a person on a few devices never does.
+        var failures = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = runtime.Options.LoginFailuresPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+
+        var auth = app.MapGroup("/auth");
+        auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            if (!runtime.Options.AllowRegistration) return BouncerProblems.Result(403, "registration_disabled", "Self-service registration is off.");
+            var body = await ReadAsync<Credentials>(ctx, ct);
+            if (body is null) return BadBody();
+            var roles = UserService.Normalize(body.Username) is { } n && n == runtime.Options.BootstrapAdmin ? "admin" : "";
+            var (outcome, username) = await runtime.Users.RegisterAsync(body.Username, body.Password, roles, ct);
+            return outcome switch
+            {
+                UserOutcome.Ok => Results.Json(new { username }, statusCode: 201),
+                UserOutcome.Taken => BouncerProblems.Result(409, "username_taken", "That username is taken."),
+                _ => BouncerProblems.Result(400, "invalid_request", $"Username: 1-64 characters without spaces; password: at least {runtime.Options.Users.MinPasswordLength} characters."),
+            };
+        });
+
+        auth.MapPost("/login", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            var body = await ReadAsync<Credentials>(ctx, ct);
+            if (body is null) return BadBody();
+            var mode = body.Mode?.ToLowerInvariant() ?? (runtime.Options.Mode == BouncerMode.Jwt ? "jwt" : "session");
+            if (mode is not ("session" or "jwt")) return BouncerProblems.Result(400, "invalid_request", "mode must be \"session\" or \"jwt\".");
+            if ((mode == "session" && runtime.Options.Mode == BouncerMode.Jwt) || (mode == "jwt" && runtime.Options.Mode == BouncerMode.Session))
+                return BouncerProblems.Result(400, "mode_not_enabled", $"This deployment runs in {runtime.Options.Mode} mode.");
+
+            var ip = ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            using (var probe = failures.AttemptAcquire(ip, 0))
+            {
+                if (!probe.IsAcquired) return TooMany(runtime);
+            }
+            var (outcome, user) = await runtime.Users.AuthenticateAsync(body.Username, body.Password, ct);
+            if (outcome != UserOutcome.Ok)
+            {
+                failures.AttemptAcquire(ip, 1).Dispose();
+                var reason = outcome == UserOutcome.Locked ? "account_locked" : "invalid_credentials";
+                runtime.Metrics.Fail(reason);
+                LogLoginFailed(audit, reason, ip);
+                return BouncerProblems.Result(401, reason, outcome == UserOutcome.Locked
+                    ? "Too many failed logins: the account is locked for a while."
+                    : "Unknown username or wrong password.");
+            }
+
+            runtime.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("mode", mode));
+            runtime.DemoClockOffsets.TryRemove(user!.Username, out _);
+            LogLoginSucceeded(audit, user!.Username, mode, ip);
+            if (mode == "session")
+            {
+                // Session fixation defence: a session presented before login is ended, never promoted.
+                if (ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var previous))
+                    await runtime.Sessions.DeleteAsync(previous, ct);
+                var data = JsonSerializer.Serialize(new { roles = user.Roles });
+                var (_, id) = await runtime.Sessions.CreateAsync(user.Username, data, ClientSummary(ctx), ct);
+                SetSessionCookie(ctx, runtime, id);
+                if (runtime.Options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(runtime, id);
+                return Results.NoContent();
+            }
+            var issued = await runtime.Refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct);
+            return TokenPair(ctx, runtime, issued, body.Transport);
+        });
+
+        auth.MapPost("/refresh", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            if (runtime.Options.Mode == BouncerMode.Session) return BouncerProblems.Result(400, "mode_not_enabled", "This deployment runs in session mode.");
+            var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
+            if (body is null) return BadBody();
+            var fromCookie = body.RefreshToken is null && ctx.Request.Cookies.TryGetValue(BouncerDefaults.RefreshCookieName, out var cookie) ? cookie : null;
+            var result = await runtime.Refresh.RefreshAsync(body.RefreshToken ?? fromCookie, ct);
+            runtime.Metrics.Refreshes.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
+            if (!result.Succeeded)
+            {
+                runtime.Metrics.Fail(result.ReasonCode!);
+                if (result.Outcome == RefreshOutcome.ReuseDetected) LogReuse(audit, ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+                if (fromCookie is not null) ClearRefreshCookie(ctx);
+                return BouncerProblems.Result(401, result.ReasonCode!, "The refresh token was refused: " + result.ReasonCode + ".");
+            }
+            return TokenPair(ctx, runtime, result, fromCookie is not null ? "cookie" : body.Transport);
+        });
+
+        auth.MapPost("/logout", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            var sid = user.FindFirstValue(BouncerClaims.SessionId);
+            if (Via(user) == "session")
+            {
+                ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id);
+                await runtime.Sessions.DeleteAsync(id, ct);
+                await PublishIfUncachedAsync(runtime, RevocationKind.Session, sid!, ct);
+                ctx.Response.Cookies.Delete(BouncerDefaults.SessionCookieName, CookieOptions(runtime));
+            }
+            else if (sid is not null)
+            {
+                await runtime.Refresh.RevokeFamilyAsync(user.FindFirstValue(BouncerClaims.Subject)!, sid, "logout", ct);
+                ClearRefreshCookie(ctx);
+            }
+            runtime.Metrics.Revocations.Add(1, new KeyValuePair<string, object?>("kind", "logout"));
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        auth.MapPost("/logout-all", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            await RevokeUserAsync(runtime, user.FindFirstValue(BouncerClaims.Subject)!, "logout_all", ct);
+            ctx.Response.Cookies.Delete(BouncerDefaults.SessionCookieName, CookieOptions(runtime));
+            ClearRefreshCookie(ctx);
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        auth.MapGet("/sessions", async (ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            var current = user.FindFirstValue(BouncerClaims.SessionId);
+            var sessions = await runtime.Sessions.ListUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, ct);
+            return Results.Json(sessions.Select(s => new
+            {
+                id = s.Handle,
+                device = s.Client,
+                created = s.CreatedAt,
+                last_seen = s.LastSeenAt,
+                expires = s.ExpiresAt,
+                current = s.Handle == current,
+            }));
+        }).RequireAuthorization();
+
+        auth.MapDelete("/sessions/{id}", async (string id, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            var deleted = await runtime.Sessions.DeleteUserSessionAsync(user.FindFirstValue(BouncerClaims.Subject)!, id, ct);
+            if (!deleted) return BouncerProblems.Result(404, "session_not_found", "No such session of yours.");
+            await PublishIfUncachedAsync(runtime, RevocationKind.Session, id, ct);
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        auth.MapPost("/token", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            if (runtime.Options.Mode != BouncerMode.Hybrid) return BouncerProblems.Result(400, "mode_not_enabled", "The exchange needs hybrid mode.");
+            if (Via(user) != "session") return BouncerProblems.Result(403, "session_required", "The exchange takes a session, not a token.");
+            var body = await ReadAsync<ExchangeRequest>(ctx, ct);
+            if (body?.Audience is not { Length: > 0 and <= 256 } audience) return BouncerProblems.Result(400, "invalid_request", "audience is required.");
+            if (runtime.Options.DownstreamAudiences.Count > 0 && !runtime.Options.DownstreamAudiences.Contains(audience))
+                return BouncerProblems.Result(403, "audience_not_allowed", "This deployment does not mint tokens for that audience.");
+            var token = runtime.TokenIssuer.Issue(new TokenRequest
+            {
+                Subject = user.FindFirstValue(BouncerClaims.Subject)!,
+                SessionId = user.FindFirstValue(BouncerClaims.SessionId),
+                Audience = audience,
+                Lifetime = runtime.Options.ExchangeTokenLifetime,
+                Roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value).ToList(),
+            });
+            return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = (int)runtime.Options.ExchangeTokenLifetime.TotalSeconds });
+        }).RequireAuthorization();
+
+        auth.MapGet("/revocations", async (HttpContext ctx, long? after, int? wait, CancellationToken ct) =>
+        {
+            var cursor = Math.Max(0, after ?? 0);
+            var entries = await runtime.Stores.Revocations.ReadAfterAsync(cursor, 1000, ct);
+            // Long-poll: hold an empty answer until something is pushed or the wait ends. The log is
+            // re-read at least every second, so a push that raced the first read is never waited out.
+            var deadline = runtime.Time.GetUtcNow() + TimeSpan.FromSeconds(Math.Clamp(wait ?? 25, 0, 60));
+            while (entries.Count == 0 && runtime.Time.GetUtcNow() < deadline && !ct.IsCancellationRequested)
+            {
+                await runtime.WaitForNextRevocationAsync(TimeSpan.FromSeconds(1), ct);
+                entries = await runtime.Stores.Revocations.ReadAfterAsync(cursor, 1000, ct);
+            }
+            return Results.Json(new
+            {
+                cursor = entries.Count > 0 ? entries[^1].Cursor : cursor,
+                revocations = entries.Select(e => new
+                {
+                    cursor = e.Cursor,
+                    kind = e.Revocation.Kind.ToString().ToLowerInvariant(),
+                    subject = e.Revocation.Subject,
+                    at = e.Revocation.At.ToUnixTimeMilliseconds(),
+                    expires_at = e.Revocation.ExpiresAt.ToUnixTimeMilliseconds(),
+                }),
+            });
+        });
+
+        app.MapPost("/admin/users/{username}/revoke", async (string username, CancellationToken ct) =>
+        {
+            var name = UserService.Normalize(username);
+            if (name is null) return BouncerProblems.Result(400, "invalid_request", "Bad username.");
+            await RevokeUserAsync(runtime, name, "admin_revoke", ct);
+            return Results.NoContent();
+        }).RequireAuthorization(BouncerDefaults.AdminPolicy);
+
+        app.MapGet("/.well-known/jwks.json", () =>
+            runtime.Options.SigningAlgorithm == JwsAlgorithm.HS256
+                ? Results.Content("{\"keys\":[]}", "application/jwk-set+json")
+                : Results.Content(runtime.Keys.GetPublicJwks(), "application/jwk-set+json"));
+
+        app.MapGet("/.well-known/openid-configuration", (HttpContext ctx) =>
+        {
+            var origin = $"{ctx.Request.Scheme}://{ctx.Request.Host}";
+            return Results.Json(new Dictionary<string, object>
+            {
+                ["issuer"] = runtime.Issuer,
+                ["jwks_uri"] = origin + "/.well-known/jwks.json",
+                ["token_endpoint"] = origin + "/auth/login",
+                ["id_token_signing_alg_values_supported"] = new[] { runtime.Options.SigningAlgorithm.Name() },
+                ["token_endpoint_auth_signing_alg_values_supported"] = new[] { runtime.Options.SigningAlgorithm.Name() },
+                ["response_types_supported"] = new[] { "token" },
+                ["subject_types_supported"] = new[] { "public" },
+                ["revocation_feed_endpoint"] = origin + "/auth/revocations",
+            });
+        });
+
+        app.MapGet("/api/me", (ClaimsPrincipal user) => Results.Json(new
+        {
+            sub = user.FindFirstValue(BouncerClaims.Subject),
+            via = Via(user),
+            roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value),
+        })).RequireAuthorization();
+
+        app.MapGet("/healthz", () => Results.Json(new
+        {
+            status = runtime.IsStarted ? "ok" : "starting",
+            mode = runtime.Options.Mode.ToString().ToLowerInvariant(),
+            revocation = runtime.IsStarted && runtime.Revocations.IsStale() ? "stale" : "fresh",
+        }, statusCode: runtime.IsStarted ? 200 : 503));
+        return app;
+    }
+
+    /// <summary>Ends everything of a user at once: sessions, refresh families, and every access token by cut-off.</summary>
+    public static async Task RevokeUserAsync(BouncerRuntime runtime, string username, string reason, CancellationToken ct)
+    {
+        await runtime.Sessions.DeleteUserAsync(username, ct);
+        await runtime.Refresh.RevokeUserAsync(username, reason, ct);
+        runtime.Metrics.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
+    }
+
+    // The near cache publishes session ends itself; without it, the endpoint does, so hybrid tokens
+    // minted from that session (sid = session handle) die with it everywhere.
+    private static async Task PublishIfUncachedAsync(BouncerRuntime runtime, RevocationKind kind, string subject, CancellationToken ct)
+    {
+        if (runtime.Options.NearCache is not null) return;
+        var now = runtime.Time.GetUtcNow();
+        await runtime.Stores.Revocations.PublishAsync(new RevocationRecord(kind, subject, now, now + runtime.Options.ExchangeTokenLifetime + TimeSpan.FromSeconds(30)), ct);
+    }
+
+    private static IResult TokenPair(HttpContext ctx, BouncerRuntime runtime, RefreshResult result, string? transport)
+    {
+        var grant = result.Access!;
+        var access = runtime.TokenIssuer.Issue(new TokenRequest
+        {
+            Subject = grant.Subject,
+            SessionId = grant.Sid,
+            JwtId = grant.Jti,
+            IssuedAt = grant.IssuedAt,
+            Lifetime = grant.ExpiresAt - grant.IssuedAt,
+            Roles = grant.Scope?.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        });
+        var expiresIn = (int)(grant.ExpiresAt - grant.IssuedAt).TotalSeconds;
+        if (transport == "cookie")
+        {
+            // Browser clients: the refresh token never reaches script; only the refresh path receives it.
+            ctx.Response.Cookies.Append(BouncerDefaults.RefreshCookieName, result.RefreshToken!, new CookieOptions
+            {
+                HttpOnly = true,
+                Secure = true,
+                SameSite = SameSiteMode.Strict,
+                Path = "/auth/refresh",
+                Expires = result.RefreshExpiresAt,
+            });
+            return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn });
+        }
+        return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn, refresh_token = result.RefreshToken });
+    }
+
+    internal static CookieOptions CookieOptions(BouncerRuntime runtime) => new()
+    {
+        HttpOnly = true,
+        Secure = true,
+        SameSite = runtime.Options.CookieSameSite,
+        Path = "/",
+        IsEssential = true,
+    };
+
+    internal static void SetSessionCookie(HttpContext ctx, BouncerRuntime runtime, string id)
+    {
+        // No Expires: a browser-session cookie; the server's idle and absolute timeouts decide validity.
+        ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, id, CookieOptions(runtime));
+    }
+
+    private static void ClearRefreshCookie(HttpContext ctx)
+    {
+        if (ctx.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName))
+            ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
+    }
+
+    private static string? Via(ClaimsPrincipal user) => user.FindFirstValue(BouncerClaims.Via);
+
+    private static string ClientSummary(HttpContext ctx)
+    {
+        var agent = ctx.Request.Headers.UserAgent.ToString();
+        if (agent.Length > 120) agent = agent[..120];
+        return $"{(agent.Length == 0 ? "unknown client" : agent)} / {ctx.Connection.RemoteIpAddress}";
+    }
+
+    private static IResult BadBody() => BouncerProblems.Result(400, "invalid_request", "The body must be a JSON object of the documented shape.");
+
+    private static IResult TooMany(BouncerRuntime runtime)
+    {
+        runtime.Metrics.Fail("rate_limited");
+        return BouncerProblems.Result(429, "rate_limited", "Too many failed logins from this address; wait a minute.");
+    }
+
+    private static readonly JsonSerializerOptions BodyOptions = new(JsonSerializerDefaults.Web) { MaxDepth = 8 };
+
+    /// <summary>Reads a small JSON body; null for anything malformed, oversized or of the wrong shape (never a 500).</summary>
+    public static async Task<T?> ReadAsync<T>(HttpContext ctx, CancellationToken ct) where T : class
+    {
+        if (ctx.Request.ContentLength is > 16 * 1024) return null;
+        try
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ct);
+            if (buffer.Length is 0 or > 16 * 1024) return null;
+            return JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), BodyOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Security audit: login of {Username} ({Mode}) from {Ip}.")]
+    private static partial void LogLoginSucceeded(ILogger logger, string username, string mode, string ip);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Security audit: login failed ({Reason}) from {Ip}.")]
+    private static partial void LogLoginFailed(ILogger logger, string reason, string ip);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Security audit: refresh token reuse detected from {Ip}; family revoked.")]
+    private static partial void LogReuse(ILogger logger, string ip);
+}

@@ -1,0 +1,48 @@
+using Bouncer.AspNetCore;
+using Bouncer.Server;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    // Defaults never depend on the current folder: static files come from next to the binary.
+    ContentRootPath = AppContext.BaseDirectory,
+});
+// --store, --connection, --urls and Bouncer:* settings; the command line wins over environment variables.
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+{
+    ["--store"] = "Bouncer:Store",
+    ["--connection"] = "Bouncer:Connection",
+    ["--mode"] = "Bouncer:Mode",
+    ["--alg"] = "Bouncer:SigningAlgorithm",
+});
+if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+    builder.WebHost.UseUrls("http://127.0.0.1:5000");
+
+var section = builder.Configuration.GetSection("Bouncer");
+var storeKind = (section["Store"] ?? "sqlite").ToLowerInvariant();
+var connection = section["Connection"];
+
+builder.Services.AddBouncer(o =>
+{
+    section.Bind(o);
+    o.Demo = builder.Environment.IsDevelopment() || section.GetValue<bool>("Demo");
+    o.BootstrapAdmin ??= section["BootstrapAdmin"];
+}).UseStores(_ => StoreSetup.Open(storeKind, connection));
+builder.Services.AddSingleton<PrometheusExporter>();
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+// Unhandled faults become a problem document without details: never a stack trace to the client.
+app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = _ => StatusCodes.Status500InternalServerError });
+app.UseStatusCodePages();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.UseBouncer();
+app.MapBouncerEndpoints();
+app.MapDemoEndpoints();
+var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
+app.Run();
+
+/// <summary>Entry point type, public for WebApplicationFactory.</summary>
+public partial class Program;
