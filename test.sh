@@ -27,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 export TMPDIR="$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export BOUNCER_ARTIFACTS="$PWD/artifacts"   # browser screenshots land here
 
 dotnet build Bouncer.slnx -c Release -nologo -v quiet
 status=0

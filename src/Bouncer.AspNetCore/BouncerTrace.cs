@@ -19,6 +19,10 @@ public sealed class BouncerTrace
     }
 
     public string Strategy { get; set; } = "none";
+    /// <summary>Session lookups served (near cache or store).</summary>
+    public int SessionLookups { get; set; }
+
+    /// <summary>Session reads that went past the near cache to the store.</summary>
     public int StoreLookups { get; set; }
     public int SignatureChecks { get; set; }
     public int RevocationChecks { get; set; }
@@ -26,7 +30,7 @@ public sealed class BouncerTrace
     public string? Reason { get; set; }
 
     public override string ToString() =>
-        $"strategy={Strategy}; store-lookups={StoreLookups}; signature-checks={SignatureChecks}; revocation-checks={RevocationChecks}; credential-bytes={CredentialBytes}" +
+        $"strategy={Strategy}; session-lookups={SessionLookups}; store-lookups={StoreLookups}; signature-checks={SignatureChecks}; revocation-checks={RevocationChecks}; credential-bytes={CredentialBytes}" +
         (Reason is null ? "" : $"; reason={Reason}");
 }
 

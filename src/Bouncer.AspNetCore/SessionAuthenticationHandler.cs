@@ -24,6 +24,7 @@ public sealed class SessionAuthenticationHandler(
         var trace = BouncerTrace.Current ??= new BouncerTrace();
         trace.Strategy = "session";
         trace.CredentialBytes = id.Length;
+        trace.SessionLookups++;
         runtime.Metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "session"));
         var session = await runtime.Sessions.GetAsync(id, Context.RequestAborted).ConfigureAwait(false);
         if (session is null) return Refuse("session_invalid");

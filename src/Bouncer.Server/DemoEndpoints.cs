@@ -52,6 +52,14 @@ public static class DemoEndpoints
             return Results.Json(new { expired = "jwt" });
         }).RequireAuthorization();
 
+        // What an admin's "revoke this user" does, aimed at the caller's own user: the server ends
+        // everything, and the client keeps presenting its credential, to show who still accepts it.
+        demo.MapPost("/revoke", async (ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            await BouncerEndpoints.RevokeUserAsync(runtime, user.FindFirstValue(BouncerClaims.Subject)!, "demo_revoke", ct);
+            return Results.NoContent();
+        }).RequireAuthorization();
+
         return app;
     }
 }

@@ -1,0 +1,237 @@
+// The simulator: a real browser client of the Bouncer server. It holds credentials as Bouncer recommends
+// for single-page apps: the session id only in its HttpOnly cookie, the access token in this closure
+// (never localStorage), the refresh token in an HttpOnly cookie scoped to /auth/refresh.
+"use strict";
+(() => {
+  const suffix = Math.random().toString(36).slice(2, 10);
+  const password = crypto.getRandomValues(new Uint32Array(4)).join("-");
+  const state = {
+    session: { user: "demo-session-" + suffix, registered: false, loggedIn: false },
+    jwt: { user: "demo-jwt-" + suffix, registered: false, accessToken: null, expiresAt: 0 },
+    demo: false,
+  };
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+
+  function parseTrace(header) {
+    const trace = {};
+    (header || "").split(";").forEach(part => {
+      const [k, v] = part.split("=").map(s => s && s.trim());
+      if (k) trace[k] = v;
+    });
+    return trace;
+  }
+
+  function bump(column, name, by) {
+    const dd = $(`[data-counter="${name}"]`, column);
+    dd.textContent = String(Number(dd.textContent) + by);
+  }
+
+  function addStep(column, step) {
+    const li = document.createElement("li");
+    li.className = step.ok ? "ok" : "bad";
+    const sent = document.createElement("div");
+    sent.textContent = step.sent;
+    const did = document.createElement("div");
+    did.className = "did";
+    did.textContent = step.did;
+    const status = document.createElement("div");
+    status.className = "status";
+    status.textContent = step.answer;
+    li.append(sent, did, status);
+    $(".timeline", column).prepend(li);
+  }
+
+  // One real request; the server's Bouncer-Trace header says what it did.
+  async function call(strategy, label, method, path, { body, bearer } = {}) {
+    const column = $(`#col-${strategy}`);
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (bearer) headers["Authorization"] = "Bearer " + bearer;
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    } catch (e) {
+      addStep(column, { ok: false, sent: `${label}: ${method} ${path}`, did: "network error", answer: String(e) });
+      return { status: 0 };
+    }
+    const trace = parseTrace(response.headers.get("Bouncer-Trace"));
+    const text = await response.text();
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+    const bytes = Number(trace["credential-bytes"] || 0);
+    const lookups = Number(trace["session-lookups"] || 0);
+    const store = Number(trace["store-lookups"] || 0);
+    const signatures = Number(trace["signature-checks"] || 0);
+    const revocation = Number(trace["revocation-checks"] || 0);
+    bump(column, "requests", 1);
+    bump(column, "lookups", lookups);
+    bump(column, "store", store);
+    bump(column, "signatures", signatures);
+    bump(column, "bytes", bytes);
+    const credential = trace.strategy === "session" ? `session cookie (${bytes} bytes)`
+      : trace.strategy === "jwt" ? `bearer token (${bytes} bytes)` : "no credential";
+    const did = [
+      lookups ? `session lookup: ${store ? "store round trip" : "near cache (memory)"}` : "no session lookup",
+      signatures ? "signature verified" : "no signature check",
+      revocation ? "revocation state checked in memory" : "no revocation check",
+    ].join(" · ");
+    const reason = (json && json.reason) || trace.reason;
+    const ok = response.status >= 200 && response.status < 300;
+    addStep(column, {
+      ok,
+      sent: `${label}: ${method} ${path} with ${credential}`,
+      did,
+      answer: `${response.status}${reason ? " " + reason : ok ? " OK" : ""}`,
+    });
+    return { status: response.status, json, reason };
+  }
+
+  async function ensureUser(strategy) {
+    const s = state[strategy];
+    if (s.registered) return;
+    const r = await call(strategy, "Register", "POST", "/auth/register", { body: { username: s.user, password } });
+    s.registered = r.status === 201 || r.status === 409;
+  }
+
+  function showToken(token) {
+    const box = $("#inspector");
+    box.replaceChildren();
+    if (!token) { box.textContent = "No token held."; return; }
+    const [h, p, sig] = token.split(".");
+    const decode = part => {
+      const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), c => c.charCodeAt(0));
+      return JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)), null, 2);
+    };
+    for (const [title, content] of [["Header", decode(h)], ["Payload", decode(p)], ["Signature (base64url, not checked here)", sig]]) {
+      const heading = document.createElement("h3");
+      heading.textContent = title;
+      const pre = document.createElement("pre");
+      pre.textContent = content;
+      box.append(heading, pre);
+    }
+  }
+
+  function showLifetime() {
+    const p = $("[data-lifetime]");
+    const s = state.jwt;
+    if (!s.accessToken) { p.hidden = true; return; }
+    const left = Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000));
+    p.hidden = false;
+    p.textContent = `Access token valid for ${Math.floor(left / 60)} min ${left % 60} s more: without push revocation, that is how long a revoked user keeps access.`;
+  }
+  setInterval(showLifetime, 1000);
+
+  function keepToken(json) {
+    if (json && json.access_token) {
+      state.jwt.accessToken = json.access_token;
+      state.jwt.expiresAt = Date.now() + json.expires_in * 1000;
+      showToken(json.access_token);
+      showLifetime();
+    }
+  }
+
+  const actions = {
+    session: {
+      async login() {
+        await ensureUser("session");
+        const r = await call("session", "Log in", "POST", "/auth/login", { body: { username: state.session.user, password, mode: "session" } });
+        state.session.loggedIn = r.status === 204;
+      },
+      request: () => call("session", "Request", "GET", "/api/me"),
+      // Sessions need no client-side refresh: the idle deadline slides on the server. Listing the
+      // sessions shows "last seen" moving.
+      refresh: () => call("session", "Refresh (sessions slide on their own)", "GET", "/auth/sessions"),
+      revoke: () => call("session", "Revoke (admin ends the user's access)", "POST", "/demo/revoke"),
+      expire: () => call("session", "Expire (demo clock)", "POST", "/demo/expire"),
+      logout: () => call("session", "Log out", "POST", "/auth/logout"),
+      async exchange() {
+        const r = await call("session", "Mint hybrid JWT", "POST", "/auth/token", { body: { audience: "downstream-api" } });
+        if (r.json && r.json.access_token) showToken(r.json.access_token);
+      },
+    },
+    jwt: {
+      async login() {
+        await ensureUser("jwt");
+        const r = await call("jwt", "Log in", "POST", "/auth/login", { body: { username: state.jwt.user, password, mode: "jwt", transport: "cookie" } });
+        keepToken(r.json);
+      },
+      request: () => call("jwt", "Request", "GET", "/api/me", { bearer: state.jwt.accessToken }),
+      async refresh() {
+        const r = await call("jwt", "Refresh (cookie)", "POST", "/auth/refresh", { body: { transport: "cookie" } });
+        keepToken(r.json);
+      },
+      revoke: () => call("jwt", "Revoke (admin ends the user's access)", "POST", "/demo/revoke", { bearer: state.jwt.accessToken }),
+      expire: () => call("jwt", "Expire (demo clock)", "POST", "/demo/expire", { bearer: state.jwt.accessToken }),
+      async logout() {
+        await call("jwt", "Log out", "POST", "/auth/logout", { bearer: state.jwt.accessToken });
+        state.jwt.accessToken = null;
+        showToken(null);
+        showLifetime();
+      },
+    },
+  };
+
+  for (const column of document.querySelectorAll(".column")) {
+    const strategy = column.dataset.strategy;
+    column.addEventListener("click", async event => {
+      const button = event.target.closest("button[data-action]");
+      if (!button) return;
+      button.disabled = true;
+      try { await actions[strategy][button.dataset.action](); } finally { button.disabled = false; }
+    });
+  }
+
+  async function loadDemoState() {
+    const status = $("#demo-status");
+    try {
+      const r = await fetch("/demo/state");
+      if (!r.ok) throw new Error(String(r.status));
+      const demo = await r.json();
+      state.demo = true;
+      $("#push-toggle").checked = demo.push;
+      status.textContent = `Demo controls on (mode ${demo.mode}, access tokens live ${demo.access_token_lifetime} s, near cache ${demo.near_cache ? "on" : "off"}).`;
+    } catch {
+      status.textContent = "Demo controls are off on this server (Production): Expire and the push toggle are unavailable.";
+      $("#push-toggle").disabled = true;
+      document.querySelectorAll('button[data-action="expire"]').forEach(b => { b.disabled = true; });
+    }
+  }
+
+  $("#push-toggle").addEventListener("change", async event => {
+    const r = await fetch("/demo/push", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ enabled: event.target.checked }) });
+    if (r.ok) event.target.checked = (await r.json()).push;
+  });
+
+  // The decision helper: the articles' questions, Bouncer's answer and the configuration for it.
+  function recommend() {
+    const f = new FormData($("#decide"));
+    const yes = name => f.get(name) === "on";
+    let mode, why;
+    if ((yes("services") || yes("native") || yes("thirdparty")) && yes("instant")) {
+      mode = "Hybrid"; why = "Tokens for services and non-browser clients, with revocation pushed to every verifier so it still takes effect at once.";
+    } else if (yes("services") || yes("native") || yes("thirdparty")) {
+      mode = "Jwt"; why = "Signed access tokens verify anywhere without a call back; rotating refresh tokens keep logins revocable.";
+    } else {
+      mode = "Session"; why = yes("instant")
+        ? "One backend and instant revocation: sessions are the simplest way to get it, and the near cache keeps lookups in memory."
+        : "One backend and browser clients: start with sessions; add tokens when the architecture demands them.";
+    }
+    const snippet = `builder.Services.AddBouncer(o =>\n{\n    o.Mode = BouncerMode.${mode};\n    o.Issuer = "https://auth.example.com";\n    o.Audience = "api";${mode !== "Session" ? "\n    o.Refresh.AccessTokenLifetime = TimeSpan.FromMinutes(10);" : ""}\n}).UseStores(_ => /* SQLite, Redis or PostgreSQL stores */);\napp.UseBouncer();\napp.MapBouncerEndpoints();`;
+    const out = $("#recommendation");
+    out.replaceChildren();
+    const p = document.createElement("p");
+    p.innerHTML = "";
+    const strong = document.createElement("strong");
+    strong.textContent = `Recommended: ${mode.toLowerCase()} mode. `;
+    p.append(strong, document.createTextNode(why));
+    const pre = document.createElement("pre");
+    pre.textContent = snippet;
+    pre.setAttribute("data-snippet", mode.toLowerCase());
+    out.append(p, pre);
+  }
+  $("#decide").addEventListener("change", recommend);
+  recommend();
+  loadDemoState();
+})();
