@@ -483,4 +483,4 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable
 /// The SQLite database behind a <see cref="SqliteSessionStore"/> failed (unreadable or corrupt file,
 /// disk full, lock held too long). The message names the file. Broken infrastructure, not "not found".
 /// </summary>
-public sealed class SqliteSessionStoreException(string message, Exception? inner = null) : IOException(message, inner);
+public sealed class SqliteSessionStoreException(string message, Exception? inner = null) : SqliteStoreException(message, inner);
