@@ -21,21 +21,30 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     private readonly string _connectionString;
     private readonly string _path;
+    private readonly string _description;
+    private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly ConcurrentBag<Connection> _readers = [];
     private Connection? _writer;
     private volatile bool _disposed;
 
     /// <summary>Parses the path or connection string; opens nothing yet (see <see cref="EnsureSchema"/>).</summary>
+    /// <param name="pathOrConnectionString">A file path or a Microsoft.Data.Sqlite connection string.</param>
+    /// <param name="description">Names the owner in messages, e.g. "SQLite session store".</param>
+    /// <param name="exceptionFactory">Builds the exception for a database failure from its message (which
+    /// names the file) and cause; null: <see cref="SqliteStoreException"/>.</param>
     /// <exception cref="ArgumentException">An in-memory database: WAL and durability need a file.</exception>
-    public SqliteDatabase(string pathOrConnectionString)
+    public SqliteDatabase(string pathOrConnectionString, string description = "SQLite store",
+        Func<string, Exception?, SqliteStoreException>? exceptionFactory = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
+        _description = description;
+        _exceptionFactory = exceptionFactory ?? ((message, inner) => new SqliteStoreException(message, inner));
         var builder = LooksLikeConnectionString(pathOrConnectionString)
             ? new SqliteConnectionStringBuilder(pathOrConnectionString)
             : new SqliteConnectionStringBuilder { DataSource = pathOrConnectionString };
         if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
-            throw new ArgumentException("The SQLite stores need a database file; use the memory stores for an in-memory store.", nameof(pathOrConnectionString));
+            throw new ArgumentException($"The {description} needs a database file; use the in-memory store instead.", nameof(pathOrConnectionString));
         // The connections are kept open here (with their pragmas and compiled statements), so the driver's
         // pool would only keep files open after Dispose.
         builder.Pooling = false;
@@ -66,29 +75,15 @@ internal sealed partial class SqliteDatabase : IDisposable
     public void EnsureSchema(string schemaSql)
     {
         _writeGate.Wait();
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            try
-            {
-                _writer ??= Open();
-                using var cmd = _writer.Sqlite.CreateCommand();
-                // journal_mode is stored in the file, so it is set once here for every connection and process.
-                cmd.CommandText = "PRAGMA journal_mode=WAL;";
-                var mode = Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
-                    throw new SqliteStoreException($"SQLite store '{DatabasePath}': cannot switch to WAL mode (journal_mode is '{mode}').");
-                cmd.CommandText = schemaSql;
-                cmd.ExecuteNonQuery();
-            }
-            catch (SqliteException ex)
-            {
-                // Typically SQLITE_CANTOPEN (missing folder, no permission) or SQLITE_NOTADB (corrupt file).
-                _writer?.Dispose();
-                _writer = null;
-                throw Wrap(ex);
-            }
-        }
+        try { EnsureSchemaCore(schemaSql); }
+        finally { _writeGate.Release(); }
+    }
+
+    /// <inheritdoc cref="EnsureSchema"/>
+    public async ValueTask EnsureSchemaAsync(string schemaSql, CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
+        try { EnsureSchemaCore(schemaSql); }
         finally { _writeGate.Release(); }
     }
 
@@ -146,6 +141,30 @@ internal sealed partial class SqliteDatabase : IDisposable
         while (_readers.TryTake(out var lease)) lease.Dispose();
     }
 
+    private void EnsureSchemaCore(string schemaSql)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            _writer ??= Open();
+            using var cmd = _writer.Sqlite.CreateCommand();
+            // journal_mode is stored in the file, so it is set once here for every connection and process.
+            cmd.CommandText = "PRAGMA journal_mode=WAL;";
+            var mode = Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                throw _exceptionFactory($"{_description} '{DatabasePath}': cannot switch to WAL mode (journal_mode is '{mode}').", null);
+            cmd.CommandText = schemaSql;
+            cmd.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            // Typically SQLITE_CANTOPEN (missing folder, no permission) or SQLITE_NOTADB (corrupt file).
+            _writer?.Dispose();
+            _writer = null;
+            throw Wrap(ex);
+        }
+    }
+
     private Connection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -167,7 +186,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         }
     }
 
-    private SqliteStoreException Wrap(SqliteException ex) => new($"SQLite store '{DatabasePath}': {ex.Message}", ex);
+    private SqliteStoreException Wrap(SqliteException ex) => _exceptionFactory($"{_description} '{DatabasePath}': {ex.Message}", ex);
 
     private static bool LooksLikeConnectionString(string s)
     {
