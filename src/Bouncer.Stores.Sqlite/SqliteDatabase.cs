@@ -5,9 +5,9 @@ using Microsoft.Data.Sqlite;
 namespace Bouncer.Stores.Sqlite;
 
 /// <summary>
-/// The connection handling the SQLite stores share (the same scheme as <see cref="SqliteSessionStore"/>):
-/// one file in WAL mode, one writer connection that this object's writes queue on, pooled reader
-/// connections, <c>synchronous=FULL</c> and a busy timeout on every connection. Thread-safe.
+/// The connection handling every SQLite store shares: one file in WAL mode, one writer connection that
+/// this object's writes queue on (SQLite admits one writer at a time anyway), pooled reader connections,
+/// <c>synchronous=FULL</c> and a busy timeout on every connection. Thread-safe.
 /// </summary>
 /// <remarks>
 /// Several stores may share one instance (<see cref="SqliteBouncerStores.Open"/> does): their writes then
@@ -16,6 +16,9 @@ namespace Bouncer.Stores.Sqlite;
 /// </remarks>
 internal sealed partial class SqliteDatabase : IDisposable
 {
+    /// <summary>How long a write waits for another process's write lock before failing.</summary>
+    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(10);
+
     // Readers kept open beyond this are closed on return; more may be open briefly under a burst.
     private static readonly int MaxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
 
@@ -48,7 +51,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         // The connections are kept open here (with their pragmas and compiled statements), so the driver's
         // pool would only keep files open after Dispose.
         builder.Pooling = false;
-        builder.DefaultTimeout = (int)SqliteSessionStore.BusyTimeout.TotalSeconds;
+        builder.DefaultTimeout = (int)BusyTimeout.TotalSeconds;
         _connectionString = builder.ToString();
         _path = builder.DataSource;
     }
@@ -175,7 +178,7 @@ internal sealed partial class SqliteDatabase : IDisposable
             // synchronous and busy_timeout are per connection. FULL fsyncs the WAL at every commit, so a
             // committed write survives power loss (NORMAL could lose the last commits). busy_timeout makes a
             // write wait for another process's lock instead of failing with SQLITE_BUSY.
-            cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={(int)SqliteSessionStore.BusyTimeout.TotalMilliseconds};";
+            cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={(int)BusyTimeout.TotalMilliseconds};";
             cmd.ExecuteNonQuery();
             return new Connection(connection);
         }

@@ -141,14 +141,15 @@ public sealed class SqliteRevocationChannel : IRevocationChannel, IDisposable, I
     public ValueTask<IAsyncDisposable> SubscribeAsync(IRevocationSubscriber subscriber, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
-        ObjectDisposedException.ThrowIf(_db.IsDisposed, this);
+        ObjectDisposedException.ThrowIf(_db.IsDisposed || _stop.IsCancellationRequested, this);
+        // Entries already in the log reach the subscriber by its replay on OnConnected; the poll only hands on
+        // what comes later. Read outside the lock: publishers take it too.
+        var start = _poller is null ? _db.Read(c => (long)c.Command(_max, null).ExecuteScalar()!, ct) : 0;
         lock (_gate)
         {
             if (_poller is null)
             {
-                // Entries already in the log reach the subscriber by its replay on OnConnected; the poll only
-                // hands on what comes later.
-                _polled = _db.Read(c => (long)c.Command(_max, null).ExecuteScalar()!, ct);
+                _polled = start;
                 _poller = Task.Run(() => PollAsync(_stop.Token), CancellationToken.None);
             }
             _subscribers.Add(subscriber);

@@ -28,7 +28,7 @@ public sealed class SqliteSessionStore : ISessionStore, IDisposable
     public const string DefaultTableName = "bouncer_sessions";
 
     /// <summary>How long a write waits for another process's write lock before failing.</summary>
-    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan BusyTimeout = SqliteDatabase.BusyTimeout;
 
     private const int PrimaryKeyViolation = 1555;   // SQLITE_CONSTRAINT_PRIMARYKEY
 
