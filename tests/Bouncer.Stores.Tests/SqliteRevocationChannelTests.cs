@@ -92,6 +92,25 @@ public sealed class SqliteRevocationChannelTests : RevocationChannelContract, ID
     }
 
     [Fact]
+    public async Task Poll_LogUnreadable_DisconnectsThenReconnectsAndCatchesUp()
+    {
+        var path = _temp.NewPath();
+        var channel = Open(path);
+        var subscriber = new RecordingSubscriber();
+        await using var subscription = await channel.SubscribeAsync(subscriber, default);
+
+        // Renaming the table behind the channel's back makes every poll fail as a vanished log would.
+        SqliteTempFolder.Scalar(path, "ALTER TABLE bouncer_revocations RENAME TO hidden");
+        await WaitUntil(() => subscriber.Disconnected == 1, "OnDisconnected after a failed poll");
+        SqliteTempFolder.Scalar(path, "ALTER TABLE hidden RENAME TO bouncer_revocations");
+        var cursor = await Open(path).PublishAsync(Sid("s-after"), default);
+
+        await WaitUntil(() => subscriber.Connected == 2, "OnConnected once polling works again");
+        await WaitUntil(() => subscriber.Pushed.Contains(cursor), "the entry written meanwhile");
+        Assert.Equal(1, subscriber.Disconnected);
+    }
+
+    [Fact]
     public async Task Reopen_AfterDispose_LogSurvives()
     {
         var path = _temp.NewPath();
