@@ -27,7 +27,8 @@ public static class StoreSetup
             case "sqlite":
                 var path = connection ?? Path.Combine("data", "bouncer.db");
                 if (!path.Contains('=')) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                return new BouncerStores(new SqliteSessionStore(path), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel());
+                var sqlite = SqliteBouncerStores.Open(path);
+                return new BouncerStores(sqlite.Sessions, sqlite.RefreshTokens, sqlite.Users, sqlite.Secrets, sqlite.Revocations);
             case "redis":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store redis needs --connection \"host:port\" (Bouncer:Connection).");
                 return new BouncerStores(new RedisSessionStore(connection), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel());
