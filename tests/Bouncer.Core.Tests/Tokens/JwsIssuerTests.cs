@@ -36,6 +36,8 @@ public sealed class JwsIssuerTests
         Assert.Equal("at+jwt", (string)header["typ"]!);
         Assert.Equal(key.KeyId, (string)header["kid"]!);
         Assert.Equal(3, header.Count);
+        Assert.Contains("\"typ\":\"at+jwt\"", Encoding.UTF8.GetString(Base64Url.DecodeFromChars(
+            new JwsIssuer(key, Options, _clock).Issue(new TokenRequest { Subject = "u" }).Split('.')[0])));
     }
 
     [Fact]

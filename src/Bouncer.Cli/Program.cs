@@ -1,0 +1,3 @@
+using Bouncer.Cli;
+
+return BouncerCli.Run(args, Console.In, Console.Out, Console.Error);
