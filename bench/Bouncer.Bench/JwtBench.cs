@@ -34,8 +34,11 @@ internal static class JwtBench
         int repeats = quick ? 3 : 9;
         var slice = TimeSpan.FromMilliseconds(quick ? 60 : 200);
 
+        int algAt = Array.IndexOf(args, "--alg");
+        var algs = algAt >= 0 && algAt + 1 < args.Length && JwsAlgorithms.TryParse(args[algAt + 1], out var only)
+            ? [only] : Enum.GetValues<JwsAlgorithm>();
         var rows = new List<Row>();
-        foreach (var alg in Enum.GetValues<JwsAlgorithm>())
+        foreach (var alg in algs)
         {
             var setup = Setup.Create(alg);
             Check(setup);

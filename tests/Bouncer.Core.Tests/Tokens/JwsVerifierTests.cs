@@ -487,6 +487,31 @@ public sealed class JwsVerifierTests
     }
 
     [Fact]
+    public void Verify_HeaderSeenBefore_StillChecksSignatureAndClaims()
+    {
+        // A header segment that already passed is parsed from a cache; everything after the header must still run.
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        var verifier = Verifier(key);
+        string token = Valid(key);
+        Assert.True(verifier.Verify(token).IsValid);
+        Assert.True(verifier.Verify(token).IsValid);
+        var parts = token.Split('.');
+        string forged = parts[0] + "." + TokenFactory.B64(TokenFactory.Payload(_clock.GetUtcNow(), ",\"roles\":[\"admin\"]")) + "." + parts[2];
+        Assert.Equal(VerifyFailure.BadSignature, verifier.Verify(forged).Failure);
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(VerifyFailure.TokenExpired, verifier.Verify(token).Failure);
+    }
+
+    [Theory]
+    [InlineData(",\"\\u0065xp\":1")]
+    [InlineData(",\"\\u0069ss\":\"https://id.example\"")]
+    public void Verify_EscapedDuplicateOfRegisteredClaim_IsMalformed(string extra)
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(Valid(key, extra)).Failure);
+    }
+
+    [Fact]
     public void ToCode_EveryFailure_IsDistinctSnakeCase()
     {
         var codes = Enum.GetValues<VerifyFailure>().Select(f => f.ToCode()).ToList();
