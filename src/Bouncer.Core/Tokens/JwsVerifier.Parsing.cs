@@ -253,6 +253,7 @@ public sealed partial class JwsVerifier
                 return VerifyFailure.None;
             }
             if (reader.TokenType != JsonTokenType.StartArray) return VerifyFailure.BadAudience;
+            if (_options.MaxJsonDepth < 2) return VerifyFailure.TooDeep;
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 // RFC 7519 4.1.3: an array of case-sensitive strings; anything else is not an audience.

@@ -145,6 +145,8 @@ public sealed partial class JwsVerifier
             if (checkClaims)
             {
                 if (!Base64UrlStrict.TryDecodeChecked(payloadB64, scratch, out int payloadWritten)) return VerifyFailure.Malformed;
+                // RFC 8259 8.1: JSON text is UTF-8. Checked up front so that claims read later on demand cannot fail.
+                if (!System.Text.Unicode.Utf8.IsValid(scratch[..payloadWritten])) return VerifyFailure.Malformed;
                 var failure = ReadClaims(scratch[..payloadWritten], out times);
                 if (failure != VerifyFailure.None) return failure;
             }

@@ -418,6 +418,18 @@ public sealed class JwsVerifierTests
     }
 
     [Fact]
+    public void Verify_InvalidUtf8InPayload_IsMalformed()
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        var payload = Encoding.UTF8.GetBytes(TokenFactory.Payload(_clock.GetUtcNow(), ",\"x\":\"??\""));
+        int at = Array.IndexOf(payload, (byte)'?');
+        payload[at] = 0xC3;
+        payload[at + 1] = 0x28; // not a continuation byte
+        string token = TokenFactory.SignEncoded(key, TokenFactory.B64(TokenFactory.Header(key)), System.Buffers.Text.Base64Url.EncodeToString(payload));
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(token).Failure);
+    }
+
+    [Fact]
     public void Verify_PayloadNotAnObject_IsMalformed()
     {
         var key = TestKeys.For(JwsAlgorithm.HS256);
