@@ -28,17 +28,19 @@ public static class TokenCommands
         var aud = new Option<string>("--aud") { Description = "Audience", Required = true };
         var sub = new Option<string>("--sub") { Description = "Subject", Required = true };
         var ttl = new Option<string>("--ttl") { Description = "Lifetime: 90s, 10m, 1h (default 10m, at most 24h)", DefaultValueFactory = _ => "10m" };
-        var kid = new Option<string?>("--kid") { Description = "Key to sign with (default: the only key, or the last in the file)" };
+        var kid = new Option<string?>("--kid") { Description = "Key to sign with (default: the only key, or the current key of a key ring file)" };
         var sid = new Option<string?>("--sid") { Description = "Session id claim" };
         var roles = new Option<string[]>("--role") { Description = "A role (repeatable)", AllowMultipleArgumentsPerToken = false };
         var scope = new Option<string?>("--scope") { Description = "Space-separated scopes" };
         var command = new Command("issue", "Issue a signed at+jwt access token") { keys, iss, aud, sub, ttl, kid, sid, roles, scope };
         command.SetAction(parse =>
         {
-            var set = KeysCommands.LoadKeySet(parse.GetValue(keys)!);
+            string path = parse.GetValue(keys)!;
+            var set = KeysCommands.LoadKeySet(path);
             string? wanted = parse.GetValue(kid);
-            var key = wanted is null ? set.Keys[^1] : set.Keys.FirstOrDefault(k => k.KeyId == wanted)
-                ?? throw new CliUsageException($"no key with kid '{wanted}' in the key file");
+            var key = wanted is not null
+                ? set.Keys.FirstOrDefault(k => k.KeyId == wanted) ?? throw new CliUsageException($"no key with kid '{wanted}' in the key file")
+                : set.Keys.Count == 1 ? set.Keys[0] : CurrentRingKey(path);
             if (!key.CanSign) throw new CliUsageException($"key '{key.KeyId}' is public only: it cannot sign");
             var lifetime = ParseDuration(parse.GetValue(ttl)!, "--ttl");
             if (lifetime <= TimeSpan.Zero || lifetime > CliMaxLifetime)
@@ -134,6 +136,29 @@ public static class TokenCommands
             return BouncerCli.Ok;
         });
         return command;
+    }
+
+    // A file of several keys is read as a key ring: the key whose pre-publication delay has passed signs.
+    private static SigningKey CurrentRingKey(string path)
+    {
+        try
+        {
+            var ring = KeyRing.LoadOrCreateAsync(new ReadOnlyKeyStore(KeysCommands.ReadKeyFile(path)), new KeyRingOptions())
+                .GetAwaiter().GetResult();
+            return ring.CurrentSigningKey;
+        }
+        catch (KeyLoadException ex)
+        {
+            throw new CliUsageException($"key file {path} has several keys but is not a key ring ({ex.Reason}); pick one with --kid", ex);
+        }
+    }
+
+    private sealed class ReadOnlyKeyStore(string content) : IKeyStore
+    {
+        public ValueTask<string?> LoadAsync(CancellationToken cancellationToken) => ValueTask.FromResult<string?>(content);
+
+        public ValueTask SaveAsync(string privateJwkSet, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("the CLI never rewrites a key file while issuing");
     }
 
     /// <summary>Parses 90s, 10m, 1h, 2d or a plain number of seconds.</summary>

@@ -205,6 +205,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task TokenIssue_KeyRingFile_SignsWithCurrentNotPendingKey()
+    {
+        string path = PathOf("ring.json");
+        var ring = await KeyRing.LoadOrCreateAsync(new FileKeyStore(path), new KeyRingOptions { PrePublicationDelay = TimeSpan.FromHours(1) });
+        string current = ring.CurrentSigningKey.KeyId!;
+        await ring.RotateAsync();
+        var header = JsonNode.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(Issue(path).Split('.')[0]))!;
+        Assert.Equal(current, (string)header["kid"]!);
+        var (code, output, _) = Run("token", "issue", "--keys", path, "--iss", "I", "--aud", "A", "--sub", "S", "--kid", "nope");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+    }
+
+    [Fact]
     public void TokenDecode_Garbage_ExitsOneMalformed()
     {
         var (code, output, _) = Run("token", "decode", "garbage");
