@@ -42,6 +42,15 @@ internal static class Base64UrlStrict
         return Base64Url.DecodeFromUtf8(text, destination, out _, out written) == OperationStatus.Done && written == length;
     }
 
+    /// <summary>Decodes text already checked with <see cref="IsCanonical(ReadOnlySpan{byte})"/>; skips the second scan.</summary>
+    public static bool TryDecodeChecked(ReadOnlySpan<byte> canonicalText, Span<byte> destination, out int written)
+    {
+        written = 0;
+        int length = DecodedLength(canonicalText.Length);
+        if (length < 0 || length > destination.Length) return false;
+        return Base64Url.DecodeFromUtf8(canonicalText, destination, out _, out written) == OperationStatus.Done && written == length;
+    }
+
     public static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
     {
         written = 0;

@@ -5,10 +5,21 @@ namespace Bouncer.Tokens;
 
 public sealed partial class JwsVerifier
 {
-    private enum TypState { Absent, AccessToken, Wrong }
+    internal enum TypState { Absent, AccessToken, Wrong }
+
+    /// <summary>What the header says, once parsed.</summary>
+    internal readonly record struct HeaderInfo(JwsAlgorithm Algorithm, int KeyIndex, bool HasKid, TypState Typ);
 
     // Header members are a closed set: alg, kid, typ. Everything else is refused rather than ignored, since a
     // member we do not understand may change how the token should be read (RFC 8725 3.1, 3.11).
+    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, out HeaderInfo header)
+    {
+        header = default;
+        var failure = ReadHeader(json, keys, out var alg, out int keyIndex, out bool hasKid, out var typ);
+        header = new HeaderInfo(alg, keyIndex, hasKid, typ);
+        return failure;
+    }
+
     private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys,
         out JwsAlgorithm alg, out int keyIndex, out bool hasKid, out TypState typ)
     {
@@ -97,9 +108,10 @@ public sealed partial class JwsVerifier
         int maxDepth = _options.MaxJsonDepth;
         // Duplicate-member check: names seen in each open object, as (offset, length) into json or into the
         // unescape area after it. objectStarts[d] is where the names of the object at depth d begin.
-        Span<int> names = stackalloc int[2 * MaxPayloadMembers];
+        // (offset, length, hash) per name; a JSON member takes at least 4 bytes ("":0), which bounds the count.
+        Span<int> names = stackalloc int[3 * Math.Min(MaxPayloadMembers, json.Length / 4 + 1)];
         Span<int> objectStarts = stackalloc int[maxDepth + 1];
-        int nameCount = 0, openObjects = 0;
+        int nameCount = 0, openObjects = 0, seenClaims = 0;
         byte[]? unescapeArea = null;
         int unescapeUsed = 0;
 
@@ -121,7 +133,21 @@ public sealed partial class JwsVerifier
                     break;
                 case JsonTokenType.PropertyName:
                 {
-                    if (nameCount == MaxPayloadMembers) return VerifyFailure.Malformed;
+                    // Registered claims at the top level are recognised by value and checked for duplicates with a
+                    // bit each; only other names go through the general per-object list.
+                    if (reader.CurrentDepth == 1 && !reader.ValueIsEscaped)
+                    {
+                        var claim = Classify(reader.ValueSpan);
+                        if (claim != Claim.Other)
+                        {
+                            if ((seenClaims & (1 << (int)claim)) != 0) return VerifyFailure.Malformed;
+                            seenClaims |= 1 << (int)claim;
+                            var claimFailure = ReadTopLevelClaim(ref reader, claim, ref times, ref issuerOk, ref audienceOk);
+                            if (claimFailure != VerifyFailure.None) return claimFailure;
+                            break;
+                        }
+                    }
+                    if (3 * nameCount == names.Length) return VerifyFailure.Malformed;
                     int offset, length;
                     ReadOnlySpan<byte> name;
                     if (!reader.ValueIsEscaped)
@@ -137,21 +163,28 @@ public sealed partial class JwsVerifier
                         offset = json.Length + unescapeUsed;
                         name = unescapeArea.AsSpan(unescapeUsed, length);
                         unescapeUsed += length;
+                        // An escaped spelling of a registered claim ("\u0065xp") is the same member (RFC 8259 8.3).
+                        if (reader.CurrentDepth == 1 && Classify(name) is var escapedClaim && escapedClaim != Claim.Other)
+                        {
+                            if ((seenClaims & (1 << (int)escapedClaim)) != 0) return VerifyFailure.Malformed;
+                            seenClaims |= 1 << (int)escapedClaim;
+                            var claimFailure = ReadTopLevelClaim(ref reader, escapedClaim, ref times, ref issuerOk, ref audienceOk);
+                            if (claimFailure != VerifyFailure.None) return claimFailure;
+                            break;
+                        }
                     }
+                    int hash = NameHash(name);
                     for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
                     {
-                        int o = names[2 * i];
-                        var seen = o < json.Length ? json.Slice(o, names[2 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[2 * i + 1]);
+                        if (names[3 * i + 2] != hash) continue;
+                        int o = names[3 * i];
+                        var seen = o < json.Length ? json.Slice(o, names[3 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[3 * i + 1]);
                         if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
                     }
-                    names[2 * nameCount] = offset;
-                    names[2 * nameCount + 1] = length;
+                    names[3 * nameCount] = offset;
+                    names[3 * nameCount + 1] = length;
+                    names[3 * nameCount + 2] = hash;
                     nameCount++;
-                    if (reader.CurrentDepth == 1)
-                    {
-                        var failure = ReadTopLevelClaim(ref reader, name, ref times, ref issuerOk, ref audienceOk);
-                        if (failure != VerifyFailure.None) return failure;
-                    }
                     break;
                 }
             }
@@ -168,13 +201,42 @@ public sealed partial class JwsVerifier
         return VerifyFailure.None;
     }
 
-    // The reader sits on a top-level property name; reads the claims Bouncer checks, leaves the rest to the walk.
-    private VerifyFailure ReadTopLevelClaim(ref Utf8JsonReader reader, ReadOnlySpan<byte> name, ref ClaimTimes times, ref bool issuerOk, ref bool audienceOk)
+    // A cheap filter for the duplicate check; equal names always hash equal, the byte comparison decides.
+    private static int NameHash(ReadOnlySpan<byte> name)
     {
-        if (name.SequenceEqual("exp"u8)) return ReadNumericDate(ref reader, out times.Exp);
-        if (name.SequenceEqual("nbf"u8)) return ReadNumericDate(ref reader, out times.Nbf);
-        if (name.SequenceEqual("iat"u8)) return ReadNumericDate(ref reader, out times.Iat);
-        if (name.SequenceEqual("iss"u8))
+        int hash = name.Length;
+        foreach (byte b in name) hash = hash * 31 + b;
+        return hash;
+    }
+
+    private enum Claim { Other, Exp, Nbf, Iat, Iss, Aud, Sub, Jti, Sid }
+
+    // Three-letter registered names packed into an int: one switch instead of a string comparison each.
+    private static Claim Classify(ReadOnlySpan<byte> name)
+    {
+        if (name.Length != 3) return Claim.Other;
+        return (name[0] << 16 | name[1] << 8 | name[2]) switch
+        {
+            'e' << 16 | 'x' << 8 | 'p' => Claim.Exp,
+            'n' << 16 | 'b' << 8 | 'f' => Claim.Nbf,
+            'i' << 16 | 'a' << 8 | 't' => Claim.Iat,
+            'i' << 16 | 's' << 8 | 's' => Claim.Iss,
+            'a' << 16 | 'u' << 8 | 'd' => Claim.Aud,
+            's' << 16 | 'u' << 8 | 'b' => Claim.Sub,
+            'j' << 16 | 't' << 8 | 'i' => Claim.Jti,
+            's' << 16 | 'i' << 8 | 'd' => Claim.Sid,
+            _ => Claim.Other,
+        };
+    }
+
+    // The reader sits on a registered top-level claim name. Values of sub, jti and sid are left to the walk (read on
+    // demand); the others are read and checked here.
+    private VerifyFailure ReadTopLevelClaim(ref Utf8JsonReader reader, Claim claim, ref ClaimTimes times, ref bool issuerOk, ref bool audienceOk)
+    {
+        if (claim == Claim.Exp) return ReadNumericDate(ref reader, out times.Exp);
+        if (claim == Claim.Nbf) return ReadNumericDate(ref reader, out times.Nbf);
+        if (claim == Claim.Iat) return ReadNumericDate(ref reader, out times.Iat);
+        if (claim == Claim.Iss)
         {
             reader.Read();
             // Exact comparison of the unescaped value (RFC 7519 4.1.1: case-sensitive StringOrURI).
@@ -182,7 +244,7 @@ public sealed partial class JwsVerifier
             issuerOk = reader.ValueTextEquals(_issuerUtf8);
             return VerifyFailure.None;
         }
-        if (name.SequenceEqual("aud"u8))
+        if (claim == Claim.Aud)
         {
             reader.Read();
             if (reader.TokenType == JsonTokenType.String)
@@ -191,6 +253,7 @@ public sealed partial class JwsVerifier
                 return VerifyFailure.None;
             }
             if (reader.TokenType != JsonTokenType.StartArray) return VerifyFailure.BadAudience;
+            if (_options.MaxJsonDepth < 2) return VerifyFailure.TooDeep;
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 // RFC 7519 4.1.3: an array of case-sensitive strings; anything else is not an audience.
