@@ -72,7 +72,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         """;
 
     // KEYS[1] record, KEYS[2] family index. ARGV: the record (see InsertFunction). 0 when the hash exists.
-    private const string CreateScript = InsertFunction + """
+    private const string CreateScript = InsertFunction + "\n" + """
         if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
         insert(KEYS[1], KEYS[2], 1)
         return 1
@@ -82,7 +82,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
     // successor (see InsertFunction). The whole check-and-set is one script, so of many racing rotations of
     // one token exactly one sees it unrotated; a revocation of the family is either before (refused) or after
     // (the successor is in the index, so it is revoked too).
-    private const string RotateScript = InsertFunction + """
+    private const string RotateScript = InsertFunction + "\n" + """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         if redis.call('HEXISTS', KEYS[1], 'ra') == 1 then return 0 end
         if redis.call('HGET', KEYS[1], 'r') == '1' then return 0 end
