@@ -196,6 +196,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
     private sealed class Subscription(RedisRevocationChannel channel, IRevocationSubscriber subscriber) : IAsyncDisposable
     {
         private volatile bool _disposed;
+        private int _drops;
 
         public void OnMessage(RedisChannel _, RedisValue message)
         {
@@ -205,22 +206,27 @@ public sealed class RedisRevocationChannel : IRevocationChannel
 
         public void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
         {
-            if (!_disposed && e.ConnectionType == ConnectionType.Subscription) subscriber.OnDisconnected();
+            if (_disposed || e.ConnectionType != ConnectionType.Subscription) return;
+            // A newer drop cancels any confirmation still running for an older restore.
+            Interlocked.Increment(ref _drops);
+            subscriber.OnDisconnected();
         }
 
         public void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
         {
             if (_disposed || e.ConnectionType != ConnectionType.Subscription) return;
-            _ = Task.Run(ConfirmResubscribedAsync);
+            var drops = Volatile.Read(ref _drops);
+            _ = Task.Run(() => ConfirmResubscribedAsync(drops));
         }
 
         // StackExchange.Redis resubscribes by itself after a reconnect. Wait for it, then ping on the
         // subscription connection: replies come in order, so the PING's means the SUBSCRIBE went through.
-        private async Task ConfirmResubscribedAsync()
+        // Never gives up silently: a listener left "disconnected" would call itself stale for good.
+        private async Task ConfirmResubscribedAsync(int drops)
         {
             var sub = channel._redis.GetSubscriber();
             var deadline = DateTime.UtcNow + ResubscribeTimeout;
-            while (!_disposed && DateTime.UtcNow < deadline)
+            while (!_disposed && Volatile.Read(ref _drops) == drops && DateTime.UtcNow < deadline)
             {
                 try
                 {
@@ -230,16 +236,15 @@ public sealed class RedisRevocationChannel : IRevocationChannel
                         break;
                     }
                 }
-                catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+                catch (Exception e) when (e is RedisException or TimeoutException)
                 {
-                    // Dropped again: the next ConnectionRestored starts over.
-                    return;
+                    // Not ready yet (or dropped again, and then a newer drop ends this loop): try again.
                 }
                 await Task.Delay(50).ConfigureAwait(false);
             }
-            // Even past the deadline say "connected": the replay it triggers can only help, and the listener's
-            // periodic replay covers any push missed meanwhile.
-            if (!_disposed) subscriber.OnConnected();
+            // Past the deadline still say "connected" (the replay it triggers can only help, and the
+            // listener's periodic replay covers pushes missed meanwhile), unless a newer drop happened.
+            if (!_disposed && Volatile.Read(ref _drops) == drops) subscriber.OnConnected();
         }
 
         public async ValueTask DisposeAsync()
