@@ -56,7 +56,10 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
         // One channel per schema, so deployments (and tests) sharing a database do not wake each other.
         // At most 12 + 50 chars: within PostgreSQL's 63-byte limit on channel names.
         NotifyChannel = "bouncer_rev." + _options.Schema;
-        ListenerApplicationName = "bouncer-revocations " + _options.Schema;
+        // PostgreSQL keeps the first 63 bytes of an application_name (all ASCII here): cut it the same way
+        // so the property matches what pg_stat_activity shows.
+        var appName = "bouncer-listen " + _options.Schema;
+        ListenerApplicationName = appName.Length <= 63 ? appName : appName[..63];
 
         // The schema and channel names are validated identifiers, so they can sit in the SQL text as literals.
         _lock = $"SELECT pg_advisory_xact_lock({PublishLockClass}, hashtext('{table}'))";
@@ -80,8 +83,8 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
     public string NotifyChannel { get; }
 
     /// <summary>
-    /// The <c>application_name</c> of every subscription's LISTEN connection: <c>bouncer-revocations &lt;schema&gt;</c>
-    /// (PostgreSQL keeps its first 63 bytes).
+    /// The <c>application_name</c> of every subscription's LISTEN connection: <c>bouncer-listen &lt;schema&gt;</c>,
+    /// cut to PostgreSQL's 63 bytes.
     /// </summary>
     public string ListenerApplicationName { get; }
 
@@ -213,9 +216,10 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
             while (!ct.IsCancellationRequested)
             {
                 var connected = false;
+                NpgsqlConnection? conn = null;
                 try
                 {
-                    await using var conn = await channel._dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                    conn = await channel._dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
                     conn.Notification += (_, _) => _notified = true;
                     var last = await ListenAsync(conn, ct).ConfigureAwait(false);
                     connected = true;
@@ -240,6 +244,7 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
+                    if (conn is not null) await HandBackAsync(conn).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e)
@@ -250,6 +255,7 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                 }
                 finally
                 {
+                    if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
                     _firstAttempt.TrySetResult();
                 }
                 if (connected) subscriber.OnDisconnected();
@@ -262,6 +268,26 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                     return;
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+
+        /// <summary>
+        /// Stops listening and drops the name before the connection goes back to the pool: Npgsql resets a
+        /// pooled connection only when it is next handed out, and until then the idle connection would still
+        /// receive (and buffer) notifications and show up as a listener in pg_stat_activity.
+        /// </summary>
+        private static async Task HandBackAsync(NpgsqlConnection conn)
+        {
+            if (conn.State != System.Data.ConnectionState.Open) return;
+            try
+            {
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await using var reset = new NpgsqlCommand("UNLISTEN *; RESET application_name", conn);
+                await reset.ExecuteNonQueryAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NpgsqlException or OperationCanceledException or InvalidOperationException)
+            {
+                // A connection that cannot take the reset is broken, and the pool discards a broken one.
             }
         }
 
