@@ -71,6 +71,39 @@ public sealed class PostgresRevocationChannelTests(PostgresServer server) : Revo
     }
 
     [Fact]
+    public async Task Subscribe_ServerCrashedAndRestarted_ReconnectsAndReplaysWhatWasPublishedMeanwhile()
+    {
+        // Its own cluster: killing the shared one would break the other tests of the collection.
+        using var own = PostgresServer.StartPrivate();
+        var options = NewSchema();
+        var publisher = new PostgresRevocationChannel(NewDataSource(own.ConnectionString), options);
+        var subscriber = new PostgresRevocationChannel(NewDataSource(own.ConnectionString), options);
+        await publisher.EnsureSchemaAsync();
+        var listener = await StartListenerAsync(subscriber);
+        await publisher.PublishAsync(Sid("before"), default);
+        await WaitUntil(() => listener.Set.IsSessionRevoked("before"), "push before the crash");
+
+        own.Kill();
+        await WaitUntil(() => !listener.IsConnected, "the listener noticing the crash");
+        own.Restart();
+        // The publisher's pool still holds a dead connection: its first write fails as transient (and
+        // clears the pool), the retry goes through on a fresh connection.
+        try
+        {
+            await publisher.PublishAsync(Sid("after-restart"), default);
+        }
+        catch (NpgsqlException e) when (e.IsTransient)
+        {
+            await publisher.PublishAsync(Sid("after-restart"), default);
+        }
+
+        await WaitUntil(() => listener.IsConnected && listener.Set.IsSessionRevoked("after-restart"), "reconnect after the restart");
+        Assert.True(listener.Set.IsSessionRevoked("before"));
+        await listener.DisposeAsync();
+        _listeners.Remove(listener);
+    }
+
+    [Fact]
     public async Task Subscribe_ListenConnectionKilledAndPublishedAtOnce_ReachesEveryInstance()
     {
         var channels = (await CreateChannelsAsync(3)).Cast<PostgresRevocationChannel>().ToArray();
