@@ -175,7 +175,16 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
         if (!_prepare) throw new NotSupportedException("LISTEN needs a dedicated connection: use a data source without Multiplexing.");
         var subscription = new Subscription(this, subscriber);
         subscription.Start();
-        await subscription.FirstAttempt.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await subscription.FirstAttempt.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller never gets the subscription, so nobody else could stop its loop.
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         return subscription;
     }
 

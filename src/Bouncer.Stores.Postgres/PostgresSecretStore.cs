@@ -74,8 +74,8 @@ public sealed class PostgresSecretStore : ISecretStore
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(value);
         // Read first: every instance calls this at startup and the value nearly always exists, so the
-        // common path writes nothing (not even a conflicting insert's dead index probe and lock wait).
-        // The loop only repeats if a row seen as taken has since been deleted by hand.
+        // common path is a plain read. The loop repeats only if the winner's row was deleted by hand
+        // between the failed insert and the read.
         while (true)
         {
             if (await GetAsync(name, ct).ConfigureAwait(false) is { } existing) return existing;

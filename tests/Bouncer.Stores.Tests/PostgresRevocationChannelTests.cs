@@ -189,6 +189,29 @@ public sealed class PostgresRevocationChannelTests(PostgresServer server) : Revo
         Assert.Equal([(channel.NotifyChannel, cursor.ToString(System.Globalization.CultureInfo.InvariantCulture))], payloads);
     }
 
+    [Fact]
+    public async Task Subscribe_OnAMultiplexingDataSource_ThrowsNotSupported()
+    {
+        var options = NewSchema();
+        var channel = new PostgresRevocationChannel(NewDataSource(server.ConnectionString + ";Multiplexing=true"), options);
+
+        await Assert.ThrowsAsync<NotSupportedException>(() => channel.SubscribeAsync(new NullSubscriber(), default).AsTask());
+    }
+
+    [Theory]
+    [InlineData("Public")]
+    [InlineData("x; DROP TABLE y")]
+    [InlineData("")]
+    public void Constructors_BadSchema_Throw(string schema)
+    {
+        var options = new PostgresStoreOptions { Schema = schema };
+
+        Assert.Throws<ArgumentException>(() => new PostgresRevocationChannel(server.DataSource, options));
+        Assert.Throws<ArgumentException>(() => new PostgresRefreshTokenStore(server.DataSource, options));
+        Assert.Throws<ArgumentException>(() => new PostgresUserStore(server.DataSource, options));
+        Assert.Throws<ArgumentException>(() => new PostgresSecretStore(server.DataSource, options));
+    }
+
     private async Task<RevocationListener> StartListenerAsync(IRevocationChannel channel)
     {
         // No periodic replay within a test: only pushes and (re)connection replays can deliver.
