@@ -144,7 +144,8 @@ public sealed class PostgresRevocationChannelTests(PostgresServer server) : Revo
     {
         var channels = (await CreateChannelsAsync(2)).Cast<PostgresRevocationChannel>().ToArray();
         var first = await channels[0].PublishAsync(Sid("first"), default);
-        // Hold the publish lock, as a publisher between its insert and its commit would.
+        // Hold the publish lock (PostgresRevocationChannel's PublishLockClass and the hash of its table's name),
+        // as a publisher between its insert and its commit would.
         await using var conn = await server.DataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
         await using (var lk = new NpgsqlCommand(
