@@ -4,6 +4,7 @@ using Bouncer.Bench;
 return args.FirstOrDefault() switch
 {
     "jwt" => JwtBench.Run(args[1..]),
+    "revocation" => await RevocationBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 

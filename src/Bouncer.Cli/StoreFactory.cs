@@ -1,6 +1,8 @@
 using Bouncer.Revocation;
 using Bouncer.Sessions;
+using Bouncer.Stores.Postgres;
 using Bouncer.Stores.Redis;
+using Npgsql;
 using Bouncer.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
 using StackExchange.Redis;
@@ -22,7 +24,7 @@ public static class StoreFactory
         "memory" => new MemorySessionStore(),
         "sqlite" => OpenSqlite(connection),
         "redis" => OpenRedis(connection),
-        "postgres" => throw new NotSupportedException("The postgres store is not wired yet."),
+        "postgres" => OpenPostgres(connection),
         _ => throw new ArgumentException($"Unknown store '{kind}'; expected one of: {string.Join(", ", Kinds)}."),
     };
 
@@ -45,6 +47,15 @@ public static class StoreFactory
         var redis = ConnectionMultiplexer.Connect(options);
         var store = new PublishingSessionStore(new RedisSessionStore(redis), new RedisRevocationChannel(redis));
         return new OwningSessionStore(store, redis);
+    }
+
+    private static ISessionStore OpenPostgres(string? connection)
+    {
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new ArgumentException("--connection is required for the postgres store (\"Host=...;Username=...;Database=...\").");
+        var source = NpgsqlDataSource.Create(connection);
+        var store = new PublishingSessionStore(new PostgresSessionStore(source), new PostgresRevocationChannel(source));
+        return new OwningSessionStore(store, source);
     }
 
     private static SqliteSessionStore OpenSqlite(string? connection)
