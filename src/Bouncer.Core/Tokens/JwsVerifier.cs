@@ -104,7 +104,8 @@ public sealed partial class JwsVerifier
         var signatureB64 = token[(dot2 + 1)..];
         if (signatureB64.Length == 0 || signatureB64.Contains((byte)'.')) return VerifyFailure.Malformed;
         if (checkClaims && payloadB64.Length == 0) return VerifyFailure.Malformed;
-        if (!Base64UrlStrict.IsCanonical(headerB64) || !Base64UrlStrict.IsCanonical(payloadB64) || !Base64UrlStrict.IsCanonical(signatureB64))
+        if (!Base64UrlStrict.IsAlphabetOrDot(token) || !Base64UrlStrict.HasCanonicalShape(headerB64) ||
+            !Base64UrlStrict.HasCanonicalShape(payloadB64) || !Base64UrlStrict.HasCanonicalShape(signatureB64))
             return VerifyFailure.Malformed;
 
         int headerLength = Base64UrlStrict.DecodedLength(headerB64.Length);
