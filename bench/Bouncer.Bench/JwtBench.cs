@@ -165,7 +165,29 @@ internal static class JwtBench
             string vsRaw = $"{bouncer / Median(raw) * 100:0.0}% [{bouncerBest / raw.Max() * 100:0.0}%]";
             sb.AppendLine($"| {row.Alg} | {row.Operation} | {Cell("Bouncer")} | {Cell("IdentityModel")} | {Cell("raw")} | {vsIm} | {vsRaw} |");
         }
+        sb.AppendLine();
+        sb.AppendLine("## Targets");
+        sb.AppendLine();
+        foreach (var row in rows.Where(r => r.Operation == "verify"))
+        {
+            var b = row.Samples["Bouncer"];
+            string line = row.Alg switch
+            {
+                "HS256" when row.Samples.TryGetValue("IdentityModel", out var im) =>
+                    Target("HS256 verify >= 3x IdentityModel", Median(b) / Median(im), b.Max() / im.Max(), 3.0, "x"),
+                "EdDSA" => Target("EdDSA verify >= 90% of raw", Median(b) / Median(row.Samples["raw"]), b.Max() / row.Samples["raw"].Max(), 0.90, "%"),
+                _ => Target($"{row.Alg} verify >= 95% of raw", Median(b) / Median(row.Samples["raw"]), b.Max() / row.Samples["raw"].Max(), 0.95, "%"),
+            };
+            sb.AppendLine(line);
+        }
         return sb.ToString();
+    }
+
+    private static string Target(string name, double median, double best, double goal, string unit)
+    {
+        string Format(double v) => unit == "%" ? $"{v * 100:0.0}%" : $"{v:0.00}x";
+        string verdict = median >= goal && best >= goal ? "met" : median >= goal || best >= goal ? "met on one measure only" : "missed";
+        return $"- {name}: median {Format(median)}, best slice {Format(best)}: {verdict}";
     }
 
     private sealed class Setup
