@@ -123,7 +123,8 @@ public sealed partial class JwsVerifier
             var snapshot = _keys.GetSnapshot();
             // Tokens from one issuer repeat the same header bytes: a header that already passed, on a token whose
             // signature verified against this very snapshot, parses the same way again.
-            if (!snapshot.TryGetHeader(headerB64, out var header))
+            bool headerCached = snapshot.TryGetHeader(headerB64, out var header);
+            if (!headerCached)
             {
                 if (!Base64UrlStrict.TryDecodeChecked(headerB64, scratch, out int headerWritten)) return VerifyFailure.Malformed;
                 var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, out header);
@@ -141,7 +142,7 @@ public sealed partial class JwsVerifier
             Span<byte> signature = stackalloc byte[signatureLength];
             if (!Base64UrlStrict.TryDecodeChecked(signatureB64, signature, out _)) return VerifyFailure.Malformed;
             if (!chosen.Verify(token[..dot2], signature)) return VerifyFailure.BadSignature;
-            snapshot.RememberHeader(headerB64, header);
+            if (!headerCached) snapshot.RememberHeader(headerB64, header);
 
             if (checkClaims)
             {
