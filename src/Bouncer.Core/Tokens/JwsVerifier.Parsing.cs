@@ -147,6 +147,8 @@ public sealed partial class JwsVerifier
                             {
                                 if ((seenClaims & (1 << (int)claim)) != 0) return VerifyFailure.Malformed;
                                 seenClaims |= 1 << (int)claim;
+                                // sub, jti and sid are only checked for duplicates here; their values are read on demand.
+                                if (claim > Claim.Aud) break;
                                 var claimFailure = ReadTopLevelClaim(ref reader, claim, ref times, ref issuerOk, ref audienceOk);
                                 if (claimFailure != VerifyFailure.None) return claimFailure;
                                 break;
