@@ -23,6 +23,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Task? _housekeeping;
+    private int _stopCalled;
     private RevocationListener? _listener;
     private KeyRing? _keys;
     private JwsIssuer? _issuer;
@@ -143,6 +144,9 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Idempotent: a host may stop its services twice (WebApplicationFactory stops the host, then the
+        // app's own Run returns and stops it again); the listener must be disposed once.
+        if (Interlocked.Exchange(ref _stopCalled, 1) == 1) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_housekeeping is not null) await _housekeeping.ConfigureAwait(false);
         if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
