@@ -37,7 +37,12 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     public BouncerRuntime Runtime => Services.GetRequiredService<BouncerRuntime>();
 
     /// <summary>A client without cookie handling, on https://localhost (so the request's own origin is https://localhost).</summary>
-    public HttpClient Client() => CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false, BaseAddress = new Uri("https://localhost") });
+    public HttpClient Client() => KestrelAddress is { } address
+        ? new HttpClient { BaseAddress = address }
+        : CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false, BaseAddress = new Uri("https://localhost") });
+
+    /// <summary>Set when the host runs on real Kestrel: clients then talk HTTP to this address.</summary>
+    public Uri? KestrelAddress { get; set; }
 
     public async Task RegisterAsync(string username, string password = Passwords.Good)
     {
