@@ -6,6 +6,7 @@ using System.Text.Json;
 using Bouncer.AspNetCore;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bouncer.Server.Tests;
@@ -28,10 +29,15 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
 
     public BouncerHost(params (string Key, string? Value)[] settings) : this("Production", settings) { }
 
+    /// <summary>When set before the first request, the server runs on this clock (tests move it by hand).</summary>
+    public TimeProvider? Clock { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        // Registered after the app's own TryAdd of TimeProvider.System, so this one is resolved.
+        if (Clock is { } clock) builder.ConfigureTestServices(s => s.AddSingleton(clock));
     }
 
     public BouncerRuntime Runtime => Services.GetRequiredService<BouncerRuntime>();
