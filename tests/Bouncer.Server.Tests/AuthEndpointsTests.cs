@@ -569,4 +569,78 @@ public sealed class AuthEndpointsTests
         Assert.Contains(" counter\n", text);
         Assert.Contains("invalid_credentials", text);
     }
+    // ---- cross-cutting ----
+
+    [Fact]
+    public async Task Token_SessionLoggedOut_ExchangedTokenRevoked()
+    {
+        await using var host = new BouncerHost();
+        var login = await host.LoginSessionAsync("alice");
+        using var exchange = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/auth/token", login.Cookie, new { audience = "bouncer" }));
+        var token = (await exchange.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+
+        using (var logout = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/auth/logout", login.Cookie)))
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
+    }
+
+    [Fact]
+    public async Task Refresh_ReusedCookieToken_Returns401AndClearsCookie()
+    {
+        await using var host = new BouncerHost(("Bouncer:Refresh:GraceWindow", "00:00:00"));
+        await host.RegisterAsync("alice");
+        using var login = await host.Client().PostAsJsonAsync("/auth/login", new { username = "alice", password = Passwords.Good, mode = "jwt", transport = "cookie" });
+        var cookie = SetCookie.Find(login, BouncerDefaults.RefreshCookieName)!.Value;
+        HttpRequestMessage Refresh()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/auth/refresh");
+            request.Headers.Add("Cookie", $"{BouncerDefaults.RefreshCookieName}={cookie}");
+            return request;
+        }
+        using (var first = await host.SendAsync(Refresh()))
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await Task.Delay(20);
+        using var reuse = await host.SendAsync(Refresh());
+        await Problem.AssertAsync(reuse, HttpStatusCode.Unauthorized, "refresh_token_reused");
+        var cleared = SetCookie.Find(reuse, BouncerDefaults.RefreshCookieName);
+        Assert.NotNull(cleared);
+        Assert.Equal("", cleared.Value);
+        Assert.Equal("/auth/refresh", cleared["Path"]);
+    }
+
+    [Fact]
+    public async Task Refresh_AccessTokenExpired_StillIssuesNewPair()
+    {
+        var clock = new Bouncer.Tests.ManualClock();
+        await using var host = new BouncerHost { Clock = clock };
+        var pair = await host.LoginJwtAsync("alice");
+        clock.Advance(TimeSpan.FromMinutes(11));
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", pair.AccessToken)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_expired");
+        using var refreshed = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = pair.RefreshToken });
+        Assert.Equal(HttpStatusCode.OK, refreshed.StatusCode);
+        var next = await TokenPair.ReadAsync(refreshed);
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", next.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
+    public async Task Refresh_ReuseAfterGraceWindowOnClock_Returns401Reused()
+    {
+        // The default 5 s grace window, passed on the manual clock rather than by waiting.
+        var clock = new Bouncer.Tests.ManualClock();
+        await using var host = new BouncerHost { Clock = clock };
+        var pair = await host.LoginJwtAsync("alice");
+        using (var first = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = pair.RefreshToken }))
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(4));
+        using (var replay = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = pair.RefreshToken }))
+            Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        using var reuse = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = pair.RefreshToken });
+        await Problem.AssertAsync(reuse, HttpStatusCode.Unauthorized, "refresh_token_reused");
+    }
 }

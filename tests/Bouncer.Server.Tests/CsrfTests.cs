@@ -21,6 +21,18 @@ public sealed class CsrfTests
     }
 
     [Fact]
+    public async Task Logout_CookieWithOpaqueNullOrigin_Returns403()
+    {
+        // Sandboxed iframes and some redirects send "Origin: null": not this site.
+        await using var host = new BouncerHost();
+        var login = await host.LoginSessionAsync("alice");
+        var request = BouncerHost.WithSession(HttpMethod.Post, "/auth/logout", login.Cookie);
+        request.Headers.TryAddWithoutValidation("Origin", "null");
+        using var response = await host.SendAsync(request);
+        await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "csrf_rejected");
+    }
+
+    [Fact]
     public async Task Logout_CookieWithSecFetchSiteCrossSite_Returns403()
     {
         await using var host = new BouncerHost();
