@@ -140,6 +140,39 @@ public sealed class CsrfTests
     }
 
     [Fact]
+    public async Task Login_AntiforgeryRequiredAndStaleSessionCookie_LogsInWithoutToken()
+    {
+        // The browser still holds the cookie of a session ended elsewhere (logout-all on another device)
+        // and a reloaded page has no token: the user must still be able to log in. The cookie is HttpOnly,
+        // so script cannot clear it; refusing the login would lock the user out until the browser closes.
+        await using var host = new BouncerHost(("Bouncer:RequireAntiforgeryToken", "true"));
+        var stale = await host.LoginSessionAsync("alice");
+        var other = await host.LoginSessionAsync("alice", register: false);
+        var logoutAll = BouncerHost.WithSession(HttpMethod.Post, "/auth/logout-all", other.Cookie);
+        logoutAll.Headers.Add("X-CSRF-Token", other.CsrfToken);
+        using (var response = await host.SendAsync(logoutAll))
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+
+        var login = BouncerHost.WithSession(HttpMethod.Post, "/auth/login", stale.Cookie, new { username = "alice", password = Passwords.Good, mode = "session" });
+        login.Headers.Add("Origin", "https://localhost");
+        using var relogin = await host.SendAsync(login);
+        Assert.Equal(HttpStatusCode.NoContent, relogin.StatusCode);
+        Assert.NotNull(SetCookie.Find(relogin, BouncerDefaults.SessionCookieName));
+        Assert.True(relogin.Headers.Contains("X-CSRF-Token"));
+    }
+
+    [Fact]
+    public async Task Login_AntiforgeryRequiredAndStaleCookieFromForeignOrigin_StillRefused()
+    {
+        await using var host = new BouncerHost(("Bouncer:RequireAntiforgeryToken", "true"));
+        var stale = await host.LoginSessionAsync("alice");
+        var login = BouncerHost.WithSession(HttpMethod.Post, "/auth/login", stale.Cookie, new { username = "alice", password = Passwords.Good, mode = "session" });
+        login.Headers.Add("Origin", "https://evil.example");
+        using var response = await host.SendAsync(login);
+        await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "csrf_rejected");
+    }
+
+    [Fact]
     public async Task Login_AntiforgeryNotRequired_SendsNoToken()
     {
         await using var host = new BouncerHost();
