@@ -2,10 +2,10 @@ using System.Net;
 
 namespace Bouncer.Server.Tests;
 
-public sealed class SmokeTests
+public sealed class HostTests
 {
     [Fact]
-    public async Task Healthz_Production_IsOk()
+    public async Task Host_TestSettings_RunsOnMemoryStoresWithoutDemo()
     {
         await using var host = new BouncerHost();
         using var response = await host.Client().GetAsync("/healthz");
