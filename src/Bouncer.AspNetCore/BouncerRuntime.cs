@@ -23,6 +23,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Task? _housekeeping;
+    private Task? _stopping;
     private RevocationListener? _listener;
     private KeyRing? _keys;
     private JwsIssuer? _issuer;
@@ -143,6 +144,29 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Idempotent: a host may stop its services twice (WebApplicationFactory stops the host, then the
+        // app's own Run returns and stops it again); every caller awaits the one stop, which disposes the
+        // listener once.
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _stopping, mine.Task, null) is { } first)
+        {
+            await first.ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await StopCoreAsync().ConfigureAwait(false);
+            mine.SetResult();
+        }
+        catch (Exception ex)
+        {
+            mine.SetException(ex);
+            throw;
+        }
+    }
+
+    private async Task StopCoreAsync()
+    {
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_housekeeping is not null) await _housekeeping.ConfigureAwait(false);
         if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
@@ -150,7 +174,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested) await StopAsync(default).ConfigureAwait(false);
+        await StopAsync(default).ConfigureAwait(false);
         _stop.Dispose();
     }
 
