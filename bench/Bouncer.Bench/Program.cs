@@ -4,11 +4,14 @@ using Bouncer.Bench;
 return args.FirstOrDefault() switch
 {
     "jwt" => JwtBench.Run(args[1..]),
+    "store" => StoreBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Bouncer.Bench -- jwt [--out bench/results/jwt.md] [--quick] [--alg HS256]");
+    Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- store [--redis HOST:PORT] [--postgres CONNSTR] [--out bench/results/store.md]");
+    Console.Error.WriteLine("            [--sessions 1000000] [--rounds 5] [--callers 32] [--slice 2] [--sqlite-dir DIR] [--quick]   (or run bench/run-store-bench.sh)");
     return 2;
 }
