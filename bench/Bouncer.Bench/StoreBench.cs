@@ -65,7 +65,7 @@ internal static class StoreBench
             Rounds: int.Parse(Arg("--rounds") ?? (quick ? "3" : "5"), CultureInfo.InvariantCulture),
             Callers: int.Parse(Arg("--callers") ?? "32", CultureInfo.InvariantCulture),
             Slice: TimeSpan.FromSeconds(double.Parse(Arg("--slice") ?? (quick ? "0.5" : "2"), CultureInfo.InvariantCulture)),
-            NMemory: quick ? 20_000 : 200_000, NSqlite: quick ? 10_000 : 100_000, NNetwork: quick ? 3_000 : 30_000,
+            NMemory: quick ? 20_000 : 200_000, NSqlite: quick ? 10_000 : 100_000, NNetwork: quick ? 3_000 : 20_000,
             Redis: Arg("--redis"), Postgres: Arg("--postgres"), SqliteDir: Arg("--sqlite-dir"), Out: Arg("--out"));
 
         // Blocking stores (SQLite) hold a pool thread per caller: have them all from the start.
@@ -128,7 +128,7 @@ internal static class StoreBench
                     p.Value = seqBytes[i];
                     using var reader = cmd.ExecuteReader();
                     bool found = reader.Read();
-                    if (found) { _ = reader.GetString(0); _ = reader.GetString(1); _ = reader.GetString(2); _ = reader.GetInt64(3); _ = reader.GetInt64(4); _ = reader.GetInt64(5); _ = reader.GetInt64(6); }
+                    if (found) { _ = reader.GetString(0); _ = reader.IsDBNull(1) ? null : reader.GetString(1); _ = reader.IsDBNull(2) ? null : reader.GetString(2); _ = reader.GetInt64(3); _ = reader.GetInt64(4); _ = reader.GetInt64(5); _ = reader.GetInt64(6); }
                     return ValueTask.FromResult(found);
                 }));
                 contenders.Add(new("SqliteSessionStore", "sqlite", false, o.NSqlite, false, (_, i) => Found(store.GetAsync(seq[i], default))));
@@ -201,13 +201,39 @@ internal static class StoreBench
                     bool found = await reader.ReadAsync().ConfigureAwait(false);
                     if (found)
                     {
-                        _ = reader.GetString(0); _ = reader.GetString(1); _ = reader.GetString(2);
+                        _ = reader.GetString(0); _ = reader.IsDBNull(1) ? null : reader.GetString(1); _ = reader.IsDBNull(2) ? null : reader.GetString(2);
                         _ = reader.GetFieldValue<DateTimeOffset>(3); _ = reader.GetFieldValue<DateTimeOffset>(4);
                         _ = reader.GetFieldValue<DateTimeOffset>(5); _ = reader.GetFieldValue<DateTimeOffset>(6);
                     }
                     return found;
                 }));
                 contenders.Add(new("PostgresSessionStore", "postgres", false, o.NNetwork, false, (_, i) => Found(store.GetAsync(seq[i], default))));
+
+                // Diagnostics: the store's per-call pattern (pooled open, new command, PrepareAsync, close) on raw
+                // Npgsql, with and without the pool's connection reset, to show where the store's time goes.
+                var select = $"SELECT user_id, data, client, created_at, last_seen_at, expires_at, absolute_expires_at FROM \"public\".\"{PgTable}\" WHERE id = $1";
+                foreach (var (label, noReset, prepare) in new[]
+                {
+                    ("diag: Npgsql pooled open + PrepareAsync + SELECT + close per call (the store's pattern)", false, true),
+                    ("diag: same, No Reset On Close=true", true, true),
+                    ("diag: same, No Reset On Close=true, no PrepareAsync (unprepared)", true, false),
+                    ("diag: pooled open + close only, no query", false, false),
+                })
+                {
+                    var dcsb = new NpgsqlConnectionStringBuilder(csb.ConnectionString) { NoResetOnClose = noReset };
+                    var dds = NpgsqlDataSource.Create(dcsb.ConnectionString);
+                    cleanup.Add(() => dds.DisposeAsync());
+                    contenders.Add(new(label, "postgres-diag", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await using var conn = await dds.OpenConnectionAsync().ConfigureAwait(false);
+                        if (label.Contains("no query", StringComparison.Ordinal)) return true;
+                        await using var cmd = new NpgsqlCommand(select, conn);
+                        cmd.Parameters.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = seqBytes[i] });
+                        if (prepare) await cmd.PrepareAsync().ConfigureAwait(false);
+                        await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
+                        return await reader.ReadAsync().ConfigureAwait(false);
+                    }));
+                }
             }
 
             Log($"loaded in {total.Elapsed.TotalSeconds:0} s; measuring {contenders.Count} contenders, {o.Rounds} rounds");
@@ -478,11 +504,12 @@ internal static class StoreBench
         {
             "memory" => null,
             "nearcache" => "RedisSessionStore",
+            "postgres-diag" => "raw Npgsql (prepared SELECT)",
             _ => contenders.FirstOrDefault(b => b.Group == c.Group && b.IsBaseline && b != c)?.Name,
         };
         var dictS = samples.GetValueOrDefault("ConcurrentDictionary");
         var sb = new StringBuilder();
-        sb.AppendLine("# Session-store benchmark: get-by-id over 1,000,000 sessions");
+        sb.AppendLine($"# Session-store benchmark: get-by-id over {o.Sessions:N0} sessions");
         sb.AppendLine();
         sb.AppendLine($"- Run: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, " +
                       $"{Environment.ProcessorCount} cores (`nproc`), CPU: {cpu}, {RuntimeInformation.ProcessArchitecture}. Total run {elapsed.TotalMinutes:0.0} min.");
@@ -501,7 +528,8 @@ internal static class StoreBench
         {
             var s = samples[c.Name];
             double p50 = Median(s.P50), p99 = Median(s.P99), tp = Median(s.Throughput);
-            string vsRaw = BaselineOf(c) is { } b && samples.TryGetValue(b, out var bs)
+            string vsRaw = c.Name.Contains("no query", StringComparison.Ordinal) ? "-"
+                : BaselineOf(c) is { } b && samples.TryGetValue(b, out var bs)
                 ? $"{p50 / Median(bs.P50):0.00}x / {tp / Median(bs.Throughput):0.00}x" + (c.Group == "nearcache" ? " (vs RedisSessionStore)" : "")
                 : c.IsBaseline ? "(baseline)" : "-";
             string vsDict = dictS is null ? "n/a" : c.Name == "ConcurrentDictionary" ? "(baseline)"
