@@ -56,7 +56,7 @@ internal static class StoreBench
     {
         string? Arg(string name)
         {
-            int at = Array.IndexOf(args, name);
+            int at = Array.LastIndexOf(args, name);   // the last one wins: run-store-bench.sh passes extra args after its own
             return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
         }
         bool quick = args.Contains("--quick");
