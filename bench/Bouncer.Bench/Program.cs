@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "jwt" => JwtBench.Run(args[1..]),
     "store" => StoreBench.Run(args[1..]),
+    "revocation" => await RevocationBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 

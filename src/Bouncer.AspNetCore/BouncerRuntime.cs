@@ -100,7 +100,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
         ISessionStore traced = new TracingSessionStore(_stores.Sessions, Metrics);
         ISessionStore sessionStore = Options.NearCache is { } cache
             ? new NearCacheSessionStore(traced, _stores.Revocations, _listener, Time, cache)
-            : traced;
+            : new PublishingSessionStore(traced, _stores.Revocations, Time);
         _sessions = new SessionManager(sessionStore, Time, Options.Sessions);
         _refresh = new RefreshTokenService(_stores.RefreshTokens, _stores.Revocations, Time, Options.Refresh, _loggers.CreateLogger<RefreshTokenService>());
         _refresh.OnAudit = e => Metrics.ReuseDetected.Add(e.Kind == "refresh_token_reused" ? 1 : 0);

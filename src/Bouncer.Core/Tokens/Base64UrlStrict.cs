@@ -20,6 +20,16 @@ internal static class Base64UrlStrict
     public static int DecodedLength(int encodedLength) =>
         (encodedLength & 3) == 1 ? -1 : (encodedLength >> 2) * 3 + ((encodedLength & 3) switch { 2 => 1, 3 => 2, _ => 0 });
 
+    private static readonly SearchValues<byte> AlphabetAndDot =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."u8);
+
+    /// <summary>True when every byte is a base64url character or a dot: one scan for a whole compact JWS.</summary>
+    public static bool IsAlphabetOrDot(ReadOnlySpan<byte> text) => !text.ContainsAnyExcept(AlphabetAndDot);
+
+    /// <summary>Length and trailing-bit rules only, for a segment whose alphabet was already checked.</summary>
+    public static bool HasCanonicalShape(ReadOnlySpan<byte> text) =>
+        (text.Length & 3) != 1 && (text.Length == 0 || TrailingBitsZero(text[^1], text.Length & 3));
+
     public static bool IsCanonical(ReadOnlySpan<byte> text)
     {
         if ((text.Length & 3) == 1 || text.ContainsAnyExcept(AlphabetBytes)) return false;

@@ -71,8 +71,9 @@ public sealed class JwkSet : IKeySource
             if (!sawKeys) throw new KeyLoadException("malformed_jwks", "the JWK set has no 'keys' array");
             if (reader.Read()) throw new KeyLoadException("malformed_jwks", "trailing content after the JWK set");
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string the reader cannot transcode (e.g. a lone surrogate escape).
             throw new KeyLoadException("malformed_jwks", $"the JWK set is not valid JSON: {ex.Message}", ex);
         }
         if (jwks.Count == 0) throw new KeyLoadException("empty_jwks", "the JWK set holds no keys");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -108,86 +109,104 @@ public sealed partial class JwsVerifier
         int maxDepth = _options.MaxJsonDepth;
         // Duplicate-member check: names seen in each open object, as (offset, length) into json or into the
         // unescape area after it. objectStarts[d] is where the names of the object at depth d begin.
-        // (offset, length, hash) per name; a JSON member takes at least 4 bytes ("":0), which bounds the count.
-        Span<int> names = stackalloc int[3 * Math.Min(MaxPayloadMembers, json.Length / 4 + 1)];
+        // (offset, length, hash) per name other than the registered claims. Small on the stack; a payload with many
+        // members moves to a pooled array bounded by the member cap (a JSON member takes at least 4 bytes, "":0).
+        Span<int> names = stackalloc int[3 * 16];
+        int[]? rentedNames = null;
         Span<int> objectStarts = stackalloc int[maxDepth + 1];
         int nameCount = 0, openObjects = 0, seenClaims = 0;
         byte[]? unescapeArea = null;
         int unescapeUsed = 0;
 
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
-        objectStarts[openObjects++] = 0;
-        while (reader.Read())
+        try
         {
-            switch (reader.TokenType)
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
+            objectStarts[openObjects++] = 0;
+            while (reader.Read())
             {
-                case JsonTokenType.StartObject:
-                case JsonTokenType.StartArray:
-                    // The cap applies before the nested content is read: nesting costs nothing beyond this depth.
-                    if (reader.CurrentDepth + 1 > maxDepth) return VerifyFailure.TooDeep;
-                    if (reader.TokenType == JsonTokenType.StartObject) objectStarts[openObjects++] = nameCount;
-                    break;
-                case JsonTokenType.EndObject:
-                    nameCount = objectStarts[--openObjects];
-                    break;
-                case JsonTokenType.PropertyName:
+                switch (reader.TokenType)
                 {
-                    // Registered claims at the top level are recognised by value and checked for duplicates with a
-                    // bit each; only other names go through the general per-object list.
-                    if (reader.CurrentDepth == 1 && !reader.ValueIsEscaped)
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        // The cap applies before the nested content is read: nesting costs nothing beyond this depth.
+                        if (reader.CurrentDepth + 1 > maxDepth) return VerifyFailure.TooDeep;
+                        if (reader.TokenType == JsonTokenType.StartObject) objectStarts[openObjects++] = nameCount;
+                        break;
+                    case JsonTokenType.EndObject:
+                        nameCount = objectStarts[--openObjects];
+                        break;
+                    case JsonTokenType.PropertyName:
                     {
-                        var claim = Classify(reader.ValueSpan);
-                        if (claim != Claim.Other)
+                        // Registered claims at the top level are recognised by value and checked for duplicates with a
+                        // bit each; only other names go through the general per-object list.
+                        if (reader.CurrentDepth == 1 && !reader.ValueIsEscaped)
                         {
-                            if ((seenClaims & (1 << (int)claim)) != 0) return VerifyFailure.Malformed;
-                            seenClaims |= 1 << (int)claim;
-                            var claimFailure = ReadTopLevelClaim(ref reader, claim, ref times, ref issuerOk, ref audienceOk);
-                            if (claimFailure != VerifyFailure.None) return claimFailure;
-                            break;
+                            var claim = Classify(reader.ValueSpan);
+                            if (claim != Claim.Other)
+                            {
+                                if ((seenClaims & (1 << (int)claim)) != 0) return VerifyFailure.Malformed;
+                                seenClaims |= 1 << (int)claim;
+                                // sub, jti and sid are only checked for duplicates here; their values are read on demand.
+                                if (claim > Claim.Aud) break;
+                                var claimFailure = ReadTopLevelClaim(ref reader, claim, ref times, ref issuerOk, ref audienceOk);
+                                if (claimFailure != VerifyFailure.None) return claimFailure;
+                                break;
+                            }
                         }
-                    }
-                    if (3 * nameCount == names.Length) return VerifyFailure.Malformed;
-                    int offset, length;
-                    ReadOnlySpan<byte> name;
-                    if (!reader.ValueIsEscaped)
-                    {
-                        offset = (int)reader.TokenStartIndex + 1;
-                        length = reader.ValueSpan.Length;
-                        name = reader.ValueSpan;
-                    }
-                    else
-                    {
-                        unescapeArea ??= new byte[json.Length];
-                        length = reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
-                        offset = json.Length + unescapeUsed;
-                        name = unescapeArea.AsSpan(unescapeUsed, length);
-                        unescapeUsed += length;
-                        // An escaped spelling of a registered claim ("\u0065xp") is the same member (RFC 8259 8.3).
-                        if (reader.CurrentDepth == 1 && Classify(name) is var escapedClaim && escapedClaim != Claim.Other)
+                        if (3 * nameCount == names.Length)
                         {
-                            if ((seenClaims & (1 << (int)escapedClaim)) != 0) return VerifyFailure.Malformed;
-                            seenClaims |= 1 << (int)escapedClaim;
-                            var claimFailure = ReadTopLevelClaim(ref reader, escapedClaim, ref times, ref issuerOk, ref audienceOk);
-                            if (claimFailure != VerifyFailure.None) return claimFailure;
-                            break;
+                            int capacity = 3 * Math.Min(MaxPayloadMembers, json.Length / 4 + 1);
+                            if (rentedNames is not null || capacity <= names.Length) return VerifyFailure.Malformed;
+                            rentedNames = ArrayPool<int>.Shared.Rent(capacity);
+                            names.CopyTo(rentedNames);
+                            names = rentedNames.AsSpan(0, capacity);
                         }
+                        int offset, length;
+                        ReadOnlySpan<byte> name;
+                        if (!reader.ValueIsEscaped)
+                        {
+                            offset = (int)reader.TokenStartIndex + 1;
+                            length = reader.ValueSpan.Length;
+                            name = reader.ValueSpan;
+                        }
+                        else
+                        {
+                            unescapeArea ??= new byte[json.Length];
+                            length = reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
+                            offset = json.Length + unescapeUsed;
+                            name = unescapeArea.AsSpan(unescapeUsed, length);
+                            unescapeUsed += length;
+                            // An escaped spelling of a registered claim ("\u0065xp") is the same member (RFC 8259 8.3).
+                            if (reader.CurrentDepth == 1 && Classify(name) is var escapedClaim && escapedClaim != Claim.Other)
+                            {
+                                if ((seenClaims & (1 << (int)escapedClaim)) != 0) return VerifyFailure.Malformed;
+                                seenClaims |= 1 << (int)escapedClaim;
+                                var claimFailure = ReadTopLevelClaim(ref reader, escapedClaim, ref times, ref issuerOk, ref audienceOk);
+                                if (claimFailure != VerifyFailure.None) return claimFailure;
+                                break;
+                            }
+                        }
+                        int hash = NameHash(name);
+                        for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
+                        {
+                            if (names[3 * i + 2] != hash) continue;
+                            int o = names[3 * i];
+                            var seen = o < json.Length ? json.Slice(o, names[3 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[3 * i + 1]);
+                            if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
+                        }
+                        names[3 * nameCount] = offset;
+                        names[3 * nameCount + 1] = length;
+                        names[3 * nameCount + 2] = hash;
+                        nameCount++;
+                        break;
                     }
-                    int hash = NameHash(name);
-                    for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
-                    {
-                        if (names[3 * i + 2] != hash) continue;
-                        int o = names[3 * i];
-                        var seen = o < json.Length ? json.Slice(o, names[3 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[3 * i + 1]);
-                        if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
-                    }
-                    names[3 * nameCount] = offset;
-                    names[3 * nameCount + 1] = length;
-                    names[3 * nameCount + 2] = hash;
-                    nameCount++;
-                    break;
                 }
             }
+        }
+        finally
+        {
+            if (rentedNames is not null) ArrayPool<int>.Shared.Return(rentedNames);
         }
 
         long now = _time.GetUtcNow().ToUnixTimeSeconds();

@@ -104,7 +104,8 @@ public sealed partial class JwsVerifier
         var signatureB64 = token[(dot2 + 1)..];
         if (signatureB64.Length == 0 || signatureB64.Contains((byte)'.')) return VerifyFailure.Malformed;
         if (checkClaims && payloadB64.Length == 0) return VerifyFailure.Malformed;
-        if (!Base64UrlStrict.IsCanonical(headerB64) || !Base64UrlStrict.IsCanonical(payloadB64) || !Base64UrlStrict.IsCanonical(signatureB64))
+        if (!Base64UrlStrict.IsAlphabetOrDot(token) || !Base64UrlStrict.HasCanonicalShape(headerB64) ||
+            !Base64UrlStrict.HasCanonicalShape(payloadB64) || !Base64UrlStrict.HasCanonicalShape(signatureB64))
             return VerifyFailure.Malformed;
 
         int headerLength = Base64UrlStrict.DecodedLength(headerB64.Length);
@@ -122,7 +123,8 @@ public sealed partial class JwsVerifier
             var snapshot = _keys.GetSnapshot();
             // Tokens from one issuer repeat the same header bytes: a header that already passed, on a token whose
             // signature verified against this very snapshot, parses the same way again.
-            if (!snapshot.TryGetHeader(headerB64, out var header))
+            bool headerCached = snapshot.TryGetHeader(headerB64, out var header);
+            if (!headerCached)
             {
                 if (!Base64UrlStrict.TryDecodeChecked(headerB64, scratch, out int headerWritten)) return VerifyFailure.Malformed;
                 var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, out header);
@@ -140,7 +142,7 @@ public sealed partial class JwsVerifier
             Span<byte> signature = stackalloc byte[signatureLength];
             if (!Base64UrlStrict.TryDecodeChecked(signatureB64, signature, out _)) return VerifyFailure.Malformed;
             if (!chosen.Verify(token[..dot2], signature)) return VerifyFailure.BadSignature;
-            snapshot.RememberHeader(headerB64, header);
+            if (!headerCached) snapshot.RememberHeader(headerB64, header);
 
             if (checkClaims)
             {

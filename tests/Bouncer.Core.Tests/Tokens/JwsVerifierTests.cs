@@ -225,6 +225,24 @@ public sealed class JwsVerifierTests
     }
 
     [Fact]
+    public void Verify_ManyMembers_DuplicateBeyondStackCapacityIsFound()
+    {
+        // More custom members than fit the on-stack name table: the check continues in a pooled one.
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        string many = string.Concat(Enumerable.Range(0, 40).Select(i => $",\"c{i}\":{i}"));
+        Assert.True(Verifier(key).Verify(Valid(key, many)).IsValid);
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(Valid(key, many + ",\"c3\":0")).Failure);
+    }
+
+    [Fact]
+    public void Verify_TooManyMembers_IsMalformed()
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        string many = string.Concat(Enumerable.Range(0, 300).Select(i => $",\"{i}\":0"));
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(Valid(key, many)).Failure);
+    }
+
+    [Fact]
     public void Verify_SameNameInSiblingObjects_IsValid()
     {
         var key = TestKeys.For(JwsAlgorithm.HS256);

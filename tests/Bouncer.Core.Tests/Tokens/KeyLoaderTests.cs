@@ -166,6 +166,7 @@ public sealed class KeyLoaderTests
     [InlineData("{\"keys\":{}}")]
     [InlineData("{\"keys\":[]}")]
     [InlineData("{\"keys\":[1]}")]
+    [InlineData("{\"keys\":[{\"kty\":\"\\uD800\"}]}")]
     public void Parse_MalformedSet_IsRefused(string json)
     {
         Refused(json);
