@@ -178,6 +178,13 @@ public static partial class BouncerEndpoints
 
         auth.MapGet("/revocations", async (HttpContext ctx, long? after, int? wait, CancellationToken ct) =>
         {
+            if (runtime.Options.RevocationFeedKey is { Length: > 0 } key)
+            {
+                var sent = System.Text.Encoding.UTF8.GetBytes(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString());
+                // Constant-time compare: no timing oracle on the key.
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(sent, System.Text.Encoding.UTF8.GetBytes(key)))
+                    return BouncerProblems.Result(401, "feed_key_invalid", "The revocation feed needs the X-Bouncer-Feed-Key header.");
+            }
             var cursor = Math.Max(0, after ?? 0);
             var entries = await runtime.Stores.Revocations.ReadAfterAsync(cursor, 1000, ct);
             // Long-poll: hold an empty answer until something is pushed or the wait ends. The log is

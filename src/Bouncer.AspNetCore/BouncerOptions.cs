@@ -102,6 +102,13 @@ public sealed class BouncerOptions
     /// <summary>Demo controls (expire, push toggle) for the simulator. Never on in Production unless set explicitly.</summary>
     public bool Demo { get; set; }
 
+    /// <summary>
+    /// Shared key downstream verifiers send as <c>X-Bouncer-Feed-Key</c> to read <c>GET /auth/revocations</c>.
+    /// The feed names revoked users and sessions; set a key whenever the server is reachable beyond the
+    /// services that verify its tokens. Null: the feed is open (the default, for a single trusted network).
+    /// </summary>
+    public string? RevocationFeedKey { get; set; }
+
     /// <summary>Failed logins per client IP per minute before 429. Default 20.</summary>
     public int LoginFailuresPerMinute { get; set; } = 20;
 

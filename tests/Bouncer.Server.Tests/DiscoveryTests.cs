@@ -108,4 +108,18 @@ public sealed class DiscoveryTests
         Assert.All(entries, e => Assert.True(e.GetProperty("cursor").GetInt64() > cursor));
         Assert.Contains(entries, e => e.GetProperty("subject").GetString() == "alice");
     }
+
+    [Fact]
+    public async Task RevocationFeed_WithAKeyConfigured_RefusesReadersWithoutIt()
+    {
+        using var host = new BouncerHost(("Bouncer:RevocationFeedKey", "feed-secret-123"));
+
+        using var missing = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "feed-secret-124" } } };
+        using var right = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "feed-secret-123" } } };
+
+        await Problem.AssertAsync(missing, System.Net.HttpStatusCode.Unauthorized, "feed_key_invalid");
+        await Problem.AssertAsync(await host.SendAsync(wrong), System.Net.HttpStatusCode.Unauthorized, "feed_key_invalid");
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await host.SendAsync(right)).StatusCode);
+    }
 }

@@ -151,6 +151,35 @@ public sealed class RedisRevocationChannelTests(RedisServer server) : Revocation
         }
     }
 
+    [RedisRestartFact]
+    public async Task ServerDownPastTheBound_RefusePolicyAndFallbackBothFailClosed_ThenRecover()
+    {
+        var publisher = CreateChannel(await ConnectAsync());
+        var refusing = new RevocationListener(CreateChannel(await ConnectAsync()), new RevocationOptions { Policy = StalenessPolicy.Refuse, StaleAfter = TimeSpan.FromSeconds(5), ReplayInterval = TimeSpan.FromHours(1) }, Clock);
+        var falling = new RevocationListener(CreateChannel(await ConnectAsync()), new RevocationOptions { Policy = StalenessPolicy.FallBackToStore, StaleAfter = TimeSpan.FromSeconds(5), ReplayInterval = TimeSpan.FromHours(1) }, Clock);
+        _listeners.Add(refusing);
+        _listeners.Add(falling);
+        await refusing.StartAsync(default);
+        await falling.StartAsync(default);
+
+        server.Kill();
+        await WaitUntil(() => !refusing.IsConnected && !falling.IsConnected, "both listeners saw the connection drop");
+        Assert.Equal(RevocationVerdict.Allowed, await refusing.CheckAsync("s-1", null, null, 0, default));   // within the bound
+        Clock.Advance(TimeSpan.FromSeconds(6));
+
+        Assert.Equal(RevocationVerdict.Stale, await refusing.CheckAsync("s-1", null, null, 0, default));
+        // Fallback asks the store, which is down too: neither side can vouch for the credential.
+        Assert.Equal(RevocationVerdict.Stale, await falling.CheckAsync("s-1", null, null, 0, default));
+
+        server.Restart();
+        await PublishWhenBackAsync(publisher, Sid("s-1"));
+        await WaitUntil(() => refusing.IsConnected && falling.IsConnected, "both listeners reconnected");
+        await WaitUntil(() => refusing.Set.IsSessionRevoked("s-1") && falling.Set.IsSessionRevoked("s-1"), "replay after reconnect");
+        Assert.Equal(RevocationVerdict.Revoked, await refusing.CheckAsync("s-1", null, null, 0, default));
+        Assert.Equal(RevocationVerdict.Revoked, await falling.CheckAsync("s-1", null, null, 0, default));
+        Assert.Equal(RevocationVerdict.Allowed, await refusing.CheckAsync("s-2", null, null, 0, default));
+    }
+
     private async Task<long> SubscriberCountAsync(RedisChannel channel)
     {
         var reply = await server.Connection.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", channel.ToString());
