@@ -9,7 +9,7 @@ public sealed partial class JwsVerifier
 
     // Header members are a closed set: alg, kid, typ. Everything else is refused rather than ignored, since a
     // member we do not understand may change how the token should be read (RFC 8725 3.1, 3.11).
-    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys,
+    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes,
         out JwsAlgorithm alg, out int keyIndex, out bool hasKid, out TypState typ)
     {
         alg = 0;
@@ -45,7 +45,7 @@ public sealed partial class JwsVerifier
             else if (reader.ValueTextEquals("typ"u8))
             {
                 if (typ != TypState.Absent || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                typ = IsAccessTokenType(ref reader) ? TypState.AccessToken : TypState.Wrong;
+                typ = IsAccessTokenType(ref reader, acceptedTypes) ? TypState.AccessToken : TypState.Wrong;
             }
             else if (reader.ValueTextEquals("crit"u8))
             {
@@ -68,7 +68,8 @@ public sealed partial class JwsVerifier
     }
 
     // RFC 9068 2.1: "at+jwt"; RFC 7515 4.1.9: the "application/" prefix may be present, media types are case-insensitive.
-    private static bool IsAccessTokenType(ref Utf8JsonReader reader)
+    // acceptedTypes: the verifier's configured extra values (VerifyOptions.AcceptedTypes), matched exactly but for case.
+    private static bool IsAccessTokenType(ref Utf8JsonReader reader, byte[][] acceptedTypes)
     {
         Span<byte> value = stackalloc byte[32];
         int length;
@@ -87,7 +88,10 @@ public sealed partial class JwsVerifier
             length = reader.ValueSpan.Length;
         }
         var typ = value[..length];
-        return Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8);
+        if (Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8)) return true;
+        foreach (var accepted in acceptedTypes)
+            if (Ascii.EqualsIgnoreCase(typ, accepted)) return true;
+        return false;
     }
 
     private VerifyFailure ReadClaims(Span<byte> json, out ClaimTimes times)

@@ -29,6 +29,7 @@ public sealed partial class JwsVerifier
     private readonly byte[] _issuerUtf8;
     private readonly byte[] _audienceUtf8;
     private readonly long _skewSeconds;
+    private readonly byte[][] _acceptedTypesUtf8;
 
     /// <param name="keys">A <see cref="JwkSet"/> or a <see cref="KeyRing"/>.</param>
     /// <param name="options">Issuer and audience are required.</param>
@@ -44,6 +45,7 @@ public sealed partial class JwsVerifier
         _issuerUtf8 = Encoding.UTF8.GetBytes(options.Issuer);
         _audienceUtf8 = Encoding.UTF8.GetBytes(options.Audience);
         _skewSeconds = (long)options.ClockSkew.TotalSeconds;
+        _acceptedTypesUtf8 = options.AcceptedTypes.Select(t => Encoding.ASCII.GetBytes(t)).ToArray();
     }
 
     /// <summary>Verifies a UTF-8 compact JWS. The result borrows <paramref name="token"/>: read claims before it goes away.</summary>
@@ -119,7 +121,7 @@ public sealed partial class JwsVerifier
         {
             var snapshot = _keys.GetSnapshot();
             if (!Base64UrlStrict.TryDecode(headerB64, scratch, out int written)) return VerifyFailure.Malformed;
-            var failure = ReadHeader(scratch[..written], snapshot.Keys, out var alg, out int keyIndex, out bool hasKid, out var typ);
+            var failure = ReadHeader(scratch[..written], snapshot.Keys, _acceptedTypesUtf8, out var alg, out int keyIndex, out bool hasKid, out var typ);
             if (failure != VerifyFailure.None) return failure;
 
             // RFC 8725 3.1: the algorithm comes from the key, never from the token; the header only has to agree.
