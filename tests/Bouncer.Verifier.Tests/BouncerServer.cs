@@ -42,6 +42,8 @@ public sealed class BouncerServer : IAsyncDisposable
         {
             serverPath, "--urls", baseUrl, "--store", "memory", "--Bouncer:BootstrapAdmin", Admin,
             "--Bouncer:KeyPrePublicationDelay", PrePublication.ToString(),
+            // No grace window: the second presentation of a rotated refresh token is reuse at once.
+            "--Bouncer:Refresh:GraceWindow", "00:00:00",
         })
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

@@ -44,7 +44,9 @@ public sealed class TcpProxy : IAsyncDisposable
         {
             foreach (var client in _open)
             {
-                client.Client.LingerState = new LingerOption(true, 0);
+                // Linger 0: a reset, so the peer sees the drop at once (a pump may already have closed it).
+                try { client.Client?.LingerState = new LingerOption(true, 0); }
+                catch (ObjectDisposedException) { }
                 client.Dispose();
             }
             _open.Clear();
