@@ -37,6 +37,7 @@ public sealed class Downstream : IAsyncDisposable
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/whoami", (ClaimsPrincipal user) => user.FindFirstValue(BouncerVerifierClaims.Subject)).RequireAuthorization();
+        app.MapGet("/admin-only", (ClaimsPrincipal user) => user.FindFirstValue(BouncerVerifierClaims.Subject)).RequireAuthorization(p => p.RequireRole("admin"));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new Downstream(app, address);
@@ -54,9 +55,9 @@ public sealed class Downstream : IAsyncDisposable
         return (response.StatusCode, problem.RootElement.TryGetProperty("reason", out var r) ? r.GetString() : null);
     }
 
-    public async Task<HttpResponseMessage> SendAsync(string? token)
+    public async Task<HttpResponseMessage> SendAsync(string? token, string path = "/whoami")
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/whoami");
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return await _http.SendAsync(request);
     }

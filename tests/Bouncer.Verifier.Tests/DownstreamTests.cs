@@ -217,6 +217,47 @@ public sealed class DownstreamTests(ServerFixture fixture)
         Assert.Equal((HttpStatusCode.Unauthorized, "token_revoked"), await late.CallAsync(token));
     }
 
+    [Fact]
+    public async Task RoleEndpoint_AdminToken_IsAcceptedAndUserTokenForbidden()
+    {
+        using (var admin = await fixture.First.SendAsync(fixture.AdminToken, "/admin-only"))
+            Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+        var token = await Server.RegisterAndLoginAsync(NewUser());
+        using var user = await fixture.First.SendAsync(token, "/admin-only");
+        Assert.Equal(HttpStatusCode.Forbidden, user.StatusCode);
+        Assert.Equal("Bearer realm=\"bouncer\", error=\"insufficient_scope\"", user.Headers.WwwAuthenticate.ToString());
+    }
+
+    [Fact]
+    public async Task VerifyAsync_FreshStateValidToken_CompletesSynchronously()
+    {
+        var user = NewUser();
+        var token = await Server.RegisterAndLoginAsync(user);
+        // Synchronous completion means no I/O: verification reads only in-memory keys and revocation state.
+        var pending = fixture.First.Verifier.VerifyAsync(token, default);
+        Assert.True(pending.IsCompletedSuccessfully);
+        Assert.Equal(user, (await pending).Claims!.Subject);
+    }
+
+    [Fact]
+    public async Task ReadAfterAsync_AfterRevocations_ReturnsThemInOrderUpToMax()
+    {
+        var first = await Server.RegisterAndLoginAsync(NewUser());
+        var second = await Server.RegisterAndLoginAsync(NewUser());
+        using var http = new HttpClient();
+        var channel = new HttpRevocationChannel(http, new Uri(Server.BaseUrl + "/auth/revocations"));
+        var head = (await channel.ReadAfterAsync(0, 100_000, default)).LastOrDefault().Cursor;
+        await Server.PostAsync("/auth/logout-all", first);
+        await Server.PostAsync("/auth/logout-all", second);
+
+        var page = await channel.ReadAfterAsync(head, 100_000, default);
+        Assert.True(page.Count >= 2);
+        Assert.Equal(page.Select(e => e.Cursor).Order(), page.Select(e => e.Cursor));
+        Assert.All(page, e => Assert.True(e.Cursor > head));
+        Assert.Contains(page, e => e.Revocation.Kind == RevocationKind.User);
+        Assert.Single(await channel.ReadAfterAsync(head, 1, default));
+    }
+
     private static string Kid(string token)
     {
         using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(0, token.IndexOf('.'))));
