@@ -23,6 +23,7 @@ internal static partial class LoggingExtensions
     [LoggerMessage(EventId = 5106, Level = LogLevel.Information, Message = "Downstream verifier started: authority issuer {Issuer}, {Outside} outside issuer(s).")]
     public static partial void Started(this ILogger logger, string? issuer, int outside);
 
-    [LoggerMessage(EventId = 5107, Level = LogLevel.Information, Message = "Token refused: {Reason}.")]
+    // Debug: a flood of bad tokens must not become a flood of log lines.
+    [LoggerMessage(EventId = 5107, Level = LogLevel.Debug, Message = "Token refused: {Reason}.")]
     public static partial void TokenRefused(this ILogger logger, string reason);
 }

@@ -258,6 +258,28 @@ public sealed class DownstreamTests(ServerFixture fixture)
         Assert.Single(await channel.ReadAfterAsync(head, 1, default));
     }
 
+    [Fact]
+    public async Task Verify_AuthorityAndOutsideIssuerTogether_EachAcceptedOnlyWithItsOwnKeys()
+    {
+        await using var outside = await OutsideIssuer.StartAsync("https://partner.example", "p-1");
+        await using var downstream = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, Server.BaseUrl);
+            o.AddIssuer(outside.Trusted("bouncer"));
+        });
+        var user = NewUser();
+        var token = await Server.RegisterAndLoginAsync(user);
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
+        Assert.Equal((HttpStatusCode.OK, "outside-user"), await downstream.CallAsync(outside.Mint("bouncer")));
+
+        // The partner's key claiming to be the Bouncer server: judged by the server's keys and rules only.
+        var issuer = downstream.Verifier.AuthorityIssuer!;
+        Assert.Equal((HttpStatusCode.Unauthorized, "unknown_kid"), await downstream.CallAsync(outside.Mint("bouncer", iss: issuer, typ: "at+jwt")));
+        // Naming the server's kid: that key is pinned to ES256, so the partner's RS256 token fails before any crypto.
+        Assert.Equal((HttpStatusCode.Unauthorized, "alg_not_allowed"),
+            await downstream.CallAsync(outside.Mint("bouncer", iss: issuer, typ: "at+jwt", kid: Kid(token))));
+    }
+
     private static string Kid(string token)
     {
         using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(0, token.IndexOf('.'))));
