@@ -120,6 +120,40 @@ public sealed class DownstreamTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task RotateKeys_ScheduledRefreshBeforeKeySigns_FirstNewTokenAcceptedAtOnce()
+    {
+        await using var downstream = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, Server.BaseUrl);
+            o.JwksRefreshInterval = TimeSpan.FromSeconds(1);
+            // No unknown-kid rescue: only the schedule can have brought the new key.
+            o.UnknownKidRefreshInterval = TimeSpan.FromHours(1);
+        });
+        var user = NewUser();
+        var oldToken = await Server.RegisterAndLoginAsync(user);
+        var keys = downstream.Verifier.KeysOf(downstream.Verifier.AuthorityIssuer!)!;
+        // Poison the unknown-kid limiter so a refresh can only come from the schedule.
+        keys.OnUnknownKid();
+
+        var response = await Server.PostAsync("/admin/keys/rotate", fixture.AdminToken);
+        var newKid = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("kid").GetString();
+        // Loads counts refreshes as they start, one at a time: two more means one began after the rotation and finished.
+        int loads = keys.Loads;
+        await WaitUntilAsync(() => keys.Loads >= loads + 2, "the scheduled refresh did not run");
+
+        string newToken = oldToken;
+        var deadline = DateTime.UtcNow + BouncerServer.PrePublication + TimeSpan.FromSeconds(10);
+        while (Kid(newToken) != newKid && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            newToken = (await Server.LoginAsync(user)).Access;
+        }
+        Assert.Equal(newKid, Kid(newToken));
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(newToken));
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(oldToken));
+    }
+
+    [Fact]
     public async Task RotateKeys_NotAdmin_IsForbidden()
     {
         var token = await Server.RegisterAndLoginAsync(NewUser());
