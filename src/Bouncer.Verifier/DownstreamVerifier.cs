@@ -281,7 +281,7 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
             ?? throw new JsonException($"{uri} answered null");
     }
 
-    private static Uri SameOrigin(Uri authority, string? value, string member)
+    internal static Uri SameOrigin(Uri authority, string? value, string member)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
             throw new InvalidOperationException($"The authority's discovery document has no valid {member}.");

@@ -191,6 +191,20 @@ public sealed class FederatedTests : IAsyncLifetime
     public void ReadUntrustedIssuer_VariousTokens_ReadsTopLevelIssOnly(string token, string? expected) =>
         Assert.Equal(expected, DownstreamVerifier.ReadUntrustedIssuer(token));
 
+    [Theory]
+    [InlineData("http://auth.internal:5000/.well-known/jwks.json", true)]
+    [InlineData("HTTP://AUTH.internal:5000/keys", true)]
+    [InlineData("http://auth.internal:5001/.well-known/jwks.json", false)]
+    [InlineData("https://auth.internal:5000/.well-known/jwks.json", false)]
+    [InlineData("http://evil.example/.well-known/jwks.json", false)]
+    [InlineData("/relative/jwks.json", false)]
+    public void SameOrigin_DiscoveryUrl_AcceptedOnlyOnTheAuthoritysOrigin(string url, bool accepted)
+    {
+        var authority = new Uri("http://auth.internal:5000/");
+        if (accepted) Assert.Equal(new Uri(url), DownstreamVerifier.SameOrigin(authority, url, "jwks_uri"));
+        else Assert.Throws<InvalidOperationException>(() => DownstreamVerifier.SameOrigin(authority, url, "jwks_uri"));
+    }
+
     private static string RsaJwks(string? alg, string extra = "")
     {
         using var rsa = System.Security.Cryptography.RSA.Create(2048);
