@@ -36,6 +36,19 @@ public sealed class FederatedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Verify_OutsideIssuerJwksUnreachableAtStart_ServiceStartsAndRefusesKeysUnavailable()
+    {
+        var down = new TrustedIssuer
+        {
+            Issuer = _a.Issuer, JwksUri = $"http://127.0.0.1:{BouncerServer.FreePort()}/jwks", Audience = Audience, Algorithms = ["RS256"],
+        };
+        await using var downstream = await Downstream.StartAsync(o => o.AddIssuer(down).AddIssuer(_b.Trusted(Audience)));
+        Assert.Equal((HttpStatusCode.Unauthorized, "keys_unavailable"), await downstream.CallAsync(_a.Mint(Audience)));
+        // The other issuer is unaffected.
+        Assert.Equal(HttpStatusCode.OK, (await downstream.CallAsync(_b.Mint(Audience))).Status);
+    }
+
+    [Fact]
     public async Task Verify_OutsideTokenIssuerNotConfigured_IsRefusedUntrustedIssuer()
     {
         await using var downstream = await Downstream.StartAsync(o => o.AddIssuer(_a.Trusted(Audience)));
