@@ -119,7 +119,8 @@ try
     md.AppendLine();
     md.AppendLine("The downstream path makes no network call: it completes synchronously (checked on every iteration). Its");
     md.AppendLine("extra cost over the core verifier is reading `iss` to pick the issuer, copying the claims and the in-memory");
-    md.AppendLine("revocation lookup; the ES256 signature check dominates all three rows.");
+    md.AppendLine("revocation lookup; the ES256 signature check dominates all three rows. On this shared machine rounds");
+    md.AppendLine("vary by 10-20%, so differences of that size between rows (even in the \"wrong\" order) are noise.");
     md.AppendLine();
     md.AppendLine($"## Revocation propagation ({revocations} admin revokes, sequential, after 20 warm-up)");
     md.AppendLine();
