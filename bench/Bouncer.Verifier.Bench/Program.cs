@@ -103,9 +103,11 @@ try
     md.AppendLine($"on {Environment.ProcessorCount} cores, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}.");
     if (File.Exists("/proc/loadavg"))
         md.AppendLine($"Load average during the run: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (other builds shared the machine: treat the figures as rough).");
-    md.AppendLine("One Bouncer server (child process, memory store, ES256 keys) and one in-process DownstreamVerifier talking to it over loopback HTTP.");
+    using var tokenHeader = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(token.AsSpan(0, token.IndexOf('.'))));
+    var alg = tokenHeader.RootElement.GetProperty("alg").GetString();
+    md.AppendLine($"One Bouncer server (child process, memory store, {alg} keys) and one in-process DownstreamVerifier talking to it over loopback HTTP.");
     md.AppendLine();
-    md.AppendLine("## Verify throughput (one thread, same ES256 token, median of 5 interleaved 1 s rounds)");
+    md.AppendLine($"## Verify throughput (one thread, same {alg} token, median of 5 interleaved 1 s rounds)");
     md.AppendLine();
     md.AppendLine("| path | ops/s | µs/op |");
     md.AppendLine("|---|---:|---:|");
@@ -119,7 +121,7 @@ try
     md.AppendLine();
     md.AppendLine("The downstream path makes no network call: it completes synchronously (checked on every iteration). Its");
     md.AppendLine("extra cost over the core verifier is reading `iss` to pick the issuer, copying the claims and the in-memory");
-    md.AppendLine("revocation lookup; the ES256 signature check dominates all three rows. On this shared machine rounds");
+    md.AppendLine("revocation lookup; the signature check dominates all three rows. On this shared machine rounds");
     md.AppendLine("vary by 10-20%, so differences of that size between rows (even in the \"wrong\" order) are noise.");
     md.AppendLine();
     md.AppendLine($"## Revocation propagation ({revocations} admin revokes, sequential, after 20 warm-up)");

@@ -33,6 +33,10 @@ public sealed class BearerAuthenticationHandler(
         trace.SignatureChecks++;
         runtime.Metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "jwt"));
 
+        // A compact JWS is ASCII only (RFC 7515 7.1): anything else is malformed, and refusing it here
+        // keeps the one-byte-per-char copy below exact (a non-ASCII char overflowed it: a 500).
+        if (!System.Text.Ascii.IsValid(token)) return Refuse(VerifyFailure.Malformed.ToCode());
+
         // The verifier works on UTF-8 bytes; a token is ASCII, and the size cap inside bounds the copy.
         Span<byte> utf8 = token.Length <= 8192 ? stackalloc byte[token.Length] : new byte[token.Length];
         var written = Encoding.UTF8.GetBytes(token, utf8);

@@ -116,7 +116,6 @@ public static partial class BouncerEndpoints
             {
                 ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id);
                 await runtime.Sessions.DeleteAsync(id, ct);
-                await PublishIfUncachedAsync(runtime, RevocationKind.Session, sid!, ct);
                 ctx.Response.Cookies.Delete(BouncerDefaults.SessionCookieName, CookieOptions(runtime));
             }
             else if (sid is not null)
@@ -155,7 +154,6 @@ public static partial class BouncerEndpoints
         {
             var deleted = await runtime.Sessions.DeleteUserSessionAsync(user.FindFirstValue(BouncerClaims.Subject)!, id, ct);
             if (!deleted) return BouncerProblems.Result(404, "session_not_found", "No such session of yours.");
-            await PublishIfUncachedAsync(runtime, RevocationKind.Session, id, ct);
             return Results.NoContent();
         }).RequireAuthorization();
 
@@ -266,15 +264,6 @@ public static partial class BouncerEndpoints
         await runtime.Sessions.DeleteUserAsync(username, ct);
         await runtime.Refresh.RevokeUserAsync(username, reason, ct);
         runtime.Metrics.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
-    }
-
-    // The near cache publishes session ends itself; without it, the endpoint does, so hybrid tokens
-    // minted from that session (sid = session handle) die with it everywhere.
-    private static async Task PublishIfUncachedAsync(BouncerRuntime runtime, RevocationKind kind, string subject, CancellationToken ct)
-    {
-        if (runtime.Options.NearCache is not null) return;
-        var now = runtime.Time.GetUtcNow();
-        await runtime.Stores.Revocations.PublishAsync(new RevocationRecord(kind, subject, now, now + runtime.Options.ExchangeTokenLifetime + TimeSpan.FromSeconds(30)), ct);
     }
 
     private static IResult TokenPair(HttpContext ctx, BouncerRuntime runtime, RefreshResult result, string? transport)

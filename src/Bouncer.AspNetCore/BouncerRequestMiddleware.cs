@@ -30,7 +30,10 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
             await BouncerProblems.WriteAsync(context, 403, "csrf_rejected", "Cross-site request refused: the Origin or Sec-Fetch-Site header does not match this site.");
             return;
         }
-        if (runtime.Options.RequireAntiforgeryToken && IsUnsafe(context.Request.Method) && HasSessionCookie(context) && !HasValidAntiforgeryToken(context))
+        // Login and register are exempt from the token (the Origin check above covers login CSRF): the
+        // token comes from login, and a stale HttpOnly cookie of an ended session must not lock the user out.
+        if (runtime.Options.RequireAntiforgeryToken && IsUnsafe(context.Request.Method) && HasSessionCookie(context) && !IsLoginOrRegister(context)
+            && !HasValidAntiforgeryToken(context))
         {
             trace.Reason = "csrf_token_invalid";
             runtime.Metrics.Fail("csrf_token_invalid");
@@ -45,11 +48,13 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
 
     private static bool HasSessionCookie(HttpContext context) => context.Request.Cookies.ContainsKey(BouncerDefaults.SessionCookieName);
 
+    private static bool IsLoginOrRegister(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/auth/login") || context.Request.Path.StartsWithSegments("/auth/register");
+
     // Login and refresh set or use cookies too (login CSRF, refresh-cookie transport).
     private static bool RidesOnCookie(HttpContext context) =>
         context.Request.Headers.Authorization.Count == 0 &&
-        (HasSessionCookie(context) || context.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName)
-         || context.Request.Path.StartsWithSegments("/auth/login") || context.Request.Path.StartsWithSegments("/auth/register"));
+        (HasSessionCookie(context) || context.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName) || IsLoginOrRegister(context));
 
     /// <summary>
     /// Fetch metadata first (Sec-Fetch-Site: same-origin or none), else the Origin header against this

@@ -23,6 +23,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Task? _housekeeping;
+    private Task? _stopping;
     private RevocationListener? _listener;
     private KeyRing? _keys;
     private JwsIssuer? _issuer;
@@ -100,7 +101,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
         ISessionStore traced = new TracingSessionStore(_stores.Sessions, Metrics);
         ISessionStore sessionStore = Options.NearCache is { } cache
             ? new NearCacheSessionStore(traced, _stores.Revocations, _listener, Time, cache)
-            : traced;
+            : new PublishingSessionStore(traced, _stores.Revocations, Time);
         _sessions = new SessionManager(sessionStore, Time, Options.Sessions);
         _refresh = new RefreshTokenService(_stores.RefreshTokens, _stores.Revocations, Time, Options.Refresh, _loggers.CreateLogger<RefreshTokenService>());
         _refresh.OnAudit = e => Metrics.ReuseDetected.Add(e.Kind == "refresh_token_reused" ? 1 : 0);
@@ -143,6 +144,29 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Idempotent: a host may stop its services twice (WebApplicationFactory stops the host, then the
+        // app's own Run returns and stops it again); every caller awaits the one stop, which disposes the
+        // listener once.
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _stopping, mine.Task, null) is { } first)
+        {
+            await first.ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await StopCoreAsync().ConfigureAwait(false);
+            mine.SetResult();
+        }
+        catch (Exception ex)
+        {
+            mine.SetException(ex);
+            throw;
+        }
+    }
+
+    private async Task StopCoreAsync()
+    {
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_housekeeping is not null) await _housekeeping.ConfigureAwait(false);
         if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
@@ -150,7 +174,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested) await StopAsync(default).ConfigureAwait(false);
+        await StopAsync(default).ConfigureAwait(false);
         _stop.Dispose();
     }
 

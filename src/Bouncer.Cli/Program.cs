@@ -2,12 +2,12 @@ using System.CommandLine;
 
 namespace Bouncer.Cli;
 
-/// <summary>The <c>bouncer</c> command. Exit codes: 0 done, 1 nothing matched, 2 bad arguments or unreachable store.</summary>
+/// <summary>The <c>bouncer</c> command. Exit codes: 0 done, 1 refused or nothing matched, 2 bad arguments, key file or store.</summary>
 public static class Program
 {
-    public static RootCommand BuildRoot() => new("bouncer: manage Bouncer sessions, tokens and keys") { SessionsCommands.Build() };
+    public static RootCommand BuildRoot() => BouncerCli.BuildRoot();
 
-    public static Task<int> Main(string[] args) => RunAsync(BuildRoot(), args, Console.Out, Console.Error);
+    public static int Main(string[] args) => BouncerCli.Run(args, Console.In, Console.Out, Console.Error);
 
     /// <summary>Parses and runs <paramref name="args"/>; a parse error is one line per error on <paramref name="error"/> and exit 2.</summary>
     public static Task<int> RunAsync(RootCommand root, string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)

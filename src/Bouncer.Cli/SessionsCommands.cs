@@ -127,7 +127,8 @@ public static class SessionsCommands
             store = StoreFactory.Open(parse.GetValue(storeOption)!, parse.GetValue(connectionOption));
             return await body(new SessionManager(store, TimeProvider.System, options), output);
         }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException
+                                   or StackExchange.Redis.RedisException or System.Data.Common.DbException or System.Net.Sockets.SocketException or TimeoutException)
         {
             // ArgumentException covers bad user ids (SessionInputException) and malformed connection strings;
             // IOException covers SqliteSessionStoreException; drivers' own failures derive from these.

@@ -1,6 +1,11 @@
+using Bouncer.Revocation;
 using Bouncer.Sessions;
+using Bouncer.Stores.Postgres;
+using Bouncer.Stores.Redis;
+using Npgsql;
 using Bouncer.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
+using StackExchange.Redis;
 
 namespace Bouncer.Cli;
 
@@ -18,9 +23,8 @@ public static class StoreFactory
     {
         "memory" => new MemorySessionStore(),
         "sqlite" => OpenSqlite(connection),
-        // Wired by the integrator once Bouncer.Stores.Redis / Bouncer.Stores.Postgres are merged.
-        "redis" => throw new NotSupportedException("The redis store is not wired yet."),
-        "postgres" => throw new NotSupportedException("The postgres store is not wired yet."),
+        "redis" => OpenRedis(connection),
+        "postgres" => OpenPostgres(connection),
         _ => throw new ArgumentException($"Unknown store '{kind}'; expected one of: {string.Join(", ", Kinds)}."),
     };
 
@@ -29,6 +33,29 @@ public static class StoreFactory
     {
         if (store is IAsyncDisposable a) await a.DisposeAsync().ConfigureAwait(false);
         else if (store is IDisposable d) d.Dispose();
+    }
+
+    // A running server's near cache learns of a CLI revoke through the same push: the CLI publishes on
+    // the deployment's revocation channel like any other instance.
+    private static ISessionStore OpenRedis(string? connection)
+    {
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new ArgumentException("--connection is required for the redis store (\"host:port[,password=...]\").");
+        var options = ConfigurationOptions.Parse(connection);
+        options.AbortOnConnectFail = true;   // an admin command on an unreachable server must fail at once
+        options.ConnectTimeout = 3000;
+        var redis = ConnectionMultiplexer.Connect(options);
+        var store = new PublishingSessionStore(new RedisSessionStore(redis), new RedisRevocationChannel(redis));
+        return new OwningSessionStore(store, redis);
+    }
+
+    private static ISessionStore OpenPostgres(string? connection)
+    {
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new ArgumentException("--connection is required for the postgres store (\"Host=...;Username=...;Database=...\").");
+        var source = NpgsqlDataSource.Create(connection);
+        var store = new PublishingSessionStore(new PostgresSessionStore(source), new PostgresRevocationChannel(source));
+        return new OwningSessionStore(store, source);
     }
 
     private static SqliteSessionStore OpenSqlite(string? connection)
@@ -48,4 +75,22 @@ public static class StoreFactory
         s.TrimStart() is var t && (t.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase)
             || t.StartsWith("DataSource=", StringComparison.OrdinalIgnoreCase)
             || t.StartsWith("Filename=", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A store that also closes the connections it was opened with.</summary>
+    private sealed class OwningSessionStore(ISessionStore inner, params IDisposable[] owned) : ISessionStore, IDisposable
+    {
+        public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) => inner.GetAsync(key, ct);
+        public ValueTask CreateAsync(SessionRecord record, CancellationToken ct) => inner.CreateAsync(record, ct);
+        public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) => inner.UpdateAsync(record, ct);
+        public ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct) => inner.RotateAsync(oldKey, next, ct);
+        public ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct) => inner.DeleteAsync(key, ct);
+        public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct) => inner.DeleteUserAsync(userId, ct);
+        public ValueTask<IReadOnlyList<SessionRecord>> ListUserAsync(string userId, CancellationToken ct) => inner.ListUserAsync(userId, ct);
+        public ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct) => inner.SweepAsync(now, batchSize, ct);
+
+        public void Dispose()
+        {
+            foreach (var o in owned) o.Dispose();
+        }
+    }
 }

@@ -1,10 +1,9 @@
 using Bouncer.AspNetCore;
-using Bouncer.Refresh;
-using Bouncer.Revocation;
 using Bouncer.Stores.Postgres;
 using Bouncer.Stores.Redis;
 using Bouncer.Stores.Sqlite;
-using Bouncer.Users;
+using Npgsql;
+using StackExchange.Redis;
 
 namespace Bouncer.Server;
 
@@ -27,16 +26,50 @@ public static class StoreSetup
             case "sqlite":
                 var path = connection ?? Path.Combine("data", "bouncer.db");
                 if (!path.Contains('=')) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                return new BouncerStores(new SqliteSessionStore(path), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel());
+                var sqlite = SqliteBouncerStores.Open(path);
+                return new BouncerStores(sqlite.Sessions, sqlite.RefreshTokens, sqlite.Users, sqlite.Secrets, sqlite.Revocations);
             case "redis":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store redis needs --connection \"host:port\" (Bouncer:Connection).");
-                return new BouncerStores(new RedisSessionStore(connection), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel());
+                var redisOptions = ConfigurationOptions.Parse(connection);
+                redisOptions.AbortOnConnectFail = false;   // reconnect by itself after a restart
+                var redis = ConnectionMultiplexer.Connect(redisOptions);
+                return new BouncerStores(new RedisSessionStore(redis), new RedisRefreshTokenStore(redis), new RedisUserStore(redis),
+                    new RedisSecretStore(redis), new RedisRevocationChannel(redis))
+                {
+                    // Fail at start with a clear message rather than at the first login.
+                    Initialize = async ct =>
+                    {
+                        try { await redis.GetDatabase().PingAsync(); }
+                        catch (RedisException ex) { throw new InvalidOperationException($"Redis at '{redisOptions.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message}", ex); }
+                    },
+                };
             case "postgres":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store postgres needs --connection \"Host=...;Username=...;Database=...\" (Bouncer:Connection).");
-                var pg = new PostgresSessionStore(connection);
-                return new BouncerStores(pg, new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel())
+                NpgsqlDataSource source;
+                try { source = NpgsqlDataSource.Create(connection); }
+                catch (ArgumentException ex) { throw new InvalidOperationException("Bouncer:Connection is not a valid PostgreSQL connection string: " + ex.Message, ex); }
+                var sessions = new PostgresSessionStore(source);
+                var refresh = new PostgresRefreshTokenStore(source);
+                var users = new PostgresUserStore(source);
+                var secrets = new PostgresSecretStore(source);
+                var revocations = new PostgresRevocationChannel(source);
+                return new BouncerStores(sessions, refresh, users, secrets, revocations)
                 {
-                    Initialize = ct => pg.EnsureSchemaAsync(ct),
+                    Initialize = async ct =>
+                    {
+                        try
+                        {
+                            await sessions.EnsureSchemaAsync(ct);
+                            await refresh.EnsureSchemaAsync(ct);
+                            await users.EnsureSchemaAsync(ct);
+                            await secrets.EnsureSchemaAsync(ct);
+                            await revocations.EnsureSchemaAsync(ct);
+                        }
+                        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
+                        {
+                            throw new InvalidOperationException($"PostgreSQL at '{source.ConnectionString.Split(';').FirstOrDefault(p => p.StartsWith("Host", StringComparison.OrdinalIgnoreCase))}' is unreachable or refused the schema: {ex.Message}", ex);
+                        }
+                    },
                 };
             default:
                 throw new InvalidOperationException($"Unknown store '{kind}': use one of {string.Join(", ", Kinds)} (Bouncer:Store).");

@@ -26,5 +26,5 @@ public sealed partial class PostgresSessionStoreOptions
     }
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,49}$")]
-    private static partial Regex Identifier();
+    internal static partial Regex Identifier();
 }

@@ -152,7 +152,7 @@ public sealed class SessionsCommandsTests : IDisposable
     [InlineData("sessions", "sweep", "--bogus")]
     [InlineData("sessions", "list", "--user", "alice")]                                      // sqlite needs --connection
     [InlineData("sessions", "list", "--user", "", "--store", "memory")]                      // empty user id
-    [InlineData("sessions", "list", "--user", "a", "--store", "redis", "--connection", "localhost")]  // not wired on this branch
+    [InlineData("sessions", "list", "--user", "a", "--store", "redis", "--connection", "127.0.0.1:1")]  // nothing listens on port 1
     public async Task BadArguments_ExitTwo_WithOneLineError(params string[] args)
     {
         var (code, output, error) = await Run(args);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 
 namespace Bouncer.Revocation;
 
@@ -17,6 +18,16 @@ public sealed class RevocationSet
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _tokensBySpan;
     private readonly ConcurrentDictionary<string, (long NotBefore, long Expires)>.AlternateLookup<ReadOnlySpan<char>> _usersBySpan;
 
+    // A presence filter per kind in front of the dictionaries: one bit per cheap 16-bit hash of the
+    // identifier. Most tokens are not revoked, so most checks end at a clear bit without hashing the
+    // string for a dictionary lookup. A set bit only means "look it up": no false negatives, because
+    // a bit is set before its entry is added and the filters are rebuilt only under the same lock.
+    private const int FilterBits = 1 << 16;
+    private long[] _sessionFilter = new long[FilterBits / 64];
+    private long[] _tokenFilter = new long[FilterBits / 64];
+    private long[] _userFilter = new long[FilterBits / 64];
+    private readonly Lock _writeGate = new();
+
     public RevocationSet()
     {
         _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -30,7 +41,18 @@ public sealed class RevocationSet
     /// <summary>Records a revocation. Idempotent; a later user not-before wins over an earlier one.</summary>
     public void Apply(in RevocationRecord revocation)
     {
+        lock (_writeGate) ApplyLocked(revocation);
+    }
+
+    private void ApplyLocked(in RevocationRecord revocation)
+    {
         var expires = revocation.ExpiresAt.ToUnixTimeMilliseconds();
+        Mark(revocation.Kind switch
+        {
+            RevocationKind.Session => _sessionFilter,
+            RevocationKind.Token => _tokenFilter,
+            _ => _userFilter,
+        }, revocation.Subject);
         switch (revocation.Kind)
         {
             case RevocationKind.Session:
@@ -57,23 +79,68 @@ public sealed class RevocationSet
     /// </summary>
     public bool IsRevoked(ReadOnlySpan<char> sid, ReadOnlySpan<char> jti, ReadOnlySpan<char> sub, long issuedAtUnixSeconds)
     {
-        // Empty dictionaries are the common case: skip the hashing entirely.
-        if (!_sessions.IsEmpty && !sid.IsEmpty && _sessionsBySpan.ContainsKey(sid)) return true;
-        if (!_tokens.IsEmpty && !jti.IsEmpty && _tokensBySpan.ContainsKey(jti)) return true;
-        return !_users.IsEmpty && !sub.IsEmpty && _usersBySpan.TryGetValue(sub, out var cut) && issuedAtUnixSeconds < cut.NotBefore;
+        if (MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid)) return true;
+        if (MayContain(_tokenFilter, jti) && _tokensBySpan.ContainsKey(jti)) return true;
+        return MayContain(_userFilter, sub) && _usersBySpan.TryGetValue(sub, out var cut) && issuedAtUnixSeconds < cut.NotBefore;
     }
 
     /// <summary>True when the session (or refresh family) id is revoked.</summary>
-    public bool IsSessionRevoked(ReadOnlySpan<char> sid) => !_sessions.IsEmpty && _sessionsBySpan.ContainsKey(sid);
+    public bool IsSessionRevoked(ReadOnlySpan<char> sid) => MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid);
+
+    private static bool MayContain(long[] filter, ReadOnlySpan<char> id)
+    {
+        if (id.IsEmpty) return false;
+        var bit = FilterIndex(id);
+        return (Volatile.Read(ref filter[bit >> 6]) & (1L << (bit & 63))) != 0;
+    }
+
+    private static void Mark(long[] filter, ReadOnlySpan<char> id)
+    {
+        var bit = FilterIndex(id);
+        Interlocked.Or(ref filter[bit >> 6], 1L << (bit & 63));
+    }
+
+    // Not a security boundary (a collision only costs a dictionary lookup): the length and the first and
+    // last eight chars, mixed by a multiply. Identifiers are random, so their ends spread well.
+    private static int FilterIndex(ReadOnlySpan<char> id)
+    {
+        var bytes = MemoryMarshal.AsBytes(id);
+        ulong h = (ulong)id.Length * 0x9E3779B97F4A7C15UL;
+        if (bytes.Length >= 16)
+        {
+            h ^= MemoryMarshal.Read<ulong>(bytes);
+            h = (h ^ MemoryMarshal.Read<ulong>(bytes[^8..])) * 0xBF58476D1CE4E5B9UL;
+        }
+        else
+        {
+            foreach (var c in id) h = (h ^ c) * 0x100000001B3UL;
+        }
+        return (int)((h ^ (h >> 29)) * 0x94D049BB133111EBUL >> 48);
+    }
 
     /// <summary>Drops entries whose expiry has passed; returns how many.</summary>
     public int Prune(DateTimeOffset now)
     {
         var ms = now.ToUnixTimeMilliseconds();
         var removed = 0;
-        foreach (var (k, v) in _sessions) if (v <= ms && _sessions.TryRemove(new(k, v))) removed++;
-        foreach (var (k, v) in _tokens) if (v <= ms && _tokens.TryRemove(new(k, v))) removed++;
-        foreach (var (k, v) in _users) if (v.Expires <= ms && _users.TryRemove(new(k, v))) removed++;
+        lock (_writeGate)
+        {
+            foreach (var (k, v) in _sessions) if (v <= ms && _sessions.TryRemove(new(k, v))) removed++;
+            foreach (var (k, v) in _tokens) if (v <= ms && _tokens.TryRemove(new(k, v))) removed++;
+            foreach (var (k, v) in _users) if (v.Expires <= ms && _users.TryRemove(new(k, v))) removed++;
+            if (removed == 0) return 0;
+            // Rebuilt under the write lock, so no concurrent Apply can set a bit in a discarded filter.
+            _sessionFilter = Rebuild(_sessions.Keys);
+            _tokenFilter = Rebuild(_tokens.Keys);
+            _userFilter = Rebuild(_users.Keys);
+        }
         return removed;
+    }
+
+    private static long[] Rebuild(IEnumerable<string> ids)
+    {
+        var filter = new long[FilterBits / 64];
+        foreach (var id in ids) Mark(filter, id);
+        return filter;
     }
 }

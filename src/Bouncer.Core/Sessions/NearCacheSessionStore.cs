@@ -120,15 +120,11 @@ public sealed class NearCacheSessionStore : ISessionStore
         return record;
     }
 
-    private ValueTask PublishAsync(RevocationKind kind, string subject, CancellationToken ct)
-    {
-        var now = _time.GetUtcNow();
-        // Other caches hold an entry at most TimeToLive; after that the revocation has nothing to evict.
-        var revocation = new RevocationRecord(kind, subject, now, now + _options.TimeToLive);
-        return AwaitPublish(_channel.PublishAsync(revocation, ct));
-
-        static async ValueTask AwaitPublish(ValueTask<long> publish) => await publish.ConfigureAwait(false);
-    }
+    // Other caches hold an entry at most TimeToLive, and hybrid tokens of a session live minutes: the
+    // announcement outlives both.
+    private ValueTask PublishAsync(RevocationKind kind, string subject, CancellationToken ct) =>
+        SessionRevocations.PublishAsync(_channel, kind, subject, _time,
+            _options.TimeToLive > SessionRevocations.DefaultAnnouncement ? _options.TimeToLive : SessionRevocations.DefaultAnnouncement, ct);
 
     private void OnRevocation(RevocationRecord revocation)
     {

@@ -20,6 +20,16 @@ internal static class Base64UrlStrict
     public static int DecodedLength(int encodedLength) =>
         (encodedLength & 3) == 1 ? -1 : (encodedLength >> 2) * 3 + ((encodedLength & 3) switch { 2 => 1, 3 => 2, _ => 0 });
 
+    private static readonly SearchValues<byte> AlphabetAndDot =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."u8);
+
+    /// <summary>True when every byte is a base64url character or a dot: one scan for a whole compact JWS.</summary>
+    public static bool IsAlphabetOrDot(ReadOnlySpan<byte> text) => !text.ContainsAnyExcept(AlphabetAndDot);
+
+    /// <summary>Length and trailing-bit rules only, for a segment whose alphabet was already checked.</summary>
+    public static bool HasCanonicalShape(ReadOnlySpan<byte> text) =>
+        (text.Length & 3) != 1 && (text.Length == 0 || TrailingBitsZero(text[^1], text.Length & 3));
+
     public static bool IsCanonical(ReadOnlySpan<byte> text)
     {
         if ((text.Length & 3) == 1 || text.ContainsAnyExcept(AlphabetBytes)) return false;
@@ -40,6 +50,15 @@ internal static class Base64UrlStrict
         if (length < 0 || length > destination.Length || !IsCanonical(text)) return false;
         // The OperationStatus overload: the bool overloads throw FormatException on bad input.
         return Base64Url.DecodeFromUtf8(text, destination, out _, out written) == OperationStatus.Done && written == length;
+    }
+
+    /// <summary>Decodes text already checked with <see cref="IsCanonical(ReadOnlySpan{byte})"/>; skips the second scan.</summary>
+    public static bool TryDecodeChecked(ReadOnlySpan<byte> canonicalText, Span<byte> destination, out int written)
+    {
+        written = 0;
+        int length = DecodedLength(canonicalText.Length);
+        if (length < 0 || length > destination.Length) return false;
+        return Base64Url.DecodeFromUtf8(canonicalText, destination, out _, out written) == OperationStatus.Done && written == length;
     }
 
     public static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)

@@ -71,8 +71,9 @@ public sealed class JwkSet : IKeySource
             if (!sawKeys) throw new KeyLoadException("malformed_jwks", "the JWK set has no 'keys' array");
             if (reader.Read()) throw new KeyLoadException("malformed_jwks", "trailing content after the JWK set");
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string the reader cannot transcode (e.g. a lone surrogate escape).
             throw new KeyLoadException("malformed_jwks", $"the JWK set is not valid JSON: {ex.Message}", ex);
         }
         if (jwks.Count == 0) throw new KeyLoadException("empty_jwks", "the JWK set holds no keys");
@@ -132,8 +133,40 @@ public interface IKeySource
     internal KeySnapshot GetSnapshot();
 }
 
-/// <summary>The keys a verifier consults for one call; immutable.</summary>
+/// <summary>
+/// The keys a verifier consults for one call, plus a small cache of header segments already parsed against them.
+/// Only headers of tokens whose signature verified are remembered, and at most <see cref="MaxHeaders"/>, so a
+/// stranger can neither fill nor churn the cache.
+/// </summary>
 internal sealed class KeySnapshot(SigningKey[] keys)
 {
+    private const int MaxHeaders = 8;
+
+    private (byte[] Segment, JwsVerifier.HeaderInfo Header)[] _headers = [];
+
     public SigningKey[] Keys { get; } = keys;
+
+    public bool TryGetHeader(ReadOnlySpan<byte> segment, out JwsVerifier.HeaderInfo header)
+    {
+        foreach (var (cached, info) in Volatile.Read(ref _headers))
+        {
+            if (segment.SequenceEqual(cached))
+            {
+                header = info;
+                return true;
+            }
+        }
+        header = default;
+        return false;
+    }
+
+    public void RememberHeader(ReadOnlySpan<byte> segment, JwsVerifier.HeaderInfo header)
+    {
+        var current = Volatile.Read(ref _headers);
+        if (current.Length >= MaxHeaders || segment.Length > 512) return;
+        foreach (var (cached, _) in current)
+            if (segment.SequenceEqual(cached)) return;
+        // Copy-on-write; a lost race only drops one cache entry.
+        Interlocked.CompareExchange(ref _headers, [.. current, (segment.ToArray(), header)], current);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Bouncer.Tokens;
@@ -114,7 +115,9 @@ public sealed class JwsIssuer
 
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        // The relaxed encoder writes "at+jwt" rather than "at\u002Bjwt": both are valid JSON, the plain one is what
+        // verifiers comparing raw header text expect. Tokens are never embedded in HTML, where it would matter.
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.Reset(buffer);
         writer.WriteStartObject();
         writer.WriteString("alg"u8, key.Algorithm.Name());

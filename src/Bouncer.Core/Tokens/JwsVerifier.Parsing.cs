@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -5,10 +6,23 @@ namespace Bouncer.Tokens;
 
 public sealed partial class JwsVerifier
 {
-    private enum TypState { Absent, AccessToken, Wrong }
+    // AcceptedExtra: a typ admitted only by this verifier's VerifyOptions.AcceptedTypes. The other states depend on
+    // the header alone, so only they may enter the header cache, which every verifier over the same keys shares.
+    internal enum TypState { Absent, AccessToken, Wrong, AcceptedExtra }
+
+    /// <summary>What the header says, once parsed.</summary>
+    internal readonly record struct HeaderInfo(JwsAlgorithm Algorithm, int KeyIndex, bool HasKid, TypState Typ);
 
     // Header members are a closed set: alg, kid, typ. Everything else is refused rather than ignored, since a
     // member we do not understand may change how the token should be read (RFC 8725 3.1, 3.11).
+    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes, out HeaderInfo header)
+    {
+        header = default;
+        var failure = ReadHeader(json, keys, acceptedTypes, out var alg, out int keyIndex, out bool hasKid, out var typ);
+        header = new HeaderInfo(alg, keyIndex, hasKid, typ);
+        return failure;
+    }
+
     private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes,
         out JwsAlgorithm alg, out int keyIndex, out bool hasKid, out TypState typ)
     {
@@ -45,7 +59,7 @@ public sealed partial class JwsVerifier
             else if (reader.ValueTextEquals("typ"u8))
             {
                 if (typ != TypState.Absent || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                typ = IsAccessTokenType(ref reader, acceptedTypes) ? TypState.AccessToken : TypState.Wrong;
+                typ = ReadTyp(ref reader, acceptedTypes);
             }
             else if (reader.ValueTextEquals("crit"u8))
             {
@@ -69,29 +83,29 @@ public sealed partial class JwsVerifier
 
     // RFC 9068 2.1: "at+jwt"; RFC 7515 4.1.9: the "application/" prefix may be present, media types are case-insensitive.
     // acceptedTypes: the verifier's configured extra values (VerifyOptions.AcceptedTypes), matched exactly but for case.
-    private static bool IsAccessTokenType(ref Utf8JsonReader reader, byte[][] acceptedTypes)
+    private static TypState ReadTyp(ref Utf8JsonReader reader, byte[][] acceptedTypes)
     {
         Span<byte> value = stackalloc byte[32];
         int length;
         if (reader.ValueIsEscaped)
         {
-            if (reader.ValueSpan.Length > 6 * value.Length) return false;
+            if (reader.ValueSpan.Length > 6 * value.Length) return TypState.Wrong;
             Span<byte> unescaped = stackalloc byte[6 * 32];
             length = reader.CopyString(unescaped);
-            if (length > value.Length) return false;
+            if (length > value.Length) return TypState.Wrong;
             unescaped[..length].CopyTo(value);
         }
         else
         {
-            if (reader.ValueSpan.Length > value.Length) return false;
+            if (reader.ValueSpan.Length > value.Length) return TypState.Wrong;
             reader.ValueSpan.CopyTo(value);
             length = reader.ValueSpan.Length;
         }
         var typ = value[..length];
-        if (Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8)) return true;
+        if (Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8)) return TypState.AccessToken;
         foreach (var accepted in acceptedTypes)
-            if (Ascii.EqualsIgnoreCase(typ, accepted)) return true;
-        return false;
+            if (Ascii.EqualsIgnoreCase(typ, accepted)) return TypState.AcceptedExtra;
+        return TypState.Wrong;
     }
 
     private VerifyFailure ReadClaims(Span<byte> json, out ClaimTimes times)
@@ -101,64 +115,104 @@ public sealed partial class JwsVerifier
         int maxDepth = _options.MaxJsonDepth;
         // Duplicate-member check: names seen in each open object, as (offset, length) into json or into the
         // unescape area after it. objectStarts[d] is where the names of the object at depth d begin.
-        Span<int> names = stackalloc int[2 * MaxPayloadMembers];
+        // (offset, length, hash) per name other than the registered claims. Small on the stack; a payload with many
+        // members moves to a pooled array bounded by the member cap (a JSON member takes at least 4 bytes, "":0).
+        Span<int> names = stackalloc int[3 * 16];
+        int[]? rentedNames = null;
         Span<int> objectStarts = stackalloc int[maxDepth + 1];
-        int nameCount = 0, openObjects = 0;
+        int nameCount = 0, openObjects = 0, seenClaims = 0;
         byte[]? unescapeArea = null;
         int unescapeUsed = 0;
 
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
-        objectStarts[openObjects++] = 0;
-        while (reader.Read())
+        try
         {
-            switch (reader.TokenType)
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
+            objectStarts[openObjects++] = 0;
+            while (reader.Read())
             {
-                case JsonTokenType.StartObject:
-                case JsonTokenType.StartArray:
-                    // The cap applies before the nested content is read: nesting costs nothing beyond this depth.
-                    if (reader.CurrentDepth + 1 > maxDepth) return VerifyFailure.TooDeep;
-                    if (reader.TokenType == JsonTokenType.StartObject) objectStarts[openObjects++] = nameCount;
-                    break;
-                case JsonTokenType.EndObject:
-                    nameCount = objectStarts[--openObjects];
-                    break;
-                case JsonTokenType.PropertyName:
+                switch (reader.TokenType)
                 {
-                    if (nameCount == MaxPayloadMembers) return VerifyFailure.Malformed;
-                    int offset, length;
-                    ReadOnlySpan<byte> name;
-                    if (!reader.ValueIsEscaped)
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        // The cap applies before the nested content is read: nesting costs nothing beyond this depth.
+                        if (reader.CurrentDepth + 1 > maxDepth) return VerifyFailure.TooDeep;
+                        if (reader.TokenType == JsonTokenType.StartObject) objectStarts[openObjects++] = nameCount;
+                        break;
+                    case JsonTokenType.EndObject:
+                        nameCount = objectStarts[--openObjects];
+                        break;
+                    case JsonTokenType.PropertyName:
                     {
-                        offset = (int)reader.TokenStartIndex + 1;
-                        length = reader.ValueSpan.Length;
-                        name = reader.ValueSpan;
+                        // Registered claims at the top level are recognised by value and checked for duplicates with a
+                        // bit each; only other names go through the general per-object list.
+                        if (reader.CurrentDepth == 1 && !reader.ValueIsEscaped)
+                        {
+                            var claim = Classify(reader.ValueSpan);
+                            if (claim != Claim.Other)
+                            {
+                                if ((seenClaims & (1 << (int)claim)) != 0) return VerifyFailure.Malformed;
+                                seenClaims |= 1 << (int)claim;
+                                // sub, jti and sid are only checked for duplicates here; their values are read on demand.
+                                if (claim > Claim.Aud) break;
+                                var claimFailure = ReadTopLevelClaim(ref reader, claim, ref times, ref issuerOk, ref audienceOk);
+                                if (claimFailure != VerifyFailure.None) return claimFailure;
+                                break;
+                            }
+                        }
+                        if (3 * nameCount == names.Length)
+                        {
+                            int capacity = 3 * Math.Min(MaxPayloadMembers, json.Length / 4 + 1);
+                            if (rentedNames is not null || capacity <= names.Length) return VerifyFailure.Malformed;
+                            rentedNames = ArrayPool<int>.Shared.Rent(capacity);
+                            names.CopyTo(rentedNames);
+                            names = rentedNames.AsSpan(0, capacity);
+                        }
+                        int offset, length;
+                        ReadOnlySpan<byte> name;
+                        if (!reader.ValueIsEscaped)
+                        {
+                            offset = (int)reader.TokenStartIndex + 1;
+                            length = reader.ValueSpan.Length;
+                            name = reader.ValueSpan;
+                        }
+                        else
+                        {
+                            unescapeArea ??= new byte[json.Length];
+                            length = reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
+                            offset = json.Length + unescapeUsed;
+                            name = unescapeArea.AsSpan(unescapeUsed, length);
+                            unescapeUsed += length;
+                            // An escaped spelling of a registered claim ("\u0065xp") is the same member (RFC 8259 8.3).
+                            if (reader.CurrentDepth == 1 && Classify(name) is var escapedClaim && escapedClaim != Claim.Other)
+                            {
+                                if ((seenClaims & (1 << (int)escapedClaim)) != 0) return VerifyFailure.Malformed;
+                                seenClaims |= 1 << (int)escapedClaim;
+                                var claimFailure = ReadTopLevelClaim(ref reader, escapedClaim, ref times, ref issuerOk, ref audienceOk);
+                                if (claimFailure != VerifyFailure.None) return claimFailure;
+                                break;
+                            }
+                        }
+                        int hash = NameHash(name);
+                        for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
+                        {
+                            if (names[3 * i + 2] != hash) continue;
+                            int o = names[3 * i];
+                            var seen = o < json.Length ? json.Slice(o, names[3 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[3 * i + 1]);
+                            if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
+                        }
+                        names[3 * nameCount] = offset;
+                        names[3 * nameCount + 1] = length;
+                        names[3 * nameCount + 2] = hash;
+                        nameCount++;
+                        break;
                     }
-                    else
-                    {
-                        unescapeArea ??= new byte[json.Length];
-                        length = reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
-                        offset = json.Length + unescapeUsed;
-                        name = unescapeArea.AsSpan(unescapeUsed, length);
-                        unescapeUsed += length;
-                    }
-                    for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
-                    {
-                        int o = names[2 * i];
-                        var seen = o < json.Length ? json.Slice(o, names[2 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[2 * i + 1]);
-                        if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
-                    }
-                    names[2 * nameCount] = offset;
-                    names[2 * nameCount + 1] = length;
-                    nameCount++;
-                    if (reader.CurrentDepth == 1)
-                    {
-                        var failure = ReadTopLevelClaim(ref reader, name, ref times, ref issuerOk, ref audienceOk);
-                        if (failure != VerifyFailure.None) return failure;
-                    }
-                    break;
                 }
             }
+        }
+        finally
+        {
+            if (rentedNames is not null) ArrayPool<int>.Shared.Return(rentedNames);
         }
 
         long now = _time.GetUtcNow().ToUnixTimeSeconds();
@@ -172,13 +226,42 @@ public sealed partial class JwsVerifier
         return VerifyFailure.None;
     }
 
-    // The reader sits on a top-level property name; reads the claims Bouncer checks, leaves the rest to the walk.
-    private VerifyFailure ReadTopLevelClaim(ref Utf8JsonReader reader, ReadOnlySpan<byte> name, ref ClaimTimes times, ref bool issuerOk, ref bool audienceOk)
+    // A cheap filter for the duplicate check; equal names always hash equal, the byte comparison decides.
+    private static int NameHash(ReadOnlySpan<byte> name)
     {
-        if (name.SequenceEqual("exp"u8)) return ReadNumericDate(ref reader, out times.Exp);
-        if (name.SequenceEqual("nbf"u8)) return ReadNumericDate(ref reader, out times.Nbf);
-        if (name.SequenceEqual("iat"u8)) return ReadNumericDate(ref reader, out times.Iat);
-        if (name.SequenceEqual("iss"u8))
+        int hash = name.Length;
+        foreach (byte b in name) hash = hash * 31 + b;
+        return hash;
+    }
+
+    private enum Claim { Other, Exp, Nbf, Iat, Iss, Aud, Sub, Jti, Sid }
+
+    // Three-letter registered names packed into an int: one switch instead of a string comparison each.
+    private static Claim Classify(ReadOnlySpan<byte> name)
+    {
+        if (name.Length != 3) return Claim.Other;
+        return (name[0] << 16 | name[1] << 8 | name[2]) switch
+        {
+            'e' << 16 | 'x' << 8 | 'p' => Claim.Exp,
+            'n' << 16 | 'b' << 8 | 'f' => Claim.Nbf,
+            'i' << 16 | 'a' << 8 | 't' => Claim.Iat,
+            'i' << 16 | 's' << 8 | 's' => Claim.Iss,
+            'a' << 16 | 'u' << 8 | 'd' => Claim.Aud,
+            's' << 16 | 'u' << 8 | 'b' => Claim.Sub,
+            'j' << 16 | 't' << 8 | 'i' => Claim.Jti,
+            's' << 16 | 'i' << 8 | 'd' => Claim.Sid,
+            _ => Claim.Other,
+        };
+    }
+
+    // The reader sits on a registered top-level claim name. Values of sub, jti and sid are left to the walk (read on
+    // demand); the others are read and checked here.
+    private VerifyFailure ReadTopLevelClaim(ref Utf8JsonReader reader, Claim claim, ref ClaimTimes times, ref bool issuerOk, ref bool audienceOk)
+    {
+        if (claim == Claim.Exp) return ReadNumericDate(ref reader, out times.Exp);
+        if (claim == Claim.Nbf) return ReadNumericDate(ref reader, out times.Nbf);
+        if (claim == Claim.Iat) return ReadNumericDate(ref reader, out times.Iat);
+        if (claim == Claim.Iss)
         {
             reader.Read();
             // Exact comparison of the unescaped value (RFC 7519 4.1.1: case-sensitive StringOrURI).
@@ -186,7 +269,7 @@ public sealed partial class JwsVerifier
             issuerOk = reader.ValueTextEquals(_issuerUtf8);
             return VerifyFailure.None;
         }
-        if (name.SequenceEqual("aud"u8))
+        if (claim == Claim.Aud)
         {
             reader.Read();
             if (reader.TokenType == JsonTokenType.String)
@@ -195,6 +278,7 @@ public sealed partial class JwsVerifier
                 return VerifyFailure.None;
             }
             if (reader.TokenType != JsonTokenType.StartArray) return VerifyFailure.BadAudience;
+            if (_options.MaxJsonDepth < 2) return VerifyFailure.TooDeep;
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 // RFC 7519 4.1.3: an array of case-sensitive strings; anything else is not an audience.

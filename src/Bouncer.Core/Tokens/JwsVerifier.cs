@@ -106,40 +106,55 @@ public sealed partial class JwsVerifier
         var signatureB64 = token[(dot2 + 1)..];
         if (signatureB64.Length == 0 || signatureB64.Contains((byte)'.')) return VerifyFailure.Malformed;
         if (checkClaims && payloadB64.Length == 0) return VerifyFailure.Malformed;
-        if (!Base64UrlStrict.IsCanonical(headerB64) || !Base64UrlStrict.IsCanonical(payloadB64) || !Base64UrlStrict.IsCanonical(signatureB64))
+        if (!Base64UrlStrict.IsAlphabetOrDot(token) || !Base64UrlStrict.HasCanonicalShape(headerB64) ||
+            !Base64UrlStrict.HasCanonicalShape(payloadB64) || !Base64UrlStrict.HasCanonicalShape(signatureB64))
             return VerifyFailure.Malformed;
 
         int headerLength = Base64UrlStrict.DecodedLength(headerB64.Length);
         int payloadLength = Base64UrlStrict.DecodedLength(payloadB64.Length);
         int signatureLength = Base64UrlStrict.DecodedLength(signatureB64.Length);
         if (signatureLength > MaxSignatureBytes) return VerifyFailure.BadSignature;
+        if (signatureLength == 0) return VerifyFailure.Malformed;
 
         int scratchLength = Math.Max(headerLength, checkClaims ? payloadLength : 0);
         byte[]? rented = null;
-        Span<byte> scratch = scratchLength <= StackLimit ? stackalloc byte[StackLimit] : (rented = ArrayPool<byte>.Shared.Rent(scratchLength));
+        // Sized to need: stackalloc zero-fills, so a fixed 1 KiB buffer would cost more than the decode itself.
+        Span<byte> scratch = scratchLength <= StackLimit ? stackalloc byte[scratchLength] : (rented = ArrayPool<byte>.Shared.Rent(scratchLength));
         try
         {
             var snapshot = _keys.GetSnapshot();
-            if (!Base64UrlStrict.TryDecode(headerB64, scratch, out int written)) return VerifyFailure.Malformed;
-            var failure = ReadHeader(scratch[..written], snapshot.Keys, _acceptedTypesUtf8, out var alg, out int keyIndex, out bool hasKid, out var typ);
-            if (failure != VerifyFailure.None) return failure;
+            // Tokens from one issuer repeat the same header bytes: a header that already passed, on a token whose
+            // signature verified against this very snapshot, parses the same way again. A cached Wrong typ is parsed
+            // again by a verifier with extra accepted types, which may admit it.
+            bool headerCached = snapshot.TryGetHeader(headerB64, out var header)
+                && !(header.Typ == TypState.Wrong && _acceptedTypesUtf8.Length > 0);
+            if (!headerCached)
+            {
+                if (!Base64UrlStrict.TryDecodeChecked(headerB64, scratch, out int headerWritten)) return VerifyFailure.Malformed;
+                var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, _acceptedTypesUtf8, out header);
+                if (failure != VerifyFailure.None) return failure;
+            }
 
             // RFC 8725 3.1: the algorithm comes from the key, never from the token; the header only has to agree.
-            if (alg == 0) return VerifyFailure.AlgNotAllowed;
-            if (hasKid ? keyIndex < 0 : snapshot.Keys.Length != 1) return VerifyFailure.UnknownKid;
-            var chosen = snapshot.Keys[hasKid ? keyIndex : 0];
-            if (chosen.Algorithm != alg) return VerifyFailure.AlgNotAllowed;
-            if (checkClaims && (typ == TypState.Wrong || typ == TypState.Absent && _options.RequireTyp)) return VerifyFailure.BadTyp;
+            if (header.Algorithm == 0) return VerifyFailure.AlgNotAllowed;
+            if (header.HasKid ? header.KeyIndex < 0 : snapshot.Keys.Length != 1) return VerifyFailure.UnknownKid;
+            var chosen = snapshot.Keys[header.HasKid ? header.KeyIndex : 0];
+            if (chosen.Algorithm != header.Algorithm) return VerifyFailure.AlgNotAllowed;
+            if (checkClaims && (header.Typ == TypState.Wrong || header.Typ == TypState.Absent && _options.RequireTyp)) return VerifyFailure.BadTyp;
 
-            Span<byte> signature = stackalloc byte[MaxSignatureBytes];
-            if (!Base64UrlStrict.TryDecode(signatureB64, signature, out int signatureWritten)) return VerifyFailure.Malformed;
-            if (signatureWritten != chosen.SignatureLength || !chosen.Verify(token[..dot2], signature[..signatureWritten]))
-                return VerifyFailure.BadSignature;
+            if (signatureLength != chosen.SignatureLength) return VerifyFailure.BadSignature;
+            Span<byte> signature = stackalloc byte[signatureLength];
+            if (!Base64UrlStrict.TryDecodeChecked(signatureB64, signature, out _)) return VerifyFailure.Malformed;
+            if (!chosen.Verify(token[..dot2], signature)) return VerifyFailure.BadSignature;
+            // The cache is shared by every verifier over this snapshot: a typ only this verifier admits stays out of it.
+            if (!headerCached && header.Typ != TypState.AcceptedExtra) snapshot.RememberHeader(headerB64, header);
 
             if (checkClaims)
             {
-                if (!Base64UrlStrict.TryDecode(payloadB64, scratch, out written)) return VerifyFailure.Malformed;
-                failure = ReadClaims(scratch[..written], out times);
+                if (!Base64UrlStrict.TryDecodeChecked(payloadB64, scratch, out int payloadWritten)) return VerifyFailure.Malformed;
+                // RFC 8259 8.1: JSON text is UTF-8. Checked up front so that claims read later on demand cannot fail.
+                if (!System.Text.Unicode.Utf8.IsValid(scratch[..payloadWritten])) return VerifyFailure.Malformed;
+                var failure = ReadClaims(scratch[..payloadWritten], out times);
                 if (failure != VerifyFailure.None) return failure;
             }
             key = chosen;

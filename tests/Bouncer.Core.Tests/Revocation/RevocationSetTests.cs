@@ -75,4 +75,25 @@ public sealed class RevocationSetTests
         Assert.False(revoked);
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public void ManyEntries_EveryOneFound_OthersNot_BeforeAndAfterPrune()
+    {
+        var set = new RevocationSet();
+        var ids = Enumerable.Range(0, 20_000).Select(i => Guid.NewGuid().ToString("N")[..(8 + i % 20)]).ToList();
+        for (var i = 0; i < ids.Count; i++)
+            set.Apply(new RevocationRecord(i % 2 == 0 ? RevocationKind.Session : RevocationKind.Token, ids[i], T, T.AddMinutes(i < 10_000 ? 1 : 20)));
+
+        Assert.All(ids.Where((_, i) => i % 2 == 0), id => Assert.True(set.IsRevoked(id, "", "", 0)));
+        Assert.All(ids.Where((_, i) => i % 2 == 1), id => Assert.True(set.IsRevoked("", id, "", 0)));
+        Assert.DoesNotContain(Enumerable.Range(0, 5000).Select(_ => Guid.NewGuid().ToString("N")), id => set.IsRevoked(id, id, id, 0));
+
+        Assert.Equal(10_000, set.Prune(T.AddMinutes(5)));
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var kept = i >= 10_000;
+            Assert.Equal(kept, i % 2 == 0 ? set.IsRevoked(ids[i], "", "", 0) : set.IsRevoked("", ids[i], "", 0));
+        }
+    }
 }

@@ -57,3 +57,37 @@ public sealed class AcceptedTypesTests
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
     }
 }
+
+/// <summary>The header cache is shared by every verifier over one key set: a typ one verifier admits must not leak to another.</summary>
+public sealed class AcceptedTypesCacheTests
+{
+    private static readonly SigningKey Key = TestKeys.For(JwsAlgorithm.HS256);
+
+    private static string Token(string typ) =>
+        TokenFactory.Sign(Key, TokenFactory.Header(Key, typ), TokenFactory.Payload(DateTimeOffset.UtcNow));
+
+    [Fact]
+    public void Verify_SharedKeysLenientVerifierFirst_StrictVerifierStillRefusesTyp()
+    {
+        var keys = JwkSet.Create([Key]);
+        var lenient = new JwsVerifier(keys, new VerifyOptions { Issuer = TokenFactory.Issuer, Audience = TokenFactory.Audience, AcceptedTypes = ["JWT"] });
+        var strict = new JwsVerifier(keys, TokenFactory.Options());
+        var token = Token("JWT");
+        Assert.True(lenient.Verify(token).IsValid);
+        Assert.True(lenient.Verify(token).IsValid);
+        Assert.Equal(VerifyFailure.BadTyp, strict.Verify(token).Failure);
+    }
+
+    [Fact]
+    public void Verify_SharedKeysStrictVerifierFirst_LenientVerifierStillAccepts()
+    {
+        var keys = JwkSet.Create([Key]);
+        var strict = new JwsVerifier(keys, TokenFactory.Options());
+        var lenient = new JwsVerifier(keys, new VerifyOptions { Issuer = TokenFactory.Issuer, Audience = TokenFactory.Audience, AcceptedTypes = ["JWT"] });
+        var token = Token("JWT");
+        Assert.Equal(VerifyFailure.BadTyp, strict.Verify(token).Failure);
+        Assert.True(lenient.Verify(token).IsValid);
+        Assert.True(lenient.Verify(token).IsValid);
+        Assert.Equal(VerifyFailure.BadTyp, strict.Verify(token).Failure);
+    }
+}

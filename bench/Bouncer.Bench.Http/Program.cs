@@ -1,0 +1,127 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Bouncer.AspNetCore;
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Stores.Redis;
+using Bouncer.Stores.Sqlite;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+// One authentication setup per process; GET /bench/credential hands the load generator its header.
+var mode = Arg("--mode") ?? "none";
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+builder.WebHost.UseUrls(Arg("--urls") ?? "http://127.0.0.1:5100");
+
+var hmacKey = RandomNumberGenerator.GetBytes(32);
+using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+SecurityKey bearerKey = mode == "jwtbearer-es256" ? new ECDsaSecurityKey(ecdsa) { KeyId = "bench" } : new SymmetricSecurityKey(hmacKey) { KeyId = "bench" };
+var bearerAlg = mode == "jwtbearer-es256" ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.HmacSha256;
+
+switch (mode)
+{
+    case "none":
+        break;
+    case "cookie":
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+        builder.Services.AddAuthorization();
+        break;
+    case "jwtbearer-hs256" or "jwtbearer-es256":
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+        {
+            o.MapInboundClaims = false;
+            o.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = "bench", ValidAudience = "bench", IssuerSigningKey = bearerKey, ValidAlgorithms = [bearerAlg],
+            };
+        });
+        builder.Services.AddAuthorization();
+        break;
+    default:
+        var redis = Arg("--redis");
+        builder.Services.AddBouncer(o =>
+        {
+            o.Mode = BouncerMode.Hybrid;
+            o.SigningAlgorithm = mode == "bouncer-jwt-hs256" ? JwsAlgorithm.HS256 : JwsAlgorithm.ES256;
+            if (mode == "bouncer-session-redis-nocache") o.NearCache = null;
+            o.LoginFailuresPerMinute = 1000;
+        }).UseStores(_ => mode switch
+        {
+            "bouncer-session-sqlite" => FromSqlite(Path.Combine(Path.GetTempPath(), $"bouncer-bench-{Environment.ProcessId}.db")),
+            "bouncer-session-redis" or "bouncer-session-redis-nocache" =>
+                new BouncerStores(new RedisSessionStore(redis ?? throw new InvalidOperationException("--redis host:port needed")),
+                    new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel()),
+            _ => BouncerStores.InMemory(),
+        });
+        break;
+}
+
+var app = builder.Build();
+if (mode.StartsWith("bouncer-", StringComparison.Ordinal))
+{
+    app.UseBouncer();
+    app.MapBouncerEndpoints();
+    app.MapGet("/bench/credential", async (HttpContext ctx) =>
+    {
+        var runtime = ctx.RequestServices.GetRequiredService<BouncerRuntime>();
+        await runtime.Users.RegisterAsync("bench", "bench-password", "", ctx.RequestAborted);
+        if (mode.StartsWith("bouncer-session", StringComparison.Ordinal))
+        {
+            var (_, id) = await runtime.Sessions.CreateAsync("bench", "{\"roles\":\"\"}", "wrk", ctx.RequestAborted);
+            return $"Cookie: {BouncerDefaults.SessionCookieName}={id}";
+        }
+        var grant = (await runtime.Refresh.IssueAsync("bench", null, ctx.RequestAborted)).Access!;
+        var token = runtime.TokenIssuer.Issue(new TokenRequest { Subject = grant.Subject, SessionId = grant.Sid, JwtId = grant.Jti, Lifetime = TimeSpan.FromMinutes(10) });
+        return $"Authorization: Bearer {token}";
+    });
+}
+else
+{
+    if (mode != "none")
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+    }
+    var me = app.MapGet("/api/me", (ClaimsPrincipal user) => Results.Json(new { sub = user.FindFirst("sub")?.Value ?? user.Identity?.Name ?? "anonymous", via = mode }));
+    if (mode != "none") me.RequireAuthorization();
+    app.MapGet("/bench/credential", async (HttpContext ctx) =>
+    {
+        switch (mode)
+        {
+            case "cookie":
+                var principal = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "bench"), new Claim(ClaimTypes.Name, "bench")], CookieAuthenticationDefaults.AuthenticationScheme));
+                await ctx.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
+                var setCookie = ctx.Response.Headers.SetCookie.ToString();
+                return "Cookie: " + setCookie[..setCookie.IndexOf(';')];
+            case "none":
+                return "X-None: 1";
+            default:
+                var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+                {
+                    Issuer = "bench", Audience = "bench", Expires = DateTime.UtcNow.AddMinutes(10),
+                    Claims = new Dictionary<string, object> { ["sub"] = "bench", ["jti"] = Guid.NewGuid().ToString("N"), ["sid"] = "s1" },
+                    SigningCredentials = new SigningCredentials(bearerKey, bearerAlg),
+                });
+                return "Authorization: Bearer " + token;
+        }
+    });
+}
+app.Run();
+
+string? Arg(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+static BouncerStores FromSqlite(string path)
+{
+    var s = SqliteBouncerStores.Open(path);
+    return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations);
+}

@@ -1,0 +1,71 @@
+using Bouncer.Revocation;
+
+namespace Bouncer.Sessions;
+
+/// <summary>
+/// A store that announces every change ending a session (delete, rotate, log out everywhere) on the
+/// revocation channel, for writers with no near cache of their own (the CLI, a server with the cache
+/// off): other instances' caches evict on the push, and hybrid tokens minted from the session (whose
+/// <c>sid</c> is the session handle) die with it. <see cref="NearCacheSessionStore"/> does the same.
+/// </summary>
+public sealed class PublishingSessionStore(ISessionStore inner, IRevocationChannel channel, TimeProvider? time = null, TimeSpan? announceFor = null) : ISessionStore
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly TimeSpan _announceFor = announceFor ?? SessionRevocations.DefaultAnnouncement;
+
+    /// <inheritdoc/>
+    public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) => inner.GetAsync(key, ct);
+
+    /// <inheritdoc/>
+    public ValueTask CreateAsync(SessionRecord record, CancellationToken ct) => inner.CreateAsync(record, ct);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) => inner.UpdateAsync(record, ct);
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct)
+    {
+        var rotated = await inner.RotateAsync(oldKey, next, ct).ConfigureAwait(false);
+        if (rotated) await SessionRevocations.PublishAsync(channel, RevocationKind.Session, oldKey.ToString(), _time, _announceFor, ct).ConfigureAwait(false);
+        return rotated;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct)
+    {
+        var deleted = await inner.DeleteAsync(key, ct).ConfigureAwait(false);
+        if (deleted) await SessionRevocations.PublishAsync(channel, RevocationKind.Session, key.ToString(), _time, _announceFor, ct).ConfigureAwait(false);
+        return deleted;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
+    {
+        var deleted = await inner.DeleteUserAsync(userId, ct).ConfigureAwait(false);
+        await SessionRevocations.PublishAsync(channel, RevocationKind.User, userId, _time, _announceFor, ct).ConfigureAwait(false);
+        return deleted;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<SessionRecord>> ListUserAsync(string userId, CancellationToken ct) => inner.ListUserAsync(userId, ct);
+
+    /// <inheritdoc/>
+    public ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct) => inner.SweepAsync(now, batchSize, ct);
+}
+
+/// <summary>How session ends are announced on the revocation channel.</summary>
+public static class SessionRevocations
+{
+    /// <summary>
+    /// How long an announcement is kept: past the longest a near cache holds a record and the longest a
+    /// hybrid token minted from a session lives (both default well under this).
+    /// </summary>
+    public static readonly TimeSpan DefaultAnnouncement = TimeSpan.FromMinutes(15);
+
+    /// <summary>Publishes one session end: a session handle, or a user for "log out everywhere".</summary>
+    public static async ValueTask PublishAsync(IRevocationChannel channel, RevocationKind kind, string subject, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        await channel.PublishAsync(new RevocationRecord(kind, subject, now, now + announceFor), ct).ConfigureAwait(false);
+    }
+}

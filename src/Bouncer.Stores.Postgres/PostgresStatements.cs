@@ -1,0 +1,119 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Bouncer.Stores.Postgres;
+
+/// <summary>
+/// What the refresh-token, revocation, user and secret stores share with <see cref="PostgresSessionStore"/>:
+/// schema creation under an advisory lock, one prepared statement per call, and the transient-fault rule
+/// (clear the pool on a connection fault; retry reads once, never writes).
+/// </summary>
+internal static class PostgresStatements
+{
+    /// <summary>False on a multiplexing data source, which refuses explicit Prepare (Npgsql auto-prepares there).</summary>
+    public static bool CanPrepare(NpgsqlDataSource dataSource) =>
+        !new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Multiplexing;
+
+    /// <summary>Creates <paramref name="schema"/> when missing, then runs the idempotent <paramref name="ddl"/>.</summary>
+    public static async Task EnsureSchemaAsync(NpgsqlDataSource dataSource, string schema, string ddl, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
+        // CREATE ... IF NOT EXISTS is not race-free (two sessions can both pass the check and one fails on
+        // the catalog's unique index), hence the lock; the same key as the session store's, so all of
+        // Bouncer's DDL runs one at a time.
+        await using (var lk = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7235019470236119001)", conn, tx))
+            await lk.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        // CREATE SCHEMA checks the CREATE right on the database even when IF NOT EXISTS makes it a no-op:
+        // only run it when the schema is missing.
+        await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", conn, tx))
+        {
+            exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
+            if (!(bool)(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
+            {
+                await using var create = new NpgsqlCommand($"CREATE SCHEMA IF NOT EXISTS \"{schema}\"", conn, tx);
+                await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+        }
+        await using (var cmd = new NpgsqlCommand(ddl, conn, tx))
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one write; rows affected. Not retried: a write whose reply was lost may have committed.</summary>
+    public static async Task<int> ExecuteAsync(NpgsqlDataSource dataSource, bool prepare, string sql, NpgsqlParameter[] parameters, CancellationToken ct)
+    {
+        try
+        {
+            await using var conn = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand(sql, conn);
+            cmd.Parameters.AddRange(parameters);
+            if (prepare) await cmd.PrepareAsync(ct).ConfigureAwait(false);
+            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (IsConnectionFault(e))
+        {
+            // The pool's other idle connections are as dead as this one: drop them so the caller's retry dials afresh.
+            dataSource.Clear();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs one statement and reads every row with <paramref name="read"/>. With <paramref name="retry"/>
+    /// (statements that change nothing) a connection fault clears the pool and the statement runs once
+    /// more; otherwise the pool is cleared and the fault reaches the caller.
+    /// </summary>
+    public static async Task<List<T>> QueryAsync<T>(
+        NpgsqlDataSource dataSource, bool prepare, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, bool retry, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await using var conn = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                await using var cmd = new NpgsqlCommand(sql, conn);
+                // A parameter belongs to one command: a retry gets copies.
+                foreach (var p in parameters) cmd.Parameters.Add(attempt == 0 ? p : p.Clone());
+                if (prepare) await cmd.PrepareAsync(ct).ConfigureAwait(false);
+                await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                var rows = new List<T>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false)) rows.Add(read(reader));
+                return rows;
+            }
+            catch (NpgsqlException e) when (IsConnectionFault(e))
+            {
+                dataSource.Clear();
+                if (!retry || attempt > 0) throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A connection fault: the server going away or not yet back (57P01-57P03), or transient I/O on a dead
+    /// or refused socket. A timeout is transient too but says nothing about the pool's other connections.
+    /// </summary>
+    public static bool IsConnectionFault(NpgsqlException e) => e switch
+    {
+        PostgresException p => p.SqlState is "57P01" or "57P02" or "57P03",
+        _ => e.IsTransient && e.InnerException is not TimeoutException,
+    };
+
+    public static NpgsqlParameter Text(string? value) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+
+    public static NpgsqlParameter Int(int value) => new NpgsqlParameter<int> { TypedValue = value };
+
+    public static NpgsqlParameter Long(long value) => new NpgsqlParameter<long> { TypedValue = value };
+
+    // Npgsql writes a DateTimeOffset to timestamptz only when its offset is zero.
+    public static NpgsqlParameter Instant(DateTimeOffset value) =>
+        new NpgsqlParameter<DateTimeOffset> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = value.ToUniversalTime() };
+
+    public static NpgsqlParameter Instant(DateTimeOffset? value) =>
+        value is { } v ? Instant(v) : new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = DBNull.Value };
+
+    /// <summary>A nullable timestamptz column as UTC.</summary>
+    public static DateTimeOffset? NullableInstant(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
+}

@@ -1,0 +1,21 @@
+namespace Bouncer.Stores.Postgres;
+
+/// <summary>
+/// Where the refresh-token, revocation, user and secret stores keep their tables. Their table names are
+/// fixed (<c>bouncer_refresh_tokens</c>, <c>bouncer_revocations</c>, <c>bouncer_users</c>,
+/// <c>bouncer_secrets</c>); only the schema varies, as with <see cref="PostgresSessionStoreOptions.Schema"/>.
+/// </summary>
+public sealed class PostgresStoreOptions
+{
+    /// <summary>Schema of the tables (default <c>public</c>). A lowercase SQL identifier of at most 50 chars.</summary>
+    public string Schema { get; init; } = "public";
+
+    /// <summary>Checks the schema name.</summary>
+    /// <exception cref="ArgumentException">It is not a plain lowercase identifier.</exception>
+    public void Validate()
+    {
+        // Spliced into SQL text (identifiers cannot be parameters): the same allowlist as the session store's.
+        var identifier = PostgresSessionStoreOptions.Identifier();
+        if (!identifier.IsMatch(Schema)) throw new ArgumentException($"Schema must match {identifier}.", nameof(Schema));
+    }
+}

@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace Bouncer.Stores.Sqlite;
+
+/// <summary>
+/// The connection handling every SQLite store shares: one file in WAL mode, one writer connection that
+/// this object's writes queue on (SQLite admits one writer at a time anyway), pooled reader connections,
+/// <c>synchronous=FULL</c> and a busy timeout on every connection. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Several stores may share one instance (<see cref="SqliteBouncerStores.Open"/> does): their writes then
+/// queue in process instead of contending for SQLite's file lock. Statements are cached per connection by
+/// their text, so each is compiled once per connection.
+/// </remarks>
+internal sealed partial class SqliteDatabase : IDisposable
+{
+    /// <summary>How long a write waits for another process's write lock before failing.</summary>
+    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(10);
+
+    // Readers kept open beyond this are closed on return; more may be open briefly under a burst.
+    private static readonly int MaxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
+
+    private readonly string _connectionString;
+    private readonly string _path;
+    private readonly string _description;
+    private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentBag<Connection> _readers = [];
+    private Connection? _writer;
+    private volatile bool _disposed;
+
+    /// <summary>Parses the path or connection string; opens nothing yet (see <see cref="EnsureSchema"/>).</summary>
+    /// <param name="pathOrConnectionString">A file path or a Microsoft.Data.Sqlite connection string.</param>
+    /// <param name="description">Names the owner in messages, e.g. "SQLite session store".</param>
+    /// <param name="exceptionFactory">Builds the exception for a database failure from its message (which
+    /// names the file) and cause; null: <see cref="SqliteStoreException"/>.</param>
+    /// <exception cref="ArgumentException">An in-memory database: WAL and durability need a file.</exception>
+    public SqliteDatabase(string pathOrConnectionString, string description = "SQLite store",
+        Func<string, Exception?, SqliteStoreException>? exceptionFactory = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
+        _description = description;
+        _exceptionFactory = exceptionFactory ?? ((message, inner) => new SqliteStoreException(message, inner));
+        var builder = LooksLikeConnectionString(pathOrConnectionString)
+            ? new SqliteConnectionStringBuilder(pathOrConnectionString)
+            : new SqliteConnectionStringBuilder { DataSource = pathOrConnectionString };
+        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
+            throw new ArgumentException($"The {description} needs a database file; use the in-memory store instead.", nameof(pathOrConnectionString));
+        // The connections are kept open here (with their pragmas and compiled statements), so the driver's
+        // pool would only keep files open after Dispose.
+        builder.Pooling = false;
+        builder.DefaultTimeout = (int)BusyTimeout.TotalSeconds;
+        _connectionString = builder.ToString();
+        _path = builder.DataSource;
+    }
+
+    /// <summary>Full path of the database file.</summary>
+    public string DatabasePath => Path.GetFullPath(_path);
+
+    public bool IsDisposed => _disposed;
+
+    /// <summary>True for a name that may be spliced into SQL as a quoted table name.</summary>
+    public static bool IsIdentifier(string? name) => name is not null && IdentifierPattern().IsMatch(name);
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="tableName"/> is a safe identifier.</summary>
+    public static void CheckTableName(string? tableName, string paramName)
+    {
+        // A table name cannot be a bound parameter, so it is checked against a strict pattern before it is
+        // ever spliced into SQL; every value is bound.
+        if (!IsIdentifier(tableName))
+            throw new ArgumentException("Table name must be 1 to 63 letters, digits or underscores, not starting with a digit.", paramName);
+    }
+
+    /// <summary>Switches the file to WAL mode and runs <paramref name="schemaSql"/> (idempotent DDL).</summary>
+    /// <exception cref="SqliteStoreException">Unopenable or corrupt file, or WAL mode refused.</exception>
+    public void EnsureSchema(string schemaSql)
+    {
+        _writeGate.Wait();
+        try { EnsureSchemaCore(schemaSql); }
+        finally { _writeGate.Release(); }
+    }
+
+    /// <inheritdoc cref="EnsureSchema"/>
+    public async ValueTask EnsureSchemaAsync(string schemaSql, CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
+        try { EnsureSchemaCore(schemaSql); }
+        finally { _writeGate.Release(); }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the writer connection, after every earlier write of this instance.
+    /// A <see cref="SqliteException"/> escaping it becomes a <see cref="SqliteStoreException"/>.
+    /// </summary>
+    public async ValueTask<T> WriteAsync<T>(Func<Connection, T> work, CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _writer ??= Open();
+            return work(_writer);
+        }
+        catch (SqliteException ex) { throw Wrap(ex); }
+        finally { _writeGate.Release(); }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled reader connection; reads never wait for the writer (WAL).</summary>
+    public T Read<T>(Func<Connection, T> work, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Connection? lease = null;
+        try
+        {
+            lease = _readers.TryTake(out var pooled) ? pooled : Open();
+            return work(lease);
+        }
+        catch (SqliteException ex) { throw Wrap(ex); }
+        finally
+        {
+            if (lease is not null)
+            {
+                if (_disposed || _readers.Count >= MaxIdleReaders) lease.Dispose();
+                else _readers.Add(lease);
+            }
+        }
+    }
+
+    /// <summary>Closes every connection. Calls in flight finish; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _writeGate.Wait();
+        try
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+        finally { _writeGate.Release(); }
+        while (_readers.TryTake(out var lease)) lease.Dispose();
+    }
+
+    private void EnsureSchemaCore(string schemaSql)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            _writer ??= Open();
+            using var cmd = _writer.Sqlite.CreateCommand();
+            // journal_mode is stored in the file, so it is set once here for every connection and process.
+            cmd.CommandText = "PRAGMA journal_mode=WAL;";
+            var mode = Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                throw _exceptionFactory($"{_description} '{DatabasePath}': cannot switch to WAL mode (journal_mode is '{mode}').", null);
+            cmd.CommandText = schemaSql;
+            cmd.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            // Typically SQLITE_CANTOPEN (missing folder, no permission) or SQLITE_NOTADB (corrupt file).
+            _writer?.Dispose();
+            _writer = null;
+            throw Wrap(ex);
+        }
+    }
+
+    private Connection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            // synchronous and busy_timeout are per connection. FULL fsyncs the WAL at every commit, so a
+            // committed write survives power loss (NORMAL could lose the last commits). busy_timeout makes a
+            // write wait for another process's lock instead of failing with SQLITE_BUSY.
+            cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={(int)BusyTimeout.TotalMilliseconds};";
+            cmd.ExecuteNonQuery();
+            return new Connection(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private SqliteStoreException Wrap(SqliteException ex) => _exceptionFactory($"{_description} '{DatabasePath}': {ex.Message}", ex);
+
+    private static bool LooksLikeConnectionString(string s)
+    {
+        var t = s.TrimStart();
+        return t.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase)
+            || t.StartsWith("DataSource=", StringComparison.OrdinalIgnoreCase)
+            || t.StartsWith("Filename=", StringComparison.OrdinalIgnoreCase);
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex IdentifierPattern();
+
+    /// <summary>
+    /// One open connection with its pragmas applied and its statements compiled on first use; used by one
+    /// caller at a time (a SqliteConnection is not thread-safe).
+    /// </summary>
+    internal sealed class Connection(SqliteConnection connection) : IDisposable
+    {
+        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+        public SqliteConnection Sqlite { get; } = connection;
+
+        /// <summary>
+        /// The cached command for <paramref name="sql"/> with <paramref name="values"/> bound to its parameters
+        /// <c>$p0</c>, <c>$p1</c>, ... in order (null binds SQL NULL), enlisted in <paramref name="tx"/>.
+        /// </summary>
+        public SqliteCommand Command(string sql, SqliteTransaction? tx, params ReadOnlySpan<object?> values)
+        {
+            // Reusing the command keeps its compiled statement: SQLite parses each statement once per connection.
+            if (!_commands.TryGetValue(sql, out var cmd))
+            {
+                cmd = Sqlite.CreateCommand();
+                cmd.CommandText = sql;
+                _commands.Add(sql, cmd);
+            }
+            cmd.Transaction = tx;
+            var p = cmd.Parameters;
+            while (p.Count < values.Length) p.Add(new SqliteParameter { ParameterName = "$p" + p.Count });
+            for (var i = 0; i < values.Length; i++) p[i].Value = values[i] ?? DBNull.Value;
+            return cmd;
+        }
+
+        public void Dispose()
+        {
+            foreach (var c in _commands.Values) c.Dispose();
+            Sqlite.Dispose();
+        }
+    }
+}

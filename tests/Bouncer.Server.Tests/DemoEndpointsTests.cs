@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Bouncer.Server.Tests;
+
+/// <summary>The simulator controls: absent in Production, each acting on the caller's own credential only.</summary>
+public sealed class DemoEndpointsTests
+{
+    [Theory]
+    [InlineData("GET", "/demo/state")]
+    [InlineData("POST", "/demo/push")]
+    [InlineData("POST", "/demo/expire")]
+    public async Task Demo_Production_Returns404(string method, string path)
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+        using var response = await host.SendAsync(BouncerHost.WithBearer(new HttpMethod(method), path, pair.AccessToken, method == "POST" ? new { enabled = false } : null));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.True(host.Runtime.PushEnabled);
+    }
+
+    [Fact]
+    public async Task DemoState_Development_Returns200()
+    {
+        await using var host = new BouncerHost("Development");
+        using var response = await host.Client().GetAsync("/demo/state");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task DemoState_ProductionWithDemoSetting_Returns200()
+    {
+        await using var host = new BouncerHost(("Bouncer:Demo", "true"));
+        using var response = await host.Client().GetAsync("/demo/state");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task DemoExpire_Jwt_CallersTokenExpiresOthersStillWork()
+    {
+        await using var host = new BouncerHost("Development");
+        var alice = await host.LoginJwtAsync("alice");
+        var bob = await host.LoginJwtAsync("bob");
+        using (var expire = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/expire", alice.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, expire.StatusCode);
+
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", alice.AccessToken)))
+        {
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_expired");
+            Assert.Contains("error_description=\"token_expired\"", Problem.BearerError(me));
+        }
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", bob.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
+    public async Task DemoExpire_Session_CallersSessionEndsOthersStillWork()
+    {
+        await using var host = new BouncerHost("Development");
+        var alice = await host.LoginSessionAsync("alice");
+        var alice2 = await host.LoginSessionAsync("alice", register: false);
+        var bob = await host.LoginSessionAsync("bob");
+        using (var expire = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/demo/expire", alice.Cookie)))
+            Assert.Equal(HttpStatusCode.OK, expire.StatusCode);
+
+        using (var me = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/api/me", alice.Cookie)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "session_invalid");
+        using (var me = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/api/me", alice2.Cookie)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        using (var me = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/api/me", bob.Cookie)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
+    public async Task DemoExpire_Anonymous_Returns401()
+    {
+        await using var host = new BouncerHost("Development");
+        using var response = await host.Client().PostAsync("/demo/expire", null);
+        await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, "credential_missing");
+    }
+
+    [Fact]
+    public async Task DemoPush_Disable_TurnsOffRevocationChecks()
+    {
+        await using var host = new BouncerHost("Development");
+        using var response = await host.Client().PostAsJsonAsync("/demo/push", new { enabled = false });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(host.Runtime.PushEnabled);
+    }
+}

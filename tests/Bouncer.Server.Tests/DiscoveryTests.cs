@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Bouncer.Server.Tests;
+
+/// <summary>JWKS, discovery and the revocation feed.</summary>
+public sealed class DiscoveryTests
+{
+    [Fact]
+    public async Task Jwks_Default_PublishesOnlyPublicMembers()
+    {
+        await using var host = new BouncerHost();
+        using var response = await host.Client().GetAsync("/.well-known/jwks.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/jwk-set+json", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        var keys = JsonDocument.Parse(text).RootElement.GetProperty("keys").EnumerateArray().ToList();
+        Assert.NotEmpty(keys);
+        foreach (var key in keys)
+        {
+            foreach (var secret in new[] { "d", "p", "q", "dp", "dq", "qi", "k" })
+                Assert.False(key.TryGetProperty(secret, out _), $"JWKS leaks private member '{secret}'");
+            Assert.NotEqual("oct", key.GetProperty("kty").GetString());
+            Assert.True(key.TryGetProperty("kid", out _));
+        }
+        Assert.DoesNotContain("\"oct\"", text);
+    }
+
+    [Fact]
+    public async Task Jwks_TokenKid_IsPublished()
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+        var header = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(pair.AccessToken.Split('.')[0])).RootElement;
+        using var response = await host.Client().GetAsync("/.well-known/jwks.json");
+        var keys = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("keys");
+        Assert.Contains(keys.EnumerateArray(), k => k.GetProperty("kid").GetString() == header.GetProperty("kid").GetString());
+        Assert.Equal("ES256", header.GetProperty("alg").GetString());
+    }
+
+    [Fact]
+    public async Task OpenIdConfiguration_Default_IssuerMatchesTokensIss()
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+        using var response = await host.Client().GetAsync("/.well-known/openid-configuration");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var config = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(Jwt.Payload(pair.AccessToken).GetProperty("iss").GetString(), config.GetProperty("issuer").GetString());
+        Assert.Equal("https://localhost/.well-known/jwks.json", config.GetProperty("jwks_uri").GetString());
+        Assert.Contains("ES256", config.GetProperty("id_token_signing_alg_values_supported").EnumerateArray().Select(a => a.GetString()));
+    }
+
+    [Fact]
+    public async Task OpenIdConfiguration_ConfiguredIssuer_IsUsedInTokens()
+    {
+        await using var host = new BouncerHost(("Bouncer:Issuer", "https://auth.example"));
+        var pair = await host.LoginJwtAsync("alice");
+        using var response = await host.Client().GetAsync("/.well-known/openid-configuration");
+        var config = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("https://auth.example", config.GetProperty("issuer").GetString());
+        Assert.Equal("https://auth.example", Jwt.Payload(pair.AccessToken).GetProperty("iss").GetString());
+    }
+
+    [Fact]
+    public async Task Revocations_AfterLogoutAll_FeedHasEntries()
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+        using (var empty = await host.Client().GetAsync("/auth/revocations?after=0&wait=0"))
+        {
+            Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+            Assert.Empty((await empty.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revocations").EnumerateArray());
+        }
+        using (var logout = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout-all", pair.AccessToken)))
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+
+        using var response = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        var feed = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var entries = feed.GetProperty("revocations").EnumerateArray().ToList();
+        Assert.NotEmpty(entries);
+        Assert.Contains(entries, e => e.GetProperty("kind").GetString() == "user" && e.GetProperty("subject").GetString() == "alice");
+        Assert.Equal(entries[^1].GetProperty("cursor").GetInt64(), feed.GetProperty("cursor").GetInt64());
+
+        // Reading after the last cursor gives nothing new.
+        using var after = await host.Client().GetAsync($"/auth/revocations?after={feed.GetProperty("cursor").GetInt64()}&wait=0");
+        Assert.Empty((await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revocations").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Revocations_LongPollDuringRevocation_ReturnsWithTheEntry()
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+        using var start = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        var cursor = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("cursor").GetInt64();
+
+        var poll = host.Client().GetAsync($"/auth/revocations?after={cursor}&wait=5");
+        await Task.Delay(300);
+        using (var logout = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout-all", pair.AccessToken)))
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+
+        using var response = await poll;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var entries = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revocations").EnumerateArray().ToList();
+        Assert.NotEmpty(entries);
+        Assert.All(entries, e => Assert.True(e.GetProperty("cursor").GetInt64() > cursor));
+        Assert.Contains(entries, e => e.GetProperty("subject").GetString() == "alice");
+    }
+}

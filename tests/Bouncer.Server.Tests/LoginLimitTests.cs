@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Bouncer.Server.Tests;
+
+/// <summary>Account lockout and the per-address limit on failed logins.</summary>
+public sealed class LoginLimitTests
+{
+    private static Task<HttpResponseMessage> LoginAsync(BouncerHost host, string username, string password) =>
+        host.Client().PostAsJsonAsync("/auth/login", new { username, password, mode = "jwt" });
+
+    [Fact]
+    public async Task Login_FiveWrongPasswords_LocksAccountEvenForRightPassword()
+    {
+        await using var host = new BouncerHost();
+        await host.RegisterAsync("alice");
+        for (var i = 1; i <= 4; i++)
+        {
+            using var wrong = await LoginAsync(host, "alice", "wrong password " + i);
+            await Problem.AssertAsync(wrong, HttpStatusCode.Unauthorized, "invalid_credentials");
+        }
+        using (var fifth = await LoginAsync(host, "alice", "wrong password 5"))
+            await Problem.AssertAsync(fifth, HttpStatusCode.Unauthorized, "account_locked");
+        using (var right = await LoginAsync(host, "alice", Passwords.Good))
+            await Problem.AssertAsync(right, HttpStatusCode.Unauthorized, "account_locked");
+        Assert.NotNull((await host.Runtime.Stores.Users.GetAsync("alice", default))!.LockedUntil);
+
+        // Another account is not affected.
+        await host.LoginJwtAsync("bob");
+    }
+
+    [Fact]
+    public async Task Login_MaxFailedLoginsConfigured_LocksAfterThatMany()
+    {
+        await using var host = new BouncerHost(("Bouncer:Users:MaxFailedLogins", "2"));
+        await host.RegisterAsync("alice");
+        using (var first = await LoginAsync(host, "alice", "wrong password 1"))
+            await Problem.AssertAsync(first, HttpStatusCode.Unauthorized, "invalid_credentials");
+        using (var second = await LoginAsync(host, "alice", "wrong password 2"))
+            await Problem.AssertAsync(second, HttpStatusCode.Unauthorized, "account_locked");
+    }
+
+    [Fact]
+    public async Task Login_SuccessResetsFailureCount_NoLockout()
+    {
+        await using var host = new BouncerHost();
+        await host.RegisterAsync("alice");
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < 4; i++)
+                using (await LoginAsync(host, "alice", "wrong password")) { }
+            await host.LoginJwtAsync("alice", register: false);
+        }
+    }
+
+    [Fact]
+    public async Task Login_FailuresBeyondPerMinuteLimit_Returns429RateLimited()
+    {
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "3"));
+        await host.RegisterAsync("alice");
+        // Different usernames: the address limit, not the account lockout, is what trips.
+        for (var i = 0; i < 3; i++)
+        {
+            using var wrong = await LoginAsync(host, "nobody" + i, "wrong password");
+            await Problem.AssertAsync(wrong, HttpStatusCode.Unauthorized, "invalid_credentials");
+        }
+        using (var limited = await LoginAsync(host, "nobody9", "wrong password"))
+            await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, "rate_limited");
+        // The address is limited as a whole, right password or not.
+        using (var right = await LoginAsync(host, "alice", Passwords.Good))
+            await Problem.AssertAsync(right, HttpStatusCode.TooManyRequests, "rate_limited");
+    }
+
+    [Fact]
+    public async Task Login_DefaultLimitTwentyFailures_TwentyFirstIsLimited()
+    {
+        await using var host = new BouncerHost();
+        for (var i = 0; i < 20; i++)
+        {
+            using var wrong = await LoginAsync(host, "nobody" + i, "wrong password");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+        using var limited = await LoginAsync(host, "nobody", "wrong password");
+        await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, "rate_limited");
+    }
+
+    [Theory]
+    [InlineData("session")]
+    [InlineData("jwt")]
+    public async Task Login_TenSuccessesInARow_NeverLimited(string mode)
+    {
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "3"));
+        await host.RegisterAsync("alice");
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await host.Client().PostAsJsonAsync("/auth/login", new { username = "alice", password = Passwords.Good, mode });
+            Assert.True(response.IsSuccessStatusCode, $"login {i + 1} gave {(int)response.StatusCode}");
+        }
+    }
+}
