@@ -41,7 +41,15 @@ public sealed class KeyRotationTests
         var admin = await host.LoginJwtAsync("root");
         var newKid = await RotateAsync(host, admin.AccessToken);
 
+        // Activation times have one-second precision and grow strictly (KeyRing.RotateAsync): a ring created in this
+        // same second activates the new key on the next one.
         var fresh = await host.LoginJwtAsync("root", register: false);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (Kid(fresh.AccessToken) != newKid && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            fresh = await host.LoginJwtAsync("root", register: false);
+        }
         Assert.Equal(newKid, Kid(fresh.AccessToken));
         using var old = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", admin.AccessToken));
         Assert.Equal(HttpStatusCode.OK, old.StatusCode);
