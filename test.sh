@@ -29,8 +29,11 @@ export TMPDIR="$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export BOUNCER_ARTIFACTS="$PWD/artifacts"   # browser screenshots land here
 
-dotnet build Bouncer.slnx -c Release -nologo -v quiet
 status=0
+if ! dotnet build Bouncer.slnx -c Release -nologo -v quiet; then
+  echo "0 passed, 1 failed, 0 skipped"   # the build itself failed: nothing could run
+  exit 1
+fi
 dotnet test Bouncer.slnx -c Release --no-build --logger trx --results-directory "$root/results" \
   --blame-hang-timeout 5m -- RunConfiguration.TestSessionTimeout=1200000 || status=$?
 

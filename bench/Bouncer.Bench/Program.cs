@@ -4,6 +4,7 @@ using Bouncer.Bench;
 return args.FirstOrDefault() switch
 {
     "jwt" => JwtBench.Run(args[1..]),
+    "store" => StoreBench.Run(args[1..]),
     "revocation" => await RevocationBench.RunAsync(args[1..]),
     _ => Usage(),
 };
@@ -11,5 +12,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Bouncer.Bench -- jwt [--out bench/results/jwt.md] [--quick] [--alg HS256]");
+    Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- store [--redis HOST:PORT] [--postgres CONNSTR] [--out bench/results/store.md]");
+    Console.Error.WriteLine("            [--sessions 1000000] [--rounds 5] [--callers 32] [--slice 2] [--sqlite-dir DIR] [--quick]   (or run bench/run-store-bench.sh)");
     return 2;
 }

@@ -27,7 +27,7 @@ builder.Services.AddBouncer(o =>
     section.Bind(o);
     o.Demo = builder.Environment.IsDevelopment() || section.GetValue<bool>("Demo");
     o.BootstrapAdmin ??= section["BootstrapAdmin"];
-}).UseStores(_ => StoreSetup.Open(storeKind, connection));
+}).UseStores(sp => StoreSetup.Open(storeKind, connection, section["StorePrefix"], sp.GetRequiredService<TimeProvider>()));
 builder.Services.AddSingleton<PrometheusExporter>();
 builder.Services.AddProblemDetails();
 

@@ -17,8 +17,10 @@ public static class StoreSetup
     /// PostgreSQL need a connection string.
     /// </summary>
     /// <exception cref="InvalidOperationException">Unknown store or missing connection string, with a message naming the setting.</exception>
-    public static BouncerStores Open(string kind, string? connection)
+    /// <param name="prefix">Redis key prefix or PostgreSQL schema, so several deployments can share one server; null: the stores' defaults.</param>
+    public static BouncerStores Open(string kind, string? connection, string? prefix = null, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         switch (kind)
         {
             case "memory":
@@ -33,8 +35,9 @@ public static class StoreSetup
                 var redisOptions = ConfigurationOptions.Parse(connection);
                 redisOptions.AbortOnConnectFail = false;   // reconnect by itself after a restart
                 var redis = ConnectionMultiplexer.Connect(redisOptions);
-                return new BouncerStores(new RedisSessionStore(redis), new RedisRefreshTokenStore(redis), new RedisUserStore(redis),
-                    new RedisSecretStore(redis), new RedisRevocationChannel(redis))
+                var keys = new RedisStoreOptions { KeyPrefix = prefix ?? "bouncer:", TimeProvider = time };
+                return new BouncerStores(new RedisSessionStore(redis, new RedisSessionStoreOptions { KeyPrefix = keys.KeyPrefix, TimeProvider = time }),
+                    new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys))
                 {
                     // Fail at start with a clear message rather than at the first login.
                     Initialize = async ct =>
@@ -48,11 +51,13 @@ public static class StoreSetup
                 NpgsqlDataSource source;
                 try { source = NpgsqlDataSource.Create(connection); }
                 catch (ArgumentException ex) { throw new InvalidOperationException("Bouncer:Connection is not a valid PostgreSQL connection string: " + ex.Message, ex); }
-                var sessions = new PostgresSessionStore(source);
-                var refresh = new PostgresRefreshTokenStore(source);
-                var users = new PostgresUserStore(source);
-                var secrets = new PostgresSecretStore(source);
-                var revocations = new PostgresRevocationChannel(source);
+                var schema = prefix ?? "public";
+                var tables = new PostgresStoreOptions { Schema = schema };
+                var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema });
+                var refresh = new PostgresRefreshTokenStore(source, tables);
+                var users = new PostgresUserStore(source, tables);
+                var secrets = new PostgresSecretStore(source, tables);
+                var revocations = new PostgresRevocationChannel(source, tables);
                 return new BouncerStores(sessions, refresh, users, secrets, revocations)
                 {
                     Initialize = async ct =>
