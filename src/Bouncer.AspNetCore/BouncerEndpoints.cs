@@ -217,6 +217,17 @@ public static partial class BouncerEndpoints
             return Results.NoContent();
         }).RequireAuthorization(BouncerDefaults.AdminPolicy);
 
+        // Adds a key that is published now and signs after KeyPrePublicationDelay; older keys keep verifying until
+        // every token they signed has expired (KeyRing). HS256 deployments have no public keys to rotate here.
+        app.MapPost("/admin/keys/rotate", async (CancellationToken ct) =>
+        {
+            if (runtime.Options.SigningAlgorithm == JwsAlgorithm.HS256)
+                return BouncerProblems.Result(400, "symmetric_keys", "HS256 keys are not rotated through this endpoint.");
+            var key = await runtime.Keys.RotateAsync(ct);
+            LogKeyRotated(audit, key.KeyId!);
+            return Results.Json(new { kid = key.KeyId, signs_from = runtime.Time.GetUtcNow() + runtime.Options.KeyPrePublicationDelay });
+        }).RequireAuthorization(BouncerDefaults.AdminPolicy);
+
         app.MapGet("/.well-known/jwks.json", () =>
             runtime.Options.SigningAlgorithm == JwsAlgorithm.HS256
                 ? Results.Content("{\"keys\":[]}", "application/jwk-set+json")
@@ -356,4 +367,7 @@ public static partial class BouncerEndpoints
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Security audit: refresh token reuse detected from {Ip}; family revoked.")]
     private static partial void LogReuse(ILogger logger, string ip);
+
+    [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Security audit: signing key {Kid} added by rotation.")]
+    private static partial void LogKeyRotated(ILogger logger, string kid);
 }

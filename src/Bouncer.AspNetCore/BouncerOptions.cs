@@ -67,6 +67,12 @@ public sealed class BouncerOptions
     /// </summary>
     public JwsAlgorithm SigningAlgorithm { get; set; } = JwsAlgorithm.RS256;
 
+    /// <summary>
+    /// How long a key added by <c>POST /admin/keys/rotate</c> is published before it signs, so verifiers that cache
+    /// the JWKS (downstream services) learn it first. Default 1 hour; 0 to 7 days.
+    /// </summary>
+    public TimeSpan KeyPrePublicationDelay { get; set; } = TimeSpan.FromHours(1);
+
     public SessionOptions Sessions { get; set; } = new();
     public RefreshOptions Refresh { get; set; } = new();
     public RevocationOptions Revocation { get; set; } = new();
@@ -119,6 +125,8 @@ public sealed class BouncerOptions
         if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException("Bouncer:Audience must be set.");
         if (ExchangeTokenLifetime <= TimeSpan.Zero || ExchangeTokenLifetime > TimeSpan.FromMinutes(15))
             throw new InvalidOperationException("Bouncer:ExchangeTokenLifetime must be between 0 and 15 minutes.");
+        if (KeyPrePublicationDelay < TimeSpan.Zero || KeyPrePublicationDelay > TimeSpan.FromDays(7))
+            throw new InvalidOperationException("Bouncer:KeyPrePublicationDelay must be between 0 and 7 days.");
         if (LoginFailuresPerMinute < 1) throw new InvalidOperationException("Bouncer:LoginFailuresPerMinute must be at least 1.");
         Sessions.Validate();
         Refresh.Validate();

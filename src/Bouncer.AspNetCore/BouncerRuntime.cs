@@ -87,7 +87,7 @@ public sealed partial class BouncerRuntime : IHostedService, IAsyncDisposable
             Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), cancellationToken).ConfigureAwait(false);
         Options.Refresh.DerivationKey = Base64Url.DecodeFromChars(derivation);
 
-        var ringOptions = new KeyRingOptions { Algorithm = Options.SigningAlgorithm, ClockSkew = TimeSpan.FromSeconds(30) };
+        var ringOptions = new KeyRingOptions { Algorithm = Options.SigningAlgorithm, ClockSkew = TimeSpan.FromSeconds(30), PrePublicationDelay = Options.KeyPrePublicationDelay };
         var fresh = new InMemoryKeyStore();
         await KeyRing.LoadOrCreateAsync(fresh, ringOptions, Time, cancellationToken).ConfigureAwait(false);
         await _stores.Secrets.GetOrAddAsync(SecretKeyStore.Name, fresh.Value!, cancellationToken).ConfigureAwait(false);

@@ -6,22 +6,24 @@ namespace Bouncer.Tokens;
 
 public sealed partial class JwsVerifier
 {
-    internal enum TypState { Absent, AccessToken, Wrong }
+    // AcceptedExtra: a typ admitted only by this verifier's VerifyOptions.AcceptedTypes. The other states depend on
+    // the header alone, so only they may enter the header cache, which every verifier over the same keys shares.
+    internal enum TypState { Absent, AccessToken, Wrong, AcceptedExtra }
 
     /// <summary>What the header says, once parsed.</summary>
     internal readonly record struct HeaderInfo(JwsAlgorithm Algorithm, int KeyIndex, bool HasKid, TypState Typ);
 
     // Header members are a closed set: alg, kid, typ. Everything else is refused rather than ignored, since a
     // member we do not understand may change how the token should be read (RFC 8725 3.1, 3.11).
-    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, out HeaderInfo header)
+    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes, out HeaderInfo header)
     {
         header = default;
-        var failure = ReadHeader(json, keys, out var alg, out int keyIndex, out bool hasKid, out var typ);
+        var failure = ReadHeader(json, keys, acceptedTypes, out var alg, out int keyIndex, out bool hasKid, out var typ);
         header = new HeaderInfo(alg, keyIndex, hasKid, typ);
         return failure;
     }
 
-    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys,
+    private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes,
         out JwsAlgorithm alg, out int keyIndex, out bool hasKid, out TypState typ)
     {
         alg = 0;
@@ -57,7 +59,7 @@ public sealed partial class JwsVerifier
             else if (reader.ValueTextEquals("typ"u8))
             {
                 if (typ != TypState.Absent || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                typ = IsAccessTokenType(ref reader) ? TypState.AccessToken : TypState.Wrong;
+                typ = ReadTyp(ref reader, acceptedTypes);
             }
             else if (reader.ValueTextEquals("crit"u8))
             {
@@ -80,26 +82,30 @@ public sealed partial class JwsVerifier
     }
 
     // RFC 9068 2.1: "at+jwt"; RFC 7515 4.1.9: the "application/" prefix may be present, media types are case-insensitive.
-    private static bool IsAccessTokenType(ref Utf8JsonReader reader)
+    // acceptedTypes: the verifier's configured extra values (VerifyOptions.AcceptedTypes), matched exactly but for case.
+    private static TypState ReadTyp(ref Utf8JsonReader reader, byte[][] acceptedTypes)
     {
         Span<byte> value = stackalloc byte[32];
         int length;
         if (reader.ValueIsEscaped)
         {
-            if (reader.ValueSpan.Length > 6 * value.Length) return false;
+            if (reader.ValueSpan.Length > 6 * value.Length) return TypState.Wrong;
             Span<byte> unescaped = stackalloc byte[6 * 32];
             length = reader.CopyString(unescaped);
-            if (length > value.Length) return false;
+            if (length > value.Length) return TypState.Wrong;
             unescaped[..length].CopyTo(value);
         }
         else
         {
-            if (reader.ValueSpan.Length > value.Length) return false;
+            if (reader.ValueSpan.Length > value.Length) return TypState.Wrong;
             reader.ValueSpan.CopyTo(value);
             length = reader.ValueSpan.Length;
         }
         var typ = value[..length];
-        return Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8);
+        if (Ascii.EqualsIgnoreCase(typ, "at+jwt"u8) || Ascii.EqualsIgnoreCase(typ, "application/at+jwt"u8)) return TypState.AccessToken;
+        foreach (var accepted in acceptedTypes)
+            if (Ascii.EqualsIgnoreCase(typ, accepted)) return TypState.AcceptedExtra;
+        return TypState.Wrong;
     }
 
     private VerifyFailure ReadClaims(Span<byte> json, out ClaimTimes times)

@@ -29,6 +29,7 @@ public sealed partial class JwsVerifier
     private readonly byte[] _issuerUtf8;
     private readonly byte[] _audienceUtf8;
     private readonly long _skewSeconds;
+    private readonly byte[][] _acceptedTypesUtf8;
 
     /// <param name="keys">A <see cref="JwkSet"/> or a <see cref="KeyRing"/>.</param>
     /// <param name="options">Issuer and audience are required.</param>
@@ -44,6 +45,7 @@ public sealed partial class JwsVerifier
         _issuerUtf8 = Encoding.UTF8.GetBytes(options.Issuer);
         _audienceUtf8 = Encoding.UTF8.GetBytes(options.Audience);
         _skewSeconds = (long)options.ClockSkew.TotalSeconds;
+        _acceptedTypesUtf8 = options.AcceptedTypes.Select(t => Encoding.ASCII.GetBytes(t)).ToArray();
     }
 
     /// <summary>Verifies a UTF-8 compact JWS. The result borrows <paramref name="token"/>: read claims before it goes away.</summary>
@@ -122,12 +124,14 @@ public sealed partial class JwsVerifier
         {
             var snapshot = _keys.GetSnapshot();
             // Tokens from one issuer repeat the same header bytes: a header that already passed, on a token whose
-            // signature verified against this very snapshot, parses the same way again.
-            bool headerCached = snapshot.TryGetHeader(headerB64, out var header);
+            // signature verified against this very snapshot, parses the same way again. A cached Wrong typ is parsed
+            // again by a verifier with extra accepted types, which may admit it.
+            bool headerCached = snapshot.TryGetHeader(headerB64, out var header)
+                && !(header.Typ == TypState.Wrong && _acceptedTypesUtf8.Length > 0);
             if (!headerCached)
             {
                 if (!Base64UrlStrict.TryDecodeChecked(headerB64, scratch, out int headerWritten)) return VerifyFailure.Malformed;
-                var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, out header);
+                var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, _acceptedTypesUtf8, out header);
                 if (failure != VerifyFailure.None) return failure;
             }
 
@@ -142,7 +146,8 @@ public sealed partial class JwsVerifier
             Span<byte> signature = stackalloc byte[signatureLength];
             if (!Base64UrlStrict.TryDecodeChecked(signatureB64, signature, out _)) return VerifyFailure.Malformed;
             if (!chosen.Verify(token[..dot2], signature)) return VerifyFailure.BadSignature;
-            if (!headerCached) snapshot.RememberHeader(headerB64, header);
+            // The cache is shared by every verifier over this snapshot: a typ only this verifier admits stays out of it.
+            if (!headerCached && header.Typ != TypState.AcceptedExtra) snapshot.RememberHeader(headerB64, header);
 
             if (checkClaims)
             {

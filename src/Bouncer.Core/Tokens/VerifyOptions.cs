@@ -24,6 +24,14 @@ public sealed class VerifyOptions
     /// </summary>
     public bool RequireTyp { get; init; } = true;
 
+    /// <summary>
+    /// Further <c>typ</c> values accepted besides <c>at+jwt</c>, compared case-insensitively (RFC 7515 4.1.9), e.g.
+    /// <c>["JWT"]</c> for an outside issuer whose access tokens are typed as plain JWTs. Default empty: only
+    /// <c>at+jwt</c>. Each value is 1 to 32 ASCII characters. Widening this weakens the protection against token
+    /// confusion (RFC 8725 3.11): set it per outside issuer, never for Bouncer's own tokens.
+    /// </summary>
+    public IReadOnlyList<string> AcceptedTypes { get; init; } = [];
+
     internal void Validate()
     {
         if (string.IsNullOrEmpty(Issuer)) throw new ArgumentException("Issuer is required", nameof(Issuer));
@@ -34,5 +42,12 @@ public sealed class VerifyOptions
             throw new ArgumentOutOfRangeException(nameof(MaxTokenBytes), MaxTokenBytes, "between 64 bytes and 1 MiB");
         if (MaxJsonDepth is < 1 or > 64)
             throw new ArgumentOutOfRangeException(nameof(MaxJsonDepth), MaxJsonDepth, "between 1 and 64");
+        ArgumentNullException.ThrowIfNull(AcceptedTypes);
+        foreach (var typ in AcceptedTypes)
+        {
+            // The header reader compares typ in a 32-byte buffer without allocating; longer values could never match.
+            if (string.IsNullOrEmpty(typ) || typ.Length > 32 || !System.Text.Ascii.IsValid(typ))
+                throw new ArgumentException("each accepted typ is 1 to 32 ASCII characters", nameof(AcceptedTypes));
+        }
     }
 }

@@ -1,0 +1,158 @@
+using Bouncer.Revocation;
+
+namespace Bouncer.Verifier;
+
+/// <summary>Names used by the downstream verifier.</summary>
+public static class BouncerVerifierDefaults
+{
+    /// <summary>The authentication scheme registered by <c>AddBouncerVerifier</c>.</summary>
+    public const string AuthenticationScheme = "BouncerVerifier";
+
+    /// <summary>HttpContext.Items key holding the reason code of a refused token.</summary>
+    public const string FailureReasonItem = "bouncer.verifier.reason";
+}
+
+/// <summary>Claim types the downstream verifier puts on <c>HttpContext.User</c> (the same names as the Bouncer server's).</summary>
+public static class BouncerVerifierClaims
+{
+    public const string Subject = "sub";
+    public const string SessionId = "sid";
+    public const string Role = "role";
+    public const string TokenId = "jti";
+    public const string Scope = "scope";
+    /// <summary>The verified <c>iss</c>: which trusted issuer vouched for the token.</summary>
+    public const string Issuer = "iss";
+}
+
+/// <summary>
+/// Configuration of a downstream service that verifies Bouncer access tokens (and, optionally, tokens of outside
+/// OIDC issuers) without sharing a store with the Bouncer server. Validated at start.
+/// </summary>
+public sealed class BouncerVerifierOptions
+{
+    private readonly List<TrustedIssuer> _issuers = [];
+
+    /// <summary>
+    /// Base URL of the Bouncer server, e.g. <c>http://auth.internal:5000</c>. Its discovery document names the issuer,
+    /// the JWKS and the revocation feed, which must all be on this origin. Null: outside issuers only, no revocation feed.
+    /// </summary>
+    public string? Authority { get; set; }
+
+    /// <summary>The audience Bouncer tokens must carry (the server's <c>Bouncer:Audience</c>, or the hybrid-exchange audience).</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>The expected <c>iss</c> of Bouncer tokens. Null: taken from the discovery document; when set, the document must agree.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>Staleness bound and policy of the revocation state (see <see cref="RevocationOptions"/>).</summary>
+    public RevocationOptions Revocation { get; set; } = new();
+
+    /// <summary>Every JWKS is re-read on this period. Default 5 minutes (well under the server's key pre-publication delay).</summary>
+    public TimeSpan JwksRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A token naming an unknown <c>kid</c> triggers a JWKS refresh (in the background: the request is still refused) at
+    /// most once per this period per issuer, so a flood of made-up kids cannot make the service hammer the key server.
+    /// Default 30 s.
+    /// </summary>
+    public TimeSpan UnknownKidRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one long-poll of the revocation feed may be held by the server. Default 25 s (the server caps at 60).</summary>
+    public TimeSpan RevocationLongPollWait { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Timeout of each HTTP call to a key server or the feed, on top of the long-poll wait. Default 10 s.</summary>
+    public TimeSpan BackchannelTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long start-up waits for the authority (discovery, JWKS, first revocation replay) before the host fails. Default 30 s.</summary>
+    public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Outside issuers trusted besides the authority.</summary>
+    public IReadOnlyList<TrustedIssuer> Issuers => _issuers;
+
+    /// <summary>Trusts tokens of an outside OIDC issuer, verified only with keys from its configured JWKS URL.</summary>
+    public BouncerVerifierOptions AddIssuer(TrustedIssuer issuer)
+    {
+        ArgumentNullException.ThrowIfNull(issuer);
+        _issuers.Add(issuer);
+        return this;
+    }
+
+    /// <summary>Throws with a message naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (Authority is null && _issuers.Count == 0)
+            throw new InvalidOperationException("BouncerVerifier: set Authority or add at least one trusted issuer.");
+        if (Authority is not null)
+        {
+            if (!Uri.TryCreate(Authority, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                throw new InvalidOperationException("BouncerVerifier:Authority must be an absolute http(s) URL.");
+            if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException("BouncerVerifier:Audience must be set with an Authority.");
+        }
+        if (JwksRefreshInterval < TimeSpan.FromSeconds(1)) throw new InvalidOperationException("BouncerVerifier:JwksRefreshInterval must be at least 1 s.");
+        if (UnknownKidRefreshInterval < TimeSpan.Zero) throw new InvalidOperationException("BouncerVerifier:UnknownKidRefreshInterval must not be negative.");
+        if (RevocationLongPollWait < TimeSpan.Zero || RevocationLongPollWait > TimeSpan.FromSeconds(60))
+            throw new InvalidOperationException("BouncerVerifier:RevocationLongPollWait must be between 0 and 60 s.");
+        if (BackchannelTimeout <= TimeSpan.Zero) throw new InvalidOperationException("BouncerVerifier:BackchannelTimeout must be positive.");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var issuer in _issuers)
+        {
+            issuer.Validate();
+            if (!seen.Add(issuer.Issuer)) throw new InvalidOperationException($"BouncerVerifier: issuer '{issuer.Issuer}' is configured twice.");
+        }
+    }
+}
+
+/// <summary>
+/// An outside OIDC issuer whose tokens are accepted. Its keys come only from <see cref="JwksUri"/>: header members
+/// that name keys (<c>jku</c>, <c>x5u</c>, <c>jwk</c>, <c>x5c</c>) are refused, never fetched.
+/// </summary>
+public sealed class TrustedIssuer
+{
+    /// <summary>The exact <c>iss</c> of its tokens. Required.</summary>
+    public required string Issuer { get; init; }
+
+    /// <summary>Absolute http(s) URL of its JWKS. Required.</summary>
+    public required string JwksUri { get; init; }
+
+    /// <summary>The audience its tokens must carry for this service. Required.</summary>
+    public required string Audience { get; init; }
+
+    /// <summary>
+    /// Allowed algorithms, e.g. <c>["RS256"]</c> (symmetric HS256 is never allowed from an outside JWKS). A published key
+    /// with another <c>alg</c> is ignored; a key without <c>alg</c> is pinned to the single allowed one when exactly one is
+    /// allowed and its <c>kty</c> fits, and ignored otherwise.
+    /// </summary>
+    public required IReadOnlyList<string> Algorithms { get; init; }
+
+    /// <summary>Refuse tokens without <c>typ</c>. Default false: outside issuers often omit it.</summary>
+    public bool RequireTyp { get; init; }
+
+    /// <summary>
+    /// <c>typ</c> values accepted besides <c>at+jwt</c>. Default <c>["JWT"]</c>, what most outside issuers write; set
+    /// empty to demand RFC 9068 typing.
+    /// </summary>
+    public IReadOnlyList<string> AcceptedTypes { get; init; } = ["JWT"];
+
+    /// <summary>Leeway on exp, nbf and iat. Default 30 s.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+
+    internal IReadOnlyList<Tokens.JwsAlgorithm> ParsedAlgorithms { get; private set; } = [];
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Issuer)) throw new InvalidOperationException("TrustedIssuer.Issuer must be set.");
+        if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException($"TrustedIssuer '{Issuer}': Audience must be set.");
+        if (!Uri.TryCreate(JwksUri, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new InvalidOperationException($"TrustedIssuer '{Issuer}': JwksUri must be an absolute http(s) URL.");
+        if (Algorithms is not { Count: > 0 }) throw new InvalidOperationException($"TrustedIssuer '{Issuer}': Algorithms must name at least one algorithm.");
+        var parsed = new List<Tokens.JwsAlgorithm>();
+        foreach (var name in Algorithms)
+        {
+            // An outside JWKS is public: an HMAC secret in it would let anyone sign (RFC 8725 3.2).
+            if (!Tokens.JwsAlgorithms.TryParse(name, out var alg) || alg == Tokens.JwsAlgorithm.HS256)
+                throw new InvalidOperationException($"TrustedIssuer '{Issuer}': algorithm '{name}' is not allowed (RS256, PS256, ES256, EdDSA).");
+            if (!parsed.Contains(alg)) parsed.Add(alg);
+        }
+        ParsedAlgorithms = parsed;
+    }
+}
