@@ -47,6 +47,9 @@ public sealed class BouncerVerifierOptions
     /// <summary>Staleness bound and policy of the revocation state (see <see cref="RevocationOptions"/>).</summary>
     public RevocationOptions Revocation { get; set; } = new();
 
+    /// <summary>The server's <c>Bouncer:RevocationFeedKey</c>, when it sets one. Null: the feed is open.</summary>
+    public string? RevocationFeedKey { get; set; }
+
     /// <summary>Every JWKS is re-read on this period. Default 5 minutes (well under the server's key pre-publication delay).</summary>
     public TimeSpan JwksRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 

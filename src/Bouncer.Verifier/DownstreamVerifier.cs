@@ -148,7 +148,7 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
         _all.Add(keys);
 
         _channel = new HttpRevocationChannel(_http, feedUri, _options.RevocationLongPollWait, _options.BackchannelTimeout, _time,
-            _loggers.CreateLogger<HttpRevocationChannel>());
+            _loggers.CreateLogger<HttpRevocationChannel>(), _options.RevocationFeedKey);
         Revocations = new RevocationListener(_channel, _options.Revocation, _time, _loggers.CreateLogger<RevocationListener>());
         while (true)
         {

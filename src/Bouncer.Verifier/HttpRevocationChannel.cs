@@ -22,6 +22,7 @@ namespace Bouncer.Verifier;
 public sealed class HttpRevocationChannel : IRevocationChannel
 {
     private readonly HttpClient _http;
+    private readonly string? _feedKey;
     private readonly Uri _feed;
     private readonly TimeSpan _wait;
     private readonly TimeSpan _timeout;
@@ -32,9 +33,11 @@ public sealed class HttpRevocationChannel : IRevocationChannel
     /// <param name="feed">The feed URL, e.g. <c>http://auth.internal:5000/auth/revocations</c>.</param>
     /// <param name="longPollWait">How long the server may hold one poll. Default 25 s.</param>
     /// <param name="timeout">Deadline of each call on top of the wait. Default 10 s.</param>
+    /// <param name="feedKey">Sent as <c>X-Bouncer-Feed-Key</c> when the server sets <c>Bouncer:RevocationFeedKey</c>.</param>
     public HttpRevocationChannel(HttpClient http, Uri feed, TimeSpan? longPollWait = null, TimeSpan? timeout = null,
-        TimeProvider? time = null, ILogger<HttpRevocationChannel>? logger = null)
+        TimeProvider? time = null, ILogger<HttpRevocationChannel>? logger = null, string? feedKey = null)
     {
+        _feedKey = feedKey;
         _http = http ?? throw new ArgumentNullException(nameof(http));
         _feed = feed ?? throw new ArgumentNullException(nameof(feed));
         _wait = longPollWait ?? TimeSpan.FromSeconds(25);
@@ -122,7 +125,9 @@ public sealed class HttpRevocationChannel : IRevocationChannel
         deadline.CancelAfter(wait + _timeout);
         var url = new Uri(_feed, string.Create(CultureInfo.InvariantCulture,
             $"{_feed.AbsolutePath}?after={cursor}&wait={(int)wait.TotalSeconds}"));
-        using var response = await _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (_feedKey is not null) request.Headers.Add("X-Bouncer-Feed-Key", _feedKey);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         var page = await response.Content.ReadFromJsonAsync<FeedPage>(deadline.Token).ConfigureAwait(false)
             ?? throw new InvalidDataException("the revocation feed answered null");
