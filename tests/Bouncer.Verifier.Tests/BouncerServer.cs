@@ -32,7 +32,7 @@ public sealed class BouncerServer : IAsyncDisposable
     public string BaseUrl { get; }
     public int Port { get; }
 
-    public static async Task<BouncerServer> StartAsync()
+    public static async Task<BouncerServer> StartAsync(params string[] extraArguments)
     {
         var serverPath = typeof(BouncerServer).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerPath").Value!;
         if (!File.Exists(serverPath)) throw new InvalidOperationException($"Server not built at {serverPath}.");
@@ -44,7 +44,7 @@ public sealed class BouncerServer : IAsyncDisposable
             "--Bouncer:KeyPrePublicationDelay", PrePublication.ToString(),
             // No grace window: the second presentation of a rotated refresh token is reuse at once.
             "--Bouncer:Refresh:GraceWindow", "00:00:00",
-        })
+        }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         var process = Process.Start(start)!;
