@@ -27,10 +27,10 @@ public sealed class BearerAuthenticationHandler(
             return AuthenticateResult.NoResult();
         var token = header.AsSpan(7).Trim();
 
-        var trace = BouncerTrace.Current ??= new BouncerTrace();
-        trace.Strategy = "jwt";
-        trace.CredentialBytes = token.Length;
-        trace.SignatureChecks++;
+        var trace = BouncerTrace.Current;
+        trace?.Strategy = "jwt";
+        trace?.CredentialBytes = token.Length;
+        if (trace is not null) trace.SignatureChecks++;
         runtime.Metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "jwt"));
 
         // A compact JWS is ASCII only (RFC 7515 7.1): anything else is malformed, and refusing it here
@@ -61,7 +61,7 @@ public sealed class BearerAuthenticationHandler(
 
         if (runtime.PushEnabled)
         {
-            trace.RevocationChecks++;
+            if (trace is not null) trace.RevocationChecks++;
             var verdict = await runtime.Revocations.CheckAsync(sid, jti, sub, iat, Context.RequestAborted).ConfigureAwait(false);
             if (verdict == RevocationVerdict.Revoked) return Refuse("token_revoked");
             if (verdict == RevocationVerdict.Stale) return Refuse("revocation_state_stale");
@@ -90,7 +90,7 @@ public sealed class BearerAuthenticationHandler(
     private AuthenticateResult Refuse(string reason)
     {
         Context.Items[BouncerClaims.FailureReasonItem] = reason;
-        BouncerTrace.Current!.Reason = reason;
+        BouncerTrace.Current?.Reason = reason;
         runtime.Metrics.Fail(reason);
         return AuthenticateResult.Fail(reason);
     }

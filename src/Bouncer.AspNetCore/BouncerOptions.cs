@@ -105,6 +105,13 @@ public sealed class BouncerOptions
     /// </summary>
     public bool AllowMissingTyp { get; set; }
 
+    /// <summary>
+    /// Send <c>Bouncer-Trace</c> and <c>Server-Timing</c> headers saying what the server did per request
+    /// (the simulator shows them). They reveal how a credential was checked, so the default is on only
+    /// with <see cref="Demo"/>.
+    /// </summary>
+    public bool? TraceHeaders { get; set; }
+
     /// <summary>Demo controls (expire, push toggle) for the simulator. Never on in Production unless set explicitly.</summary>
     public bool Demo { get; set; }
 

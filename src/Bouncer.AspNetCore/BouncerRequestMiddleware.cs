@@ -12,20 +12,24 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var trace = new BouncerTrace();
-        BouncerTrace.Current = trace;
-        var started = runtime.Time.GetTimestamp();
-        context.Response.OnStarting(() =>
+        BouncerTrace? trace = null;
+        if (runtime.Options.TraceHeaders ?? runtime.Options.Demo)
         {
-            context.Response.Headers["Bouncer-Trace"] = trace.ToString();
-            var ms = runtime.Time.GetElapsedTime(started).TotalMilliseconds;
-            context.Response.Headers["Server-Timing"] = $"bouncer;dur={ms.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}";
-            return Task.CompletedTask;
-        });
+            trace = new BouncerTrace();
+            BouncerTrace.Current = trace;
+            var started = runtime.Time.GetTimestamp();
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers["Bouncer-Trace"] = trace.ToString();
+                var ms = runtime.Time.GetElapsedTime(started).TotalMilliseconds;
+                context.Response.Headers["Server-Timing"] = $"bouncer;dur={ms.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}";
+                return Task.CompletedTask;
+            });
+        }
 
         if (IsUnsafe(context.Request.Method) && RidesOnCookie(context) && !IsSameOrigin(context))
         {
-            trace.Reason = "csrf_rejected";
+            trace?.Reason = "csrf_rejected";
             runtime.Metrics.Fail("csrf_rejected");
             await BouncerProblems.WriteAsync(context, 403, "csrf_rejected", "Cross-site request refused: the Origin or Sec-Fetch-Site header does not match this site.");
             return;
@@ -35,7 +39,7 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
         if (runtime.Options.RequireAntiforgeryToken && IsUnsafe(context.Request.Method) && HasSessionCookie(context) && !IsLoginOrRegister(context)
             && !HasValidAntiforgeryToken(context))
         {
-            trace.Reason = "csrf_token_invalid";
+            trace?.Reason = "csrf_token_invalid";
             runtime.Metrics.Fail("csrf_token_invalid");
             await BouncerProblems.WriteAsync(context, 403, "csrf_token_invalid", "Missing or wrong X-CSRF-Token header.");
             return;

@@ -21,10 +21,10 @@ public sealed class SessionAuthenticationHandler(
         if (!Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id) || string.IsNullOrEmpty(id))
             return AuthenticateResult.NoResult();
 
-        var trace = BouncerTrace.Current ??= new BouncerTrace();
-        trace.Strategy = "session";
-        trace.CredentialBytes = id.Length;
-        trace.SessionLookups++;
+        var trace = BouncerTrace.Current;
+        trace?.Strategy = "session";
+        trace?.CredentialBytes = id.Length;
+        if (trace is not null) trace.SessionLookups++;
         runtime.Metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "session"));
         var session = await runtime.Sessions.GetAsync(id, Context.RequestAborted).ConfigureAwait(false);
         if (session is null) return Refuse("session_invalid");
@@ -33,7 +33,7 @@ public sealed class SessionAuthenticationHandler(
         identity.AddClaim(new Claim(BouncerClaims.Subject, session.UserId));
         identity.AddClaim(new Claim(BouncerClaims.SessionId, session.Handle));
         identity.AddClaim(new Claim(BouncerClaims.Via, "session"));
-        foreach (var role in RolesOf(session.Data)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
+        foreach (var role in RolesOf(session)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), BouncerDefaults.SessionScheme));
     }
 
@@ -46,10 +46,16 @@ public sealed class SessionAuthenticationHandler(
     private AuthenticateResult Refuse(string reason)
     {
         Context.Items[BouncerClaims.FailureReasonItem] = reason;
-        BouncerTrace.Current!.Reason = reason;
+        BouncerTrace.Current?.Reason = reason;
         runtime.Metrics.Fail(reason);
         return AuthenticateResult.Fail(reason);
     }
+
+    // Parsed once per stored record: a near-cache hit returns the same Session view every time.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Bouncer.Sessions.Session, string[]> Roles = new();
+
+    private static string[] RolesOf(Bouncer.Sessions.Session session) =>
+        Roles.GetValue(session, static s => RolesOf(s.Data));
 
     /// <summary>Roles live in the session data as <c>{"roles":"admin ..."}</c>, written at login.</summary>
     internal static string[] RolesOf(string? data)

@@ -1,6 +1,16 @@
 using Bouncer.AspNetCore;
 using Bouncer.Server;
 
+// A configuration or start-up fault (unknown store, bad or unreachable connection, refused key file) is
+// reported as one line and exit code 2, without the stack trace the runtime would print.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+{
+    if (e.ExceptionObject is not (InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or Bouncer.Tokens.KeyLoadException or ArgumentException)) return;
+    var message = ((Exception)e.ExceptionObject).Message;
+    Console.Error.WriteLine("bouncer: " + message.Split('\n')[0].Split(" - Last Connection Exception")[0]);
+    Environment.Exit(2);
+};
+
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
     Args = args,
@@ -29,38 +39,23 @@ builder.Services.AddBouncer(o =>
     o.BootstrapAdmin ??= section["BootstrapAdmin"];
 }).UseStores(sp => StoreSetup.Open(storeKind, connection, section["StorePrefix"], sp.GetRequiredService<TimeProvider>()));
 builder.Services.AddSingleton<PrometheusExporter>();
-// A start-up fault is reported once, as one line, by the catch below; the host's own report of it
-// carries a stack trace.
+// A start-up fault is reported once, as one line, by the handler at the top; the host's own report of
+// it carries a stack trace.
 builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 builder.Services.AddProblemDetails();
 
-try
-{
-    await RunAsync(builder);
-    return 0;
-}
-catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or Bouncer.Tokens.KeyLoadException or ArgumentException)
-{
-    // A configuration or start-up fault: one line for the operator, exit code 2, no stack trace.
-    Console.Error.WriteLine("bouncer: " + ex.Message.Split('\n')[0].Split(" - Last Connection Exception")[0]);
-    return 2;
-}
-
-static async Task RunAsync(WebApplicationBuilder builder)
-{
-    var app = builder.Build();
-    // Unhandled faults become a problem document without details: never a stack trace to the client.
-    app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = _ => StatusCodes.Status500InternalServerError });
-    app.UseStatusCodePages();
-    app.UseDefaultFiles();
-    app.UseStaticFiles();
-    app.UseBouncer();
-    app.MapBouncerEndpoints();
-    app.MapDemoEndpoints();
-    var exporter = app.Services.GetRequiredService<PrometheusExporter>();
-    app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
-    await app.RunAsync();
-}
+var app = builder.Build();
+// Unhandled faults become a problem document without details: never a stack trace to the client.
+app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = _ => StatusCodes.Status500InternalServerError });
+app.UseStatusCodePages();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.UseBouncer();
+app.MapBouncerEndpoints();
+app.MapDemoEndpoints();
+var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
+await app.RunAsync();
 
 /// <summary>Entry point type, public for WebApplicationFactory.</summary>
 public partial class Program;

@@ -30,7 +30,7 @@ public abstract class CredentialSuiteTests
 
     protected abstract string ForgedReason { get; }
 
-    private static BouncerHost NewHost(ManualClock clock) => new(("Bouncer:BootstrapAdmin", "root")) { Clock = clock };
+    private static BouncerHost NewHost(ManualClock clock) => new(("Bouncer:BootstrapAdmin", "root"), ("Bouncer:TraceHeaders", "true")) { Clock = clock };
 
     [Fact]
     public async Task ApiMe_FreshCredential_ReportsSubjectAndStrategy()

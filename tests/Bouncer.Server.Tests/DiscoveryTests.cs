@@ -122,4 +122,17 @@ public sealed class DiscoveryTests
         await Problem.AssertAsync(await host.SendAsync(wrong), System.Net.HttpStatusCode.Unauthorized, "feed_key_invalid");
         Assert.Equal(System.Net.HttpStatusCode.OK, (await host.SendAsync(right)).StatusCode);
     }
+
+    [Fact]
+    public async Task TraceHeaders_InProductionByDefault_AreNotSent()
+    {
+        await using var host = new BouncerHost();
+        var pair = await host.LoginJwtAsync("alice");
+
+        using var response = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", pair.AccessToken));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Bouncer-Trace"));
+        Assert.False(response.Headers.Contains("Server-Timing"));
+    }
 }
