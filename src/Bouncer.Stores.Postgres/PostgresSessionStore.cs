@@ -16,7 +16,7 @@ namespace Bouncer.Stores.Postgres;
 /// returned connection, and because the connection holds prepared statements that reset is not one
 /// <c>DISCARD ALL</c> but a handful of statements sent ahead of the next command on it, so every lookup
 /// paid for them: measured (bench/results/store.md, 2026-11-23) at 0.55-0.65x the throughput of a raw
-/// prepared <c>SELECT</c> with 32 callers and 3-6x its single-caller p50. The store leaves no session state
+/// prepared <c>SELECT</c> with 32 callers and 3.5-7x its single-caller p50. The store leaves no session state
 /// on a connection (no <c>SET</c>, no session-level advisory locks, no temporary tables; transactions
 /// end before the connection goes back), so the data source this store builds from a connection string
 /// turns the reset off (<c>No Reset On Close=true</c>). A data source passed in is used as configured:
