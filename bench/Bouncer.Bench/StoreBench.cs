@@ -60,6 +60,10 @@ internal static class StoreBench
             return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
         }
         bool quick = args.Contains("--quick");
+        // --only sqlite,redis,postgres: measure only those network/file stores (the in-memory rows always run: they are the
+        // ConcurrentDictionary baseline column).
+        var only = Arg("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        bool Want(string group) => only is null || only.Contains(group, StringComparer.OrdinalIgnoreCase);
         var o = new Options(
             Sessions: int.Parse(Arg("--sessions") ?? (quick ? "100000" : "1000000"), CultureInfo.InvariantCulture),
             Rounds: int.Parse(Arg("--rounds") ?? (quick ? "3" : "5"), CultureInfo.InvariantCulture),
@@ -101,6 +105,7 @@ internal static class StoreBench
             contenders.Add(new("MemorySessionStore", "memory", false, o.NMemory, true, (_, i) => Found(memory.GetAsync(seq[i], default))));
 
             // ---- SQLite ----
+            if (Want("sqlite"))
             {
                 sw.Restart();
                 var path = Path.Combine(sqliteDir, "sessions.db");
@@ -135,7 +140,7 @@ internal static class StoreBench
             }
 
             // ---- Redis (and the near cache over it) ----
-            if (o.Redis is not null)
+            if (o.Redis is not null && Want("redis"))
             {
                 sw.Restart();
                 var config = ConfigurationOptions.Parse(o.Redis);
@@ -169,7 +174,7 @@ internal static class StoreBench
             }
 
             // ---- PostgreSQL ----
-            if (o.Postgres is not null)
+            if (o.Postgres is not null && Want("postgres"))
             {
                 sw.Restart();
                 var csb = new NpgsqlConnectionStringBuilder(o.Postgres) { MaxPoolSize = o.Callers + 8 };
@@ -178,8 +183,12 @@ internal static class StoreBench
                 cleanup.Add(() => ds.DisposeAsync());
                 cleanup.Add(() => rawDs.DisposeAsync());
                 var options = new PostgresSessionStoreOptions { Table = PgTable };
-                var store = new PostgresSessionStore(ds, options);
-                await LoadPostgres(ds, store, options, records);
+                // The store as most apps build it (from a connection string: it builds its own data source), and
+                // over a caller's data source with Npgsql's default settings.
+                var store = new PostgresSessionStore(csb.ConnectionString, options);
+                cleanup.Add(() => store.DisposeAsync());
+                var storeOverDs = new PostgresSessionStore(ds, options);
+                await LoadPostgres(ds, storeOverDs, options, records);
                 await Verify("PostgresSessionStore", store, records);
                 loadTimes.Add($"PostgreSQL (binary COPY, then indexes, VACUUM ANALYZE) {sw.Elapsed.TotalSeconds:0.0} s");
                 var raw = new (NpgsqlCommand Cmd, NpgsqlParameter<byte[]> P)[o.Callers];
@@ -208,6 +217,8 @@ internal static class StoreBench
                     return found;
                 }));
                 contenders.Add(new("PostgresSessionStore", "postgres", false, o.NNetwork, false, (_, i) => Found(store.GetAsync(seq[i], default))));
+                contenders.Add(new("PostgresSessionStore over a caller's data source (Npgsql defaults: reset on close)", "postgres", false, o.NNetwork, false,
+                    (_, i) => Found(storeOverDs.GetAsync(seq[i], default))));
 
                 // Diagnostics: the store's per-call pattern (pooled open, new command, PrepareAsync, close) on raw
                 // Npgsql, with and without the pool's connection reset, to show where the store's time goes.
@@ -232,6 +243,87 @@ internal static class StoreBench
                         if (prepare) await cmd.PrepareAsync().ConfigureAwait(false);
                         await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
                         return await reader.ReadAsync().ConfigureAwait(false);
+                    }));
+                }
+                // --pg-experiments: candidate fixes for the store, side by side (not part of the table of record).
+                if (args.Contains("--pg-experiments"))
+                {
+                    NpgsqlDataSource Ds(Action<NpgsqlConnectionStringBuilder> edit)
+                    {
+                        var b = new NpgsqlConnectionStringBuilder(csb.ConnectionString);
+                        edit(b);
+                        var d = NpgsqlDataSource.Create(b.ConnectionString);
+                        cleanup.Add(() => d.DisposeAsync());
+                        return d;
+                    }
+                    static async ValueTask<bool> ReadOne(NpgsqlCommand cmd)
+                    {
+                        await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
+                        return await reader.ReadAsync().ConfigureAwait(false);
+                    }
+                    NpgsqlParameter P(int i) => new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = seqBytes[i] };
+
+                    var noReset = Ds(b => b.NoResetOnClose = true);
+                    var storeNoReset = new PostgresSessionStore(noReset, options);
+                    contenders.Add(new("exp: store as is, No Reset On Close=true", "postgres-exp", false, o.NNetwork, false, (_, i) => Found(storeNoReset.GetAsync(seq[i], default))));
+
+                    var auto = Ds(b => { b.MaxAutoPrepare = 20; b.AutoPrepareMinUsages = 1; });
+                    contenders.Add(new("exp: open + cmd, auto-prepare (20/1), reset on", "postgres-exp", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await using var conn = await auto.OpenConnectionAsync().ConfigureAwait(false);
+                        await using var cmd = new NpgsqlCommand(select, conn);
+                        cmd.Parameters.Add(P(i));
+                        return await ReadOne(cmd).ConfigureAwait(false);
+                    }));
+                    var autoNoReset = Ds(b => { b.MaxAutoPrepare = 20; b.AutoPrepareMinUsages = 1; b.NoResetOnClose = true; });
+                    contenders.Add(new("exp: open + cmd, auto-prepare (20/1), No Reset On Close", "postgres-exp", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await using var conn = await autoNoReset.OpenConnectionAsync().ConfigureAwait(false);
+                        await using var cmd = new NpgsqlCommand(select, conn);
+                        cmd.Parameters.Add(P(i));
+                        return await ReadOne(cmd).ConfigureAwait(false);
+                    }));
+                    var autoDs = Ds(b => { b.MaxAutoPrepare = 20; b.AutoPrepareMinUsages = 1; });
+                    contenders.Add(new("exp: dataSource.CreateCommand, auto-prepare (20/1), reset on", "postgres-exp", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await using var cmd = autoDs.CreateCommand(select);
+                        cmd.Parameters.Add(P(i));
+                        return await ReadOne(cmd).ConfigureAwait(false);
+                    }));
+                    var autoDsNoReset = Ds(b => { b.MaxAutoPrepare = 20; b.AutoPrepareMinUsages = 1; b.NoResetOnClose = true; });
+                    contenders.Add(new("exp: dataSource.CreateCommand, auto-prepare (20/1), No Reset On Close", "postgres-exp", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await using var cmd = autoDsNoReset.CreateCommand(select);
+                        cmd.Parameters.Add(P(i));
+                        return await ReadOne(cmd).ConfigureAwait(false);
+                    }));
+                    var one = await rawDs.OpenConnectionAsync();
+                    cleanup.Add(() => one.DisposeAsync());
+                    var oneLock = new SemaphoreSlim(1);
+                    contenders.Add(new("exp: one open connection, new cmd + PrepareAsync per call", "postgres-exp", false, o.NNetwork, false, async (_, i) =>
+                    {
+                        await oneLock.WaitAsync().ConfigureAwait(false);
+                        try
+                        {
+                            await using var cmd = new NpgsqlCommand(select, one);
+                            cmd.Parameters.Add(P(i));
+                            await cmd.PrepareAsync().ConfigureAwait(false);
+                            return await ReadOne(cmd).ConfigureAwait(false);
+                        }
+                        finally { oneLock.Release(); }
+                    }));
+                    var pool1 = Ds(b => { b.NoResetOnClose = true; b.MaxPoolSize = 1; });
+                    var storePool1 = new PostgresSessionStore(pool1, options);
+                    contenders.Add(new("exp: store as is, No Reset On Close, Max Pool Size=1", "postgres-exp", false, o.NNetwork, false, (_, i) => Found(storePool1.GetAsync(seq[i], default))));
+                    var syncNoReset = Ds(b => b.NoResetOnClose = true);
+                    contenders.Add(new("exp: sync open + Prepare + cmd, No Reset On Close", "postgres-exp", false, o.NNetwork, false, (_, i) =>
+                    {
+                        using var conn = syncNoReset.OpenConnection();
+                        using var cmd = new NpgsqlCommand(select, conn);
+                        cmd.Parameters.Add(P(i));
+                        cmd.Prepare();
+                        using var reader = cmd.ExecuteReader();
+                        return ValueTask.FromResult(reader.Read());
                     }));
                 }
             }
@@ -504,7 +596,7 @@ internal static class StoreBench
         {
             "memory" => null,
             "nearcache" => "RedisSessionStore",
-            "postgres-diag" => "raw Npgsql (prepared SELECT)",
+            "postgres-diag" or "postgres-exp" => "raw Npgsql (prepared SELECT)",
             _ => contenders.FirstOrDefault(b => b.Group == c.Group && b.IsBaseline && b != c)?.Name,
         };
         var dictS = samples.GetValueOrDefault("ConcurrentDictionary");
