@@ -53,7 +53,7 @@ public static class StoreFactory
     {
         if (string.IsNullOrWhiteSpace(connection))
             throw new ArgumentException("--connection is required for the postgres store (\"Host=...;Username=...;Database=...\").");
-        var source = NpgsqlDataSource.Create(connection);
+        var source = PostgresDataSources.Create(connection);
         var store = new PublishingSessionStore(new PostgresSessionStore(source), new PostgresRevocationChannel(source));
         return new OwningSessionStore(store, source);
     }

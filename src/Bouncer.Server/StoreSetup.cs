@@ -49,7 +49,7 @@ public static class StoreSetup
             case "postgres":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store postgres needs --connection \"Host=...;Username=...;Database=...\" (Bouncer:Connection).");
                 NpgsqlDataSource source;
-                try { source = NpgsqlDataSource.Create(connection); }
+                try { source = PostgresDataSources.Create(connection); }
                 catch (ArgumentException ex) { throw new InvalidOperationException("Bouncer:Connection is not a valid PostgreSQL connection string: " + ex.Message, ex); }
                 var schema = prefix ?? "public";
                 var tables = new PostgresStoreOptions { Schema = schema };
