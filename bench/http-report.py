@@ -15,6 +15,7 @@ def median(mode, i):
 none = median("none", 0)
 labels = {
     "none": "no authentication",
+    "noop-auth": "floor: ASP.NET auth pipeline, handler checks nothing",
     "bouncer-session-sqlite": "Bouncer session, SQLite (+ near cache)",
     "bouncer-session-redis": "Bouncer session, Redis + near cache",
     "bouncer-session-redis-nocache": "Bouncer session, Redis, no near cache",
@@ -46,7 +47,7 @@ svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height
 for i, m in enumerate(modes):
     y = 34 + i * (bar_h + gap)
     w = (width - left - 90) * median(m, 0) / top
-    colour = "#2f4bb8" if m.startswith("bouncer") else "#888" if m != "none" else "#0b6e3a"
+    colour = "#2f4bb8" if m.startswith("bouncer") else "#0b6e3a" if m in ("none", "noop-auth") else "#888"
     svg.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{labels[m]}</text>')
     svg.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>')
     svg.append(f'<text x="{left + w + 4:.1f}" y="{y + 15}">{median(m, 0):,.0f}</text>')

@@ -20,7 +20,7 @@ pids+=($!)
 dotnet build bench/Bouncer.Bench.Http -c Release -nologo -v quiet >/dev/null
 app=bench/Bouncer.Bench.Http/bin/Release/net10.0/Bouncer.Bench.Http.dll
 duration=${DURATION:-8s}
-modes=(none bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-es256)
+modes=(${MODES:-none noop-auth bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-es256})
 results="$work/results.tsv"
 : > "$results"
 for mode in "${modes[@]}"; do

@@ -32,6 +32,12 @@ switch (mode)
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
         builder.Services.AddAuthorization();
         break;
+    case "noop-auth":
+        // The floor of ASP.NET Core's authentication + authorization pipeline: a handler that accepts
+        // every request with a fixed principal, checking nothing.
+        builder.Services.AddAuthentication("noop").AddScheme<AuthenticationSchemeOptions, NoopHandler>("noop", null);
+        builder.Services.AddAuthorization();
+        break;
     case "jwtbearer-hs256" or "jwtbearer-es256":
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
         {
@@ -99,7 +105,7 @@ else
                 await ctx.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
                 var setCookie = ctx.Response.Headers.SetCookie.ToString();
                 return "Cookie: " + setCookie[..setCookie.IndexOf(';')];
-            case "none":
+            case "none" or "noop-auth":
                 return "X-None: 1";
             default:
                 var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
@@ -124,4 +130,14 @@ static BouncerStores FromSqlite(string path)
 {
     var s = SqliteBouncerStores.Open(path);
     return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations);
+}
+
+sealed class NoopHandler(Microsoft.Extensions.Options.IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var identity = new ClaimsIdentity([new Claim("sub", "bench")], "noop");
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), "noop")));
+    }
 }
