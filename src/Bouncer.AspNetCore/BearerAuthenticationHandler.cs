@@ -40,18 +40,14 @@ public sealed class BearerAuthenticationHandler(
         // The verifier works on UTF-8 bytes; a token is ASCII, and the size cap inside bounds the copy.
         Span<byte> utf8 = token.Length <= 8192 ? stackalloc byte[token.Length] : new byte[token.Length];
         var written = Encoding.UTF8.GetBytes(token, utf8);
-        string? sub, sid, jti;
-        long iat;
-        JwtClaims claims;
+        AccessClaims claims;
         {
             var result = runtime.Verifier.Verify(utf8[..written]);
             if (!result.IsValid) return Refuse(result.Failure.ToCode());
-            claims = result.ToClaims();
-            sub = claims.Subject;
-            sid = claims.SessionId;
-            jti = claims.JwtId;
-            iat = claims.IssuedAt?.ToUnixTimeSeconds() ?? 0;
+            claims = result.GetAccessClaims();
         }
+        var (sub, sid, jti, _, _, iat) = claims;
+        iat = Math.Max(iat, 0);
         if (string.IsNullOrEmpty(sub)) return Refuse("missing_sub");
         if (runtime.Options.Demo && runtime.DemoClockOffsets.TryGetValue(sub, out var ahead))
         {

@@ -18,3 +18,6 @@ public sealed class JwtClaims
     /// <summary>The raw payload JSON, for claims not modelled here.</summary>
     public required string PayloadJson { get; init; }
 }
+
+/// <summary>What an access token says about its bearer: <c>sub</c>, <c>sid</c>, <c>jti</c>, <c>scope</c>, <c>roles</c> and <c>iat</c> (unix seconds, -1 when absent).</summary>
+public readonly record struct AccessClaims(string? Subject, string? SessionId, string? JwtId, string? Scope, IReadOnlyList<string> Roles, long IssuedAtUnixSeconds);
