@@ -1,4 +1,6 @@
 using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
@@ -180,9 +182,7 @@ public static partial class BouncerEndpoints
         {
             if (runtime.Options.RevocationFeedKey is { Length: > 0 } key)
             {
-                var sent = System.Text.Encoding.UTF8.GetBytes(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString());
-                // Constant-time compare: no timing oracle on the key.
-                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(sent, System.Text.Encoding.UTF8.GetBytes(key)))
+                if (!SecretEquals(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString(), key))
                     return BouncerProblems.Result(401, "feed_key_invalid", "The revocation feed needs the X-Bouncer-Feed-Key header.");
             }
             var cursor = Math.Max(0, after ?? 0);
@@ -322,6 +322,10 @@ public static partial class BouncerEndpoints
         if (ctx.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName))
             ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
     }
+
+    // Digests first: FixedTimeEquals returns at once on a length mismatch, which would tell a caller the key's length.
+    private static bool SecretEquals(string sent, string expected) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(sent)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 
     private static string? Via(ClaimsPrincipal user) => user.FindFirstValue(BouncerClaims.Via);
 
