@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using Bouncer.Tokens;
 
 namespace Bouncer.Sessions;
 
@@ -7,7 +8,7 @@ namespace Bouncer.Sessions;
 public static class SessionId
 {
     /// <summary>Length of every valid session id.</summary>
-    public const int Length = StrictBase64Url.Length32;
+    public const int Length = Base64UrlStrict.Length32;
 
     /// <summary>A fresh id from the OS CSPRNG, and the key a store files it under.</summary>
     public static (string Id, SessionKey Key) New()
@@ -27,7 +28,7 @@ public static class SessionId
     public static bool TryGetKey(ReadOnlySpan<char> id, out SessionKey key)
     {
         Span<byte> secret = stackalloc byte[32];
-        if (!StrictBase64Url.TryDecode32(id, secret))
+        if (!Base64UrlStrict.TryDecode32(id, secret))
         {
             key = default;
             return false;

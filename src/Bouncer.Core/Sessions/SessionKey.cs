@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using Bouncer.Tokens;
 
 namespace Bouncer.Sessions;
 
@@ -67,7 +68,7 @@ public readonly struct SessionKey : IEquatable<SessionKey>
     {
         key = default;
         Span<byte> digest = stackalloc byte[Size];
-        if (!StrictBase64Url.TryDecode32(handle, digest)) return false;
+        if (!Base64UrlStrict.TryDecode32(handle, digest)) return false;
         key = new SessionKey(digest);
         return true;
     }

@@ -61,6 +61,13 @@ internal static class Base64UrlStrict
         return Base64Url.DecodeFromUtf8(canonicalText, destination, out _, out written) == OperationStatus.Done && written == length;
     }
 
+    /// <summary>Length of the canonical encoding of 32 bytes (a session id, a session handle).</summary>
+    public const int Length32 = 43;
+
+    /// <summary>Decodes exactly 32 bytes from their canonical 43-char form; false on anything else.</summary>
+    public static bool TryDecode32(ReadOnlySpan<char> text, Span<byte> destination) =>
+        text.Length == Length32 && TryDecode(text, destination, out int written) && written == 32;
+
     public static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
     {
         written = 0;
