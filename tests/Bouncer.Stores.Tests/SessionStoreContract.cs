@@ -285,6 +285,24 @@ public abstract class SessionStoreContract
     }
 
     [Fact]
+    public async Task ConcurrentLogins_OnTwoInstances_ConvergeToTheCap()
+    {
+        // Two managers over one store stand for two server instances; all logins land in the same millisecond.
+        var store = CreateStore(Clock);
+        var options = new SessionOptions { MaxSessionsPerUser = 3 };
+        SessionManager[] instances = [new(store, Clock, options), new(store, Clock, options)];
+        var created = await Task.WhenAll(Enumerable.Range(0, 24).Select(i =>
+            Task.Run(async () => (await instances[i % 2].CreateAsync("alice", default)).Id)));
+
+        var listed = await instances[0].ListUserAsync("alice", default);
+        Assert.Equal(3, listed.Count);
+        var alive = 0;
+        foreach (var id in created)
+            if (await instances[1].GetAsync(id, default) is not null) alive++;
+        Assert.Equal(3, alive);
+    }
+
+    [Fact]
     public async Task Sweep_RemovesOnlyExpired_InBatches()
     {
         var store = CreateStore(Clock);

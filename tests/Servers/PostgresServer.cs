@@ -162,7 +162,7 @@ public sealed class PostgresServer : IDisposable
             unix_socket_directories = '{_root}'
             fsync = off
             synchronous_commit = on
-            max_connections = 50
+            max_connections = 100
             shared_buffers = 32MB
 
             """);

@@ -66,8 +66,8 @@ public sealed class SessionManager
             ExpiresAt = Min(now + _options.IdleTimeout, absolute),
             AbsoluteExpiresAt = absolute,
         };
-        if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap - 1, now, ct).ConfigureAwait(false);
         await _store.CreateAsync(record, ct).ConfigureAwait(false);
+        if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap, now, ct).ConfigureAwait(false);
         return (Session.From(record), id);
     }
 
@@ -185,11 +185,15 @@ public sealed class SessionManager
         return null;
     }
 
+    // Trims after the create, never before: of logins racing on any number of instances, the one that lists last
+    // sees every session created before it and trims to the cap, so the user converges to exactly the cap without a
+    // cross-instance lock. Everyone orders the same way (newest first, ties by key), so no two trims over-evict.
     private async ValueTask EvictOverCapAsync(string userId, int keep, DateTimeOffset now, CancellationToken ct)
     {
         var live = (await _store.ListUserAsync(userId, ct).ConfigureAwait(false))
             .Where(r => IsLive(r, now))
             .OrderByDescending(r => r.CreatedAt)
+            .ThenBy(r => r.Key.ToString(), StringComparer.Ordinal)
             .ToList();
         for (var i = keep; i < live.Count; i++) await _store.DeleteAsync(live[i].Key, ct).ConfigureAwait(false);
     }

@@ -15,7 +15,10 @@ public sealed class SessionOptions
     /// </summary>
     public TimeSpan TouchInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Most sessions one user may hold; creating one more evicts the oldest. Null: no cap.</summary>
+    /// <summary>
+    /// Most sessions one user may hold; creating one more evicts the oldest. Logins racing on several instances
+    /// converge to exactly this many once the last of them returns. Null: no cap.
+    /// </summary>
     public int? MaxSessionsPerUser { get; set; }
 
     /// <summary>Largest session data document in UTF-8 bytes. Default 4 KiB.</summary>
