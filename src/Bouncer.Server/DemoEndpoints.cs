@@ -23,6 +23,9 @@ public static class DemoEndpoints
             push = runtime.PushEnabled,
             mode = runtime.Options.Mode.ToString().ToLowerInvariant(),
             access_token_lifetime = (int)runtime.Options.Refresh.AccessTokenLifetime.TotalSeconds,
+            // The simulator's hybrid column mints for this deployment's own audience, the only one /api/me accepts.
+            audience = runtime.Options.Audience,
+            exchange_token_lifetime = (int)runtime.Options.ExchangeTokenLifetime.TotalSeconds,
             near_cache = runtime.Options.NearCache is not null,
         }));
 

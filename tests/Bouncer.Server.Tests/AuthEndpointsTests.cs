@@ -587,6 +587,27 @@ public sealed class AuthEndpointsTests
             await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
     }
 
+    [Theory]
+    [InlineData("/auth/logout-all")]
+    [InlineData("/admin/users/alice/revoke")]
+    public async Task Token_UserRevokedInTheSecondItWasMinted_ExchangedTokenRevoked(string revoke)
+    {
+        // The clock stands still: mint and revoke fall in one second, which the user cut-off (iat < the
+        // revocation's second) cannot tell apart, so only the session's own sid revocation refuses the token.
+        await using var host = new BouncerHost(("Bouncer:BootstrapAdmin", "alice")) { Clock = new Bouncer.Tests.ManualClock() };
+        var login = await host.LoginSessionAsync("alice");
+        using var exchange = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/auth/token", login.Cookie, new { audience = "bouncer" }));
+        var token = (await exchange.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+
+        using (var revoked = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, revoke, login.Cookie)))
+            Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
+    }
+
     [Fact]
     public async Task Refresh_ReusedCookieToken_Returns401AndClearsCookie()
     {

@@ -28,6 +28,22 @@ public sealed class DemoEndpointsTests
     }
 
     [Fact]
+    public async Task DemoState_NamesTheAudienceAnExchangedTokenNeedsForApiMe()
+    {
+        await using var host = new BouncerHost("Development", ("Bouncer:Audience", "shop"));
+        using var response = await host.Client().GetAsync("/demo/state");
+        var state = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        Assert.Equal("shop", state.GetProperty("audience").GetString());
+        Assert.Equal(120, state.GetProperty("exchange_token_lifetime").GetInt32());
+
+        var login = await host.LoginSessionAsync("alice");
+        using var exchange = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/auth/token", login.Cookie, new { audience = "shop" }));
+        var token = (await exchange.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("access_token").GetString()!;
+        using var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token));
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
     public async Task DemoState_ProductionWithDemoSetting_Returns200()
     {
         await using var host = new BouncerHost(("Bouncer:Demo", "true"));

@@ -103,7 +103,7 @@ public sealed class SimulatorTests(SimulatorFixture fixture) : IClassFixture<Sim
             await Click("jwt", "request");
 
             Assert.Equal("200 OK", await LatestAnswer("jwt"));
-            await Assertions.Expect(_page.Locator("[data-lifetime]")).ToContainTextAsync("valid for");
+            await Assertions.Expect(Column("jwt").Locator("[data-lifetime]")).ToContainTextAsync("valid for");
             Assert.Equal(0, await Counter("jwt", "lookups"));
             Assert.Equal(0, await Counter("jwt", "store"));
             await Screenshot("jwt-paradox");
@@ -148,6 +148,145 @@ public sealed class SimulatorTests(SimulatorFixture fixture) : IClassFixture<Sim
         Assert.Equal("401 session_invalid", await LatestAnswer("session"));
         Assert.Equal("401 token_expired", await LatestAnswer("jwt"));
         await Screenshot("expired");
+    }
+
+    [Fact]
+    public async Task Hybrid_HasTheSameButtonsAndCounters_AndTheSessionColumnNoLongerMints()
+    {
+        var actions = "button[data-action]";
+        Assert.Equal(
+            await Column("jwt").Locator(actions).EvaluateAllAsync<string[]>("bs => bs.map(b => b.dataset.action)"),
+            await Column("hybrid").Locator(actions).EvaluateAllAsync<string[]>("bs => bs.map(b => b.dataset.action)"));
+        Assert.Equal(5, await Column("hybrid").Locator("[data-counter]").CountAsync());
+        Assert.Equal(0, await Column("session").Locator("button[data-action='exchange']").CountAsync());
+        await Assertions.Expect(Column("hybrid").Locator("h3 + .note")).ToContainTextAsync("Same user and same session cookie as the Session column");
+    }
+
+    [Fact]
+    public async Task Hybrid_BearerRequestsCostNoLookup_OneMintServesThem()
+    {
+        await Click("hybrid", "login");
+        Assert.Equal("204 OK", await LatestAnswer("hybrid"));
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        // The mint was the session's one lookup; the bearer requests after it add none.
+        Assert.Equal(1, await Counter("hybrid", "lookups"));
+        var store = await Counter("hybrid", "store");
+        var signatures = await Counter("hybrid", "signatures");
+        Assert.Equal(1, signatures);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Click("hybrid", "request");
+            Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        }
+
+        Assert.Equal(1, await Counter("hybrid", "lookups"));
+        Assert.Equal(store, await Counter("hybrid", "store"));
+        Assert.Equal(signatures + 3, await Counter("hybrid", "signatures"));
+        var steps = Column("hybrid").Locator(".timeline li");
+        await Assertions.Expect(steps).ToHaveCountAsync(7);   // register, log in, one mint, four requests: no second mint
+        var latest = steps.First;
+        await Assertions.Expect(latest).ToContainTextAsync("with bearer token");
+        await Assertions.Expect(latest.Locator(".did")).ToHaveTextAsync("no session lookup · signature verified · revocation state checked in memory");
+        await Assertions.Expect(Column("hybrid").Locator("[data-lifetime]")).ToContainTextAsync("Hybrid token valid for");
+
+        // The inspector shows the minted token: this deployment's audience (the only one /api/me accepts),
+        // the session's sid, and the exchange lifetime.
+        await Assertions.Expect(_page.Locator("#inspector .source")).ToContainTextAsync("Bouncer hybrid column");
+        using var payload = System.Text.Json.JsonDocument.Parse(await _page.Locator("#inspector pre").Nth(1).InnerTextAsync());
+        var claims = payload.RootElement;
+        Assert.Equal("bouncer", claims.GetProperty("aud").GetString());
+        Assert.StartsWith("demo-session-", claims.GetProperty("sub").GetString());
+        Assert.True(claims.TryGetProperty("sid", out _));
+        Assert.Equal(120, claims.GetProperty("exp").GetInt64() - claims.GetProperty("iat").GetInt64());
+        await Screenshot("hybrid-requests");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Hybrid_PushOn_RevokeRefusesTheMintedTokenAtOnce()
+    {
+        await SetPush(true);
+        await Click("hybrid", "login");
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        var lookups = await Counter("hybrid", "lookups");
+
+        await Click("hybrid", "revoke");
+        var afterRevoke = await Counter("hybrid", "lookups");
+        await Click("hybrid", "request");
+
+        Assert.Equal("401 token_revoked", await LatestAnswer("hybrid"));
+        // Refused from memory: the revoke itself was a session request, the refusal no lookup at all.
+        Assert.Equal(lookups + 1, afterRevoke);
+        Assert.Equal(afterRevoke, await Counter("hybrid", "lookups"));
+        await Assertions.Expect(Column("hybrid").Locator(".timeline li").First).ToContainTextAsync("with bearer token");
+        await Screenshot("hybrid-push-revoked");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Hybrid_PushOff_RevokedSessionsTokenStillWorks_UntilItsShortLifeEnds()
+    {
+        await SetPush(false);
+        try
+        {
+            await Click("hybrid", "login");
+            await Click("hybrid", "request");
+            Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+
+            await Click("hybrid", "revoke");
+            await Click("hybrid", "request");
+
+            // The paradox, bounded: the token outlives its session, but only for the exchange lifetime,
+            // and the revoked session mints no more.
+            Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+            await Assertions.Expect(Column("hybrid").Locator("[data-lifetime]")).ToContainTextAsync(new System.Text.RegularExpressions.Regex("valid for [01] min"));
+            using var payload = System.Text.Json.JsonDocument.Parse(await _page.Locator("#inspector pre").Nth(1).InnerTextAsync());
+            Assert.Equal(120, payload.RootElement.GetProperty("exp").GetInt64() - payload.RootElement.GetProperty("iat").GetInt64());
+            await Screenshot("hybrid-paradox");
+
+            await Click("hybrid", "refresh");
+            Assert.Equal("401 session_invalid", await LatestAnswer("hybrid"));
+        }
+        finally
+        {
+            await SetPush(true);
+        }
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Hybrid_Expire_RefusesTheTokenAsExpired()
+    {
+        await Click("hybrid", "login");
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+
+        await Click("hybrid", "expire");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        await Click("hybrid", "request");
+
+        Assert.Equal("401 token_expired", await LatestAnswer("hybrid"));
+        await Screenshot("hybrid-expired");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Hybrid_LogOut_EndsTheSessionAndDropsTheToken()
+    {
+        await Click("hybrid", "login");
+        await Click("hybrid", "request");
+        await Click("hybrid", "logout");
+        Assert.Equal("204 OK", await LatestAnswer("hybrid"));
+        await Assertions.Expect(Column("hybrid").Locator("[data-lifetime]")).ToBeHiddenAsync();
+        await Assertions.Expect(_page.Locator("#inspector")).ToHaveTextAsync("No token held.");
+
+        // No token held, so Request tries to mint one, and the logged-out session cannot.
+        await Click("hybrid", "request");
+        Assert.Equal("401 credential_missing", await LatestAnswer("hybrid"));
+        Assert.Empty(_consoleErrors);
     }
 
     [Fact]

@@ -8,6 +8,13 @@
   const state = {
     session: { user: "demo-session-" + suffix, registered: false, loggedIn: false },
     jwt: { user: "demo-jwt-" + suffix, registered: false, accessToken: null, expiresAt: 0 },
+    // No user of its own: the browser has one session cookie, so the hybrid column is the Session user.
+    hybrid: { accessToken: null, expiresAt: 0 },
+    // /api/me accepts only tokens for the deployment's own audience; /demo/state names it. Until then,
+    // Bouncer's default.
+    audience: "bouncer",
+    // Which column's token the inspector shows, so one column's log-out does not blank the other's.
+    inspecting: null,
     demo: false,
   };
 
@@ -87,16 +94,23 @@
     return { status: response.status, json, reason };
   }
 
-  async function ensureUser(strategy) {
-    const s = state[strategy];
+  // account: whose user; the steps go to the strategy's column (the hybrid column registers the Session user).
+  async function ensureUser(strategy, account = strategy) {
+    const s = state[account];
     if (s.registered) return;
     const r = await call(strategy, "Register", "POST", "/auth/register", { body: { username: s.user, password } });
     s.registered = r.status === 201 || r.status === 409;
   }
 
-  function showToken(token) {
+  const tokenSource = {
+    jwt: "From the JWT column: the access token of /auth/login or /auth/refresh.",
+    hybrid: "From the Bouncer hybrid column: minted from the session by POST /auth/token; its sid is the session's.",
+  };
+
+  function showToken(token, strategy) {
     const box = $("#inspector");
     box.replaceChildren();
+    state.inspecting = token ? strategy : null;
     if (!token) { box.textContent = "No token held."; return; }
     const [h, p, sig] = token.split(".");
     const decode = part => {
@@ -104,6 +118,10 @@
       const bytes = Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), c => c.charCodeAt(0));
       return JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)), null, 2);
     };
+    const source = document.createElement("p");
+    source.className = "source";
+    source.textContent = tokenSource[strategy];
+    box.append(source);
     for (const [title, content] of [["Header", decode(h)], ["Payload", decode(p)], ["Signature (base64url, not checked here)", sig]]) {
       const heading = document.createElement("h3");
       heading.textContent = title;
@@ -113,23 +131,53 @@
     }
   }
 
+  const lifetimeText = {
+    jwt: (min, sec) => `Access token valid for ${min} min ${sec} s more: without push revocation, that is how long a revoked user keeps access.`,
+    hybrid: (min, sec) => min + sec > 0
+      ? `Hybrid token valid for ${min} min ${sec} s more: without push revocation, that is how long it outlives a revoked session (which mints no more).`
+      : "Hybrid token expired: the next request mints a new one from the session.",
+  };
+
   function showLifetime() {
-    const p = $("[data-lifetime]");
-    const s = state.jwt;
-    if (!s.accessToken) { p.hidden = true; return; }
-    const left = Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000));
-    p.hidden = false;
-    p.textContent = `Access token valid for ${Math.floor(left / 60)} min ${left % 60} s more: without push revocation, that is how long a revoked user keeps access.`;
+    for (const strategy of ["jwt", "hybrid"]) {
+      const p = $("[data-lifetime]", $(`#col-${strategy}`));
+      const s = state[strategy];
+      if (!s.accessToken) { p.hidden = true; continue; }
+      const left = Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000));
+      p.hidden = false;
+      p.textContent = lifetimeText[strategy](Math.floor(left / 60), left % 60);
+    }
   }
   setInterval(showLifetime, 1000);
 
-  function keepToken(json) {
+  function keepToken(strategy, json) {
     if (json && json.access_token) {
-      state.jwt.accessToken = json.access_token;
-      state.jwt.expiresAt = Date.now() + json.expires_in * 1000;
-      showToken(json.access_token);
+      state[strategy].accessToken = json.access_token;
+      state[strategy].expiresAt = Date.now() + json.expires_in * 1000;
+      showToken(json.access_token, strategy);
       showLifetime();
     }
+  }
+
+  function dropToken(strategy) {
+    state[strategy].accessToken = null;
+    if (state.inspecting === strategy) showToken(null);
+    showLifetime();
+  }
+
+  async function mint(label) {
+    const r = await call("hybrid", label, "POST", "/auth/token", { body: { audience: state.audience } });
+    keepToken("hybrid", r.json);
+    return r;
+  }
+
+  // One session lookup buys a token good for the exchange lifetime of lookup-free requests, so mint only
+  // when none is held or it is about to run out (one expiring in flight would be a wasted request).
+  async function hybridToken() {
+    const s = state.hybrid;
+    if (s.accessToken && s.expiresAt - Date.now() > 5000) return s.accessToken;
+    const r = await mint("Mint JWT from the session");
+    return r.json && r.json.access_token ? s.accessToken : null;
   }
 
   const actions = {
@@ -146,29 +194,51 @@
       revoke: () => call("session", "Revoke (admin ends the user's access)", "POST", "/demo/revoke"),
       expire: () => call("session", "Expire (demo clock)", "POST", "/demo/expire"),
       logout: () => call("session", "Log out", "POST", "/auth/logout"),
-      async exchange() {
-        const r = await call("session", "Mint hybrid JWT", "POST", "/auth/token", { body: { audience: "downstream-api" } });
-        if (r.json && r.json.access_token) showToken(r.json.access_token);
-      },
     },
     jwt: {
       async login() {
         await ensureUser("jwt");
         const r = await call("jwt", "Log in", "POST", "/auth/login", { body: { username: state.jwt.user, password, mode: "jwt", transport: "cookie" } });
-        keepToken(r.json);
+        keepToken("jwt", r.json);
       },
       request: () => call("jwt", "Request", "GET", "/api/me", { bearer: state.jwt.accessToken }),
       async refresh() {
         const r = await call("jwt", "Refresh (cookie)", "POST", "/auth/refresh", { body: { transport: "cookie" } });
-        keepToken(r.json);
+        keepToken("jwt", r.json);
       },
       revoke: () => call("jwt", "Revoke (admin ends the user's access)", "POST", "/demo/revoke", { bearer: state.jwt.accessToken }),
       expire: () => call("jwt", "Expire (demo clock)", "POST", "/demo/expire", { bearer: state.jwt.accessToken }),
       async logout() {
         await call("jwt", "Log out", "POST", "/auth/logout", { bearer: state.jwt.accessToken });
-        state.jwt.accessToken = null;
-        showToken(null);
-        showLifetime();
+        dropToken("jwt");
+      },
+    },
+    hybrid: {
+      async login() {
+        await ensureUser("hybrid", "session");
+        const r = await call("hybrid", "Log in (session)", "POST", "/auth/login", { body: { username: state.session.user, password, mode: "session" } });
+        state.session.loggedIn = r.status === 204;
+        // Login replaces the session (fixation defence), so a token minted from the old one is not kept.
+        if (r.status === 204) dropToken("hybrid");
+      },
+      async request() {
+        const token = await hybridToken();
+        if (token) await call("hybrid", "Request", "GET", "/api/me", { bearer: token });
+      },
+      refresh: () => mint("Refresh (mint a new JWT from the session)"),
+      // The admin acts on the user, as in the other columns; the session cookie says which user.
+      revoke: () => call("hybrid", "Revoke (admin ends the user's access)", "POST", "/demo/revoke"),
+      // Sent with the token, so the demo clock runs ahead for this user's tokens, not for the session. The
+      // server keeps that clock per user until the next log-in, so tokens minted meanwhile are late too.
+      async expire() {
+        const token = await hybridToken();
+        if (token) await call("hybrid", "Expire (demo clock runs ahead for this user's tokens until the next Log in)", "POST", "/demo/expire", { bearer: token });
+      },
+      // With the cookie: a bearer log-out would end a refresh family, and the session is what minted the token.
+      // Ending it pushes its sid, which ends every token minted from it.
+      async logout() {
+        await call("hybrid", "Log out", "POST", "/auth/logout");
+        dropToken("hybrid");
       },
     },
   };
@@ -190,8 +260,9 @@
       if (!r.ok) throw new Error(String(r.status));
       const demo = await r.json();
       state.demo = true;
+      if (demo.audience) state.audience = demo.audience;
       $("#push-toggle").checked = demo.push;
-      status.textContent = `Demo controls on (mode ${demo.mode}, access tokens live ${demo.access_token_lifetime} s, near cache ${demo.near_cache ? "on" : "off"}).`;
+      status.textContent = `Demo controls on (mode ${demo.mode}, access tokens live ${demo.access_token_lifetime} s, hybrid tokens ${demo.exchange_token_lifetime} s, near cache ${demo.near_cache ? "on" : "off"}).`;
     } catch {
       status.textContent = "Demo controls are off on this server (Production): Expire and the push toggle are unavailable.";
       $("#push-toggle").disabled = true;
