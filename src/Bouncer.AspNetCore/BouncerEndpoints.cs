@@ -6,7 +6,6 @@ using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Bouncer.Refresh;
 using Bouncer.Revocation;
-using Bouncer.Sessions;
 using Bouncer.Tokens;
 using Bouncer.Users;
 using Microsoft.AspNetCore.Builder;
@@ -269,13 +268,6 @@ public static partial class BouncerEndpoints
     /// <summary>Ends everything of a user at once: sessions, refresh families, and every access token by cut-off.</summary>
     public static async Task RevokeUserAsync(BouncerRuntime runtime, string username, string reason, CancellationToken ct)
     {
-        // The user cut-off has one-second precision (RevocationSet): a hybrid-exchange token minted earlier
-        // in this same second passes it. Ending each session by its key pushes its sid, which refuses those
-        // tokens too, as the refresh service does for token families. The bulk delete catches the rest.
-        foreach (var session in await runtime.Sessions.ListUserAsync(username, ct))
-        {
-            if (SessionKey.TryParseHandle(session.Handle, out var key)) await runtime.Sessions.Store.DeleteAsync(key, ct);
-        }
         await runtime.Sessions.DeleteUserAsync(username, ct);
         await runtime.Refresh.RevokeUserAsync(username, reason, ct);
         runtime.Metrics.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));

@@ -75,6 +75,35 @@ public sealed class NearCacheSessionStoreTests
         Assert.NotNull(await instances[1].Sessions.GetAsync(rotated!.Value.Id, default));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task LogoutEverywhere_RevokesEachSessionBySid_NotOnlyByTheUserCutOff(bool nearCache)
+    {
+        // A hybrid token carries sid = the session handle and iat in whole seconds; minted in the same second as
+        // "log out everywhere" it passes the user cut-off, so each session must be announced by handle too.
+        var channel = new InProcessRevocationChannel();
+        var listener = new RevocationListener(channel, null, _clock);
+        await listener.StartAsync(default);
+        ISessionStore store = nearCache
+            ? new NearCacheSessionStore(new MemorySessionStore(), channel, listener, _clock)
+            : new PublishingSessionStore(new MemorySessionStore(), channel, _clock);
+        var sessions = new SessionManager(store, _clock);
+        var (first, _) = await sessions.CreateAsync("alice", default);
+        var (second, _) = await sessions.CreateAsync("alice", default);
+        var (other, _) = await sessions.CreateAsync("bob", default);
+        long sameSecond = _clock.GetUtcNow().ToUnixTimeSeconds();
+
+        await sessions.DeleteUserAsync("alice", default);
+
+        Assert.True(listener.Set.IsRevoked(first.Handle, "jti-1", "alice", sameSecond));
+        Assert.True(listener.Set.IsRevoked(second.Handle, "jti-2", "alice", sameSecond));
+        Assert.False(listener.Set.IsRevoked(other.Handle, "jti-3", "bob", sameSecond));
+        // A login after the cut-off second is not caught by it.
+        var (later, _) = await sessions.CreateAsync("alice", default);
+        Assert.False(listener.Set.IsRevoked(later.Handle, "jti-4", "alice", sameSecond + 1));
+    }
+
     [Fact]
     public async Task CachedRecord_NeverOutlivesItsExpiry()
     {

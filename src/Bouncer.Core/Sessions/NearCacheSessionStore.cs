@@ -99,9 +99,10 @@ public sealed class NearCacheSessionStore : ISessionStore
     /// <inheritdoc/>
     public async ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
     {
+        var sessions = await _inner.ListUserAsync(userId, ct).ConfigureAwait(false);
         var deleted = await _inner.DeleteUserAsync(userId, ct).ConfigureAwait(false);
         EvictUser(userId);
-        await PublishAsync(RevocationKind.User, userId, ct).ConfigureAwait(false);
+        await SessionRevocations.PublishUserAsync(_channel, userId, sessions, _time, AnnounceFor, ct).ConfigureAwait(false);
         return deleted;
     }
 
@@ -122,9 +123,11 @@ public sealed class NearCacheSessionStore : ISessionStore
 
     // Other caches hold an entry at most TimeToLive, and hybrid tokens of a session live minutes: the
     // announcement outlives both.
+    private TimeSpan AnnounceFor =>
+        _options.TimeToLive > SessionRevocations.DefaultAnnouncement ? _options.TimeToLive : SessionRevocations.DefaultAnnouncement;
+
     private ValueTask PublishAsync(RevocationKind kind, string subject, CancellationToken ct) =>
-        SessionRevocations.PublishAsync(_channel, kind, subject, _time,
-            _options.TimeToLive > SessionRevocations.DefaultAnnouncement ? _options.TimeToLive : SessionRevocations.DefaultAnnouncement, ct);
+        SessionRevocations.PublishAsync(_channel, kind, subject, _time, AnnounceFor, ct);
 
     private void OnRevocation(RevocationRecord revocation)
     {

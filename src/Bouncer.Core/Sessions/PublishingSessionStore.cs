@@ -41,8 +41,9 @@ public sealed class PublishingSessionStore(ISessionStore inner, IRevocationChann
     /// <inheritdoc/>
     public async ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
     {
+        var sessions = await inner.ListUserAsync(userId, ct).ConfigureAwait(false);
         var deleted = await inner.DeleteUserAsync(userId, ct).ConfigureAwait(false);
-        await SessionRevocations.PublishAsync(channel, RevocationKind.User, userId, _time, _announceFor, ct).ConfigureAwait(false);
+        await SessionRevocations.PublishUserAsync(channel, userId, sessions, _time, _announceFor, ct).ConfigureAwait(false);
         return deleted;
     }
 
@@ -61,6 +62,18 @@ public static class SessionRevocations
     /// hybrid token minted from a session lives (both default well under this).
     /// </summary>
     public static readonly TimeSpan DefaultAnnouncement = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// "Log out everywhere": each of the user's sessions by handle, then the user cut-off. The cut-off has whole-second
+    /// precision (a token's <c>iat</c>), so a hybrid token minted from one of these sessions earlier in the same second
+    /// passes it; its <c>sid</c> does not. The cut-off covers sessions created after <paramref name="sessions"/> was read.
+    /// </summary>
+    public static async ValueTask PublishUserAsync(IRevocationChannel channel, string userId, IReadOnlyList<SessionRecord> sessions, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
+    {
+        foreach (var session in sessions)
+            await PublishAsync(channel, RevocationKind.Session, session.Key.ToString(), time, announceFor, ct).ConfigureAwait(false);
+        await PublishAsync(channel, RevocationKind.User, userId, time, announceFor, ct).ConfigureAwait(false);
+    }
 
     /// <summary>Publishes one session end: a session handle, or a user for "log out everywhere".</summary>
     public static async ValueTask PublishAsync(IRevocationChannel channel, RevocationKind kind, string subject, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
