@@ -246,8 +246,9 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
             }
             return null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate, which the reader refuses to turn into a string.
             return null;
         }
         finally

@@ -90,6 +90,10 @@ public sealed class RobustnessTests(RobustnessHost fixture) : IClassFixture<Robu
         { "header-not-json", "Bearer " + Jwt.Segment("not json") + "." + Jwt.Segment("{}") + ".AAAA" },
         { "header-array", "Bearer " + Jwt.Segment("[]") + "." + Jwt.Segment("[]") + ".AAAA" },
         { "padding", "Bearer eyJhbGciOiJFUzI1NiJ9==.e30=.AAAA" },
+        // Escaped lone surrogates: valid JSON syntax that the reader refuses to turn into text (was a 500).
+        { "lone-surrogate-header-name", "Bearer " + Jwt.Segment("{\"\\ud800\":1}") + ".e30.AAAA" },
+        { "lone-surrogate-alg", "Bearer " + Jwt.Segment("{\"alg\":\"\\udfff\",\"typ\":\"at+jwt\"}") + ".e30.AAAA" },
+        { "lone-surrogate-typ", "Bearer " + Jwt.Segment("{\"alg\":\"RS256\",\"typ\":\"\\ud800\"}") + ".e30.AAAA" },
         { "five-parts", "Bearer a.b.c.d.e" },
         { "basic", "Basic YWxpY2U6cGFzc3dvcmQ=" },
         { "empty", "" },

@@ -78,6 +78,16 @@ public sealed class DownstreamTests(ServerFixture fixture)
         await AssertBothRefuseAsync(token, "token_revoked");
     }
 
+    [Theory]
+    [InlineData("e30.eyJpc3MiOiJcdWQ4MDAifQ.AAAA")]        // payload {"iss":"\ud800"}: the issuer peek
+    [InlineData("eyJcdWQ4MDAiOjF9.e30.AAAA")]              // header {"\ud800":1}
+    [InlineData("e30.eyJcdWQ4MDAiOjF9.AAAA")]              // payload {"\ud800":1}
+    public async Task Verify_LoneSurrogateToken_Is401NotA500(string token)
+    {
+        var (status, _) = await fixture.First.CallAsync(token);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
     [Fact]
     public async Task Revocation_OfOtherUser_LeavesTokenAccepted()
     {

@@ -142,6 +142,12 @@ public sealed partial class JwsVerifier
                     case JsonTokenType.EndObject:
                         nameCount = objectStarts[--openObjects];
                         break;
+                    case JsonTokenType.String when reader.ValueIsEscaped:
+                        // Claims are read on demand after the verify, which must not fail then: an escaped lone
+                        // surrogate ("\ud800") throws here instead, and the boundary turns that into Malformed.
+                        unescapeArea ??= new byte[json.Length];
+                        reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
+                        break;
                     case JsonTokenType.PropertyName:
                     {
                         // Registered claims at the top level are recognised by value and checked for duplicates with a

@@ -161,9 +161,11 @@ public sealed partial class JwsVerifier
             payloadRange = (dot1 + 1)..dot2;
             return VerifyFailure.None;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // The one boundary where malformed JSON (bad syntax, trailing data, invalid UTF-8) becomes a failure code.
+            // The one boundary where malformed JSON becomes a failure code: bad syntax, trailing data, invalid UTF-8
+            // (JsonException), or an escaped lone surrogate that the reader refuses to compare or copy as text
+            // (InvalidOperationException).
             return VerifyFailure.Malformed;
         }
         finally

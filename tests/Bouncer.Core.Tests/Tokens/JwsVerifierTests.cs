@@ -541,6 +541,65 @@ public sealed class JwsVerifierTests
         Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(Valid(key, extra)).Failure);
     }
 
+    // A lone surrogate escape is valid JSON syntax but no string: the reader throws InvalidOperationException (not
+    // JsonException) when asked to compare or copy it. Header members are read before the signature is checked.
+    [Theory]
+    [InlineData("{\"\\ud800\":1}")]
+    [InlineData("{\"alg\":\"\\ud800\"}")]
+    [InlineData("{\"alg\":\"HS256\",\"kid\":\"\\udfff\"}")]
+    [InlineData("{\"alg\":\"HS256\",\"typ\":\"\\ud800\"}")]
+    [InlineData("{\"alg\":\"HS256\",\"\\ud800x\":\"y\"}")]
+    public void Verify_LoneSurrogateInHeader_FailsWithoutThrowing(string header)
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        string token = TokenFactory.B64(header) + "." + TokenFactory.B64(TokenFactory.Payload(_clock.GetUtcNow())) + ".AAAA";
+        var result = Verifier(key).Verify(token);
+        Assert.False(result.IsValid);
+        Assert.False(Verifier(key).Verify(System.Text.Encoding.ASCII.GetBytes(token)).IsValid);
+    }
+
+    [Theory]
+    [InlineData(",\"\\ud800\":1")]
+    [InlineData(",\"x\":{\"\\ud800\":1,\"\\ud800\":2}")]
+    [InlineData(",\"\\ud800\":1,\"\\ud800\":2")]
+    [InlineData(",\"scope\":\"read \\ud800\"")]
+    [InlineData(",\"roles\":[\"\\udc00\"]")]
+    [InlineData(",\"x\":{\"y\":\"\\ud83d\\u0041\"}")]
+    public void Verify_LoneSurrogateInSignedPayload_FailsWithoutThrowing(string extra)
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(Valid(key, extra)).Failure);
+    }
+
+    [Fact]
+    public void Verify_LoneSurrogateInSubject_IsMalformed_SoClaimsReadLaterCannotThrow()
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        string payload = TokenFactory.Payload(_clock.GetUtcNow()).Replace("\"sub\":\"user-1\"", "\"sub\":\"\\ud800\"");
+        Assert.Contains("\\ud800", payload);
+        Assert.Equal(VerifyFailure.Malformed, Verifier(key).Verify(TokenFactory.Sign(key, TokenFactory.Header(key), payload)).Failure);
+        // A well-formed escaped pair is a real character and stays valid.
+        string pair = TokenFactory.Payload(_clock.GetUtcNow()).Replace("\"sub\":\"user-1\"", "\"sub\":\"\\ud83d\\ude00\"");
+        var result = Verifier(key).Verify(TokenFactory.Sign(key, TokenFactory.Header(key), pair));
+        Assert.True(result.IsValid);
+        Assert.Equal("\U0001F600", result.GetSubject());
+    }
+
+    [Theory]
+    [InlineData("\"iss\":\"\\ud800\"", VerifyFailure.BadIssuer)]
+    [InlineData("\"aud\":\"\\ud800\"", VerifyFailure.BadAudience)]
+    [InlineData("\"aud\":[\"\\ud800\"]", VerifyFailure.BadAudience)]
+    public void Verify_LoneSurrogateInIssuerOrAudience_IsRefused(string member, VerifyFailure expected)
+    {
+        var key = TestKeys.For(JwsAlgorithm.HS256);
+        long now = _clock.GetUtcNow().ToUnixTimeSeconds();
+        string name = member[1..4];
+        string payload = "{" + member + (name == "iss" ? ",\"aud\":\"api\"" : ",\"iss\":\"https://id.example\"") + $",\"exp\":{now + 600}}}";
+        var result = Verifier(key).Verify(TokenFactory.Sign(key, TokenFactory.Header(key), payload));
+        Assert.False(result.IsValid);
+        Assert.Contains(result.Failure, new[] { expected, VerifyFailure.Malformed });
+    }
+
     [Fact]
     public void ToCode_EveryFailure_IsDistinctSnakeCase()
     {
