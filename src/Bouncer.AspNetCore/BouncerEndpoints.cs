@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -319,8 +320,8 @@ public static partial class BouncerEndpoints
 
     private static void ClearRefreshCookie(HttpContext ctx)
     {
-        if (ctx.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName))
-            ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
+        // Always: the cookie is scoped to /auth/refresh, so the logout requests that end it never carry it.
+        ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
     }
 
     // Digests first: FixedTimeEquals returns at once on a length mismatch, which would tell a caller the key's length.
@@ -349,17 +350,26 @@ public static partial class BouncerEndpoints
     /// <summary>Reads a small JSON body; null for anything malformed, oversized or of the wrong shape (never a 500).</summary>
     public static async Task<T?> ReadAsync<T>(HttpContext ctx, CancellationToken ct) where T : class
     {
-        if (ctx.Request.ContentLength is > 16 * 1024) return null;
+        const int MaxBody = 16 * 1024;
+        if (ctx.Request.ContentLength is > MaxBody) return null;
+        // A chunked body announces no length: read at most one byte past the cap, never the whole stream.
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxBody + 1);
         try
         {
-            using var buffer = new MemoryStream();
-            await ctx.Request.Body.CopyToAsync(buffer, ct);
-            if (buffer.Length is 0 or > 16 * 1024) return null;
-            return JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), BodyOptions);
+            int total = 0, read;
+            while (total <= MaxBody && (read = await ctx.Request.Body.ReadAsync(buffer.AsMemory(total, MaxBody + 1 - total), ct)) > 0)
+                total += read;
+            if (total is 0 or > MaxBody) return null;
+            return JsonSerializer.Deserialize<T>(buffer.AsSpan(0, total), BodyOptions);
         }
         catch (JsonException)
         {
             return null;
+        }
+        finally
+        {
+            // Login and register bodies hold passwords: wipe them before the buffer goes back to the pool.
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
         }
     }
 

@@ -46,7 +46,11 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 // Unhandled faults become a problem document without details: never a stack trace to the client.
-app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = _ => StatusCodes.Status500InternalServerError });
+// A malformed or oversized request (bad chunking, an unparsable query value in Development) keeps its 4xx.
+app.UseExceptionHandler(new ExceptionHandlerOptions
+{
+    StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+});
 app.UseStatusCodePages();
 app.UseDefaultFiles();
 app.UseStaticFiles();

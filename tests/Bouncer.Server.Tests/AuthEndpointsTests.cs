@@ -190,6 +190,27 @@ public sealed class AuthEndpointsTests
         Assert.False(nextBody.TryGetProperty("refresh_token", out _));
     }
 
+    [Theory]
+    [InlineData("/auth/logout")]
+    [InlineData("/auth/logout-all")]
+    public async Task Logout_CookieTransport_ClearsTheRefreshCookie_ThoughTheRequestCannotCarryIt(string path)
+    {
+        await using var host = new BouncerHost();
+        await host.RegisterAsync("alice");
+        using var login = await host.Client().PostAsJsonAsync("/auth/login", new { username = "alice", password = Passwords.Good, mode = "jwt", transport = "cookie" });
+        var access = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+        Assert.NotNull(SetCookie.Find(login, BouncerDefaults.RefreshCookieName));
+
+        // The cookie's Path is /auth/refresh, so a browser never sends it here; the answer must still expire it.
+        using var response = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, path, access));
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var cleared = SetCookie.Find(response, BouncerDefaults.RefreshCookieName);
+        Assert.NotNull(cleared);
+        Assert.Equal("", cleared.Value);
+        Assert.Equal("/auth/refresh", cleared["Path"]);
+        Assert.True(DateTimeOffset.Parse(cleared["expires"]!) < DateTimeOffset.UtcNow);
+    }
+
     [Fact]
     public async Task Refresh_ValidToken_ReturnsRotatedPair()
     {

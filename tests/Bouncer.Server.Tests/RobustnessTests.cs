@@ -194,6 +194,34 @@ public sealed class RobustnessTests(RobustnessHost fixture) : IClassFixture<Robu
         Assert.DoesNotContain("Exception", text);
     }
 
+    // A chunked body announces no length: the reader stops one byte past the 16 KiB cap instead of buffering it all.
+    [Theory]
+    [InlineData(16 * 1024, HttpStatusCode.NoContent)]
+    [InlineData(16 * 1024 + 1, HttpStatusCode.BadRequest)]
+    public async Task Login_ChunkedBody_IsReadUpToTheCapAndNoFurther(int size, HttpStatusCode expected)
+    {
+        var json = $$"""{"username":"alice","password":"{{Passwords.Good}}","mode":"session"}""";
+        var body = Encoding.UTF8.GetBytes(json + new string(' ', size - Encoding.UTF8.GetByteCount(json)));
+        Assert.Equal(size, body.Length);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/auth/login")
+        {
+            // 1 KiB pieces over a stream of unknown length: sent chunked, read in many reads.
+            Content = new StreamContent(new MemoryStream(body), 1024) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+        };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await Host.Client().SendAsync(request);
+        Assert.Equal(expected, response.StatusCode);
+        if (expected != HttpStatusCode.NoContent) await AssertRefusedAsync(response);
+    }
+
+    [Fact]
+    public async Task RevocationFeed_UnparsableCursor_Is400NotA500()
+    {
+        using var response = await Host.Client().GetAsync("/auth/revocations?after=abc&wait=0");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.DoesNotContain("   at ", await response.Content.ReadAsStringAsync());
+    }
+
     private static async Task AssertRefusedAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
