@@ -151,10 +151,46 @@ public sealed class NearCacheSessionStoreTests
         Assert.Equal(0, allocated);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DeleteThatRacesALoad_IsNotUndoneByCachingTheLoadedRecord(bool everywhere)
+    {
+        // Instance B reads the record from the store; before that read returns, instance A deletes the session and
+        // B processes the push. B must not then cache what it read: the cookie would live on there.
+        var shared = new CountingStore(new MemorySessionStore());
+        var channel = new InProcessRevocationChannel();
+        var instances = await Instances(2, shared, channel);
+        var (_, id) = await instances[0].Sessions.CreateAsync("alice", default);
+
+        var readDone = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        shared.AfterGet = async () => { readDone.TrySetResult(); await release.Task; };
+        var load = instances[1].Sessions.GetAsync(id, default).AsTask();
+        await readDone.Task;
+        shared.AfterGet = null;
+        if (everywhere) await instances[0].Sessions.DeleteUserAsync("alice", default);
+        else Assert.True(await instances[0].Sessions.DeleteAsync(id, default));
+        release.SetResult();
+        Assert.NotNull(await load);   // that request was already in flight: it may still pass
+
+        Assert.Null(await instances[1].Sessions.GetAsync(id, default));
+        Assert.Null(await instances[0].Sessions.GetAsync(id, default));
+    }
+
     private sealed class CountingStore(ISessionStore inner) : ISessionStore
     {
         public int Gets;
-        public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) { Interlocked.Increment(ref Gets); return inner.GetAsync(key, ct); }
+        public Func<Task>? AfterGet;
+
+        public async ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct)
+        {
+            Interlocked.Increment(ref Gets);
+            var record = await inner.GetAsync(key, ct);
+            if (AfterGet is { } gate) await gate();
+            return record;
+        }
+
         public ValueTask CreateAsync(SessionRecord record, CancellationToken ct) => inner.CreateAsync(record, ct);
         public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) => inner.UpdateAsync(record, ct);
         public ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct) => inner.RotateAsync(oldKey, next, ct);

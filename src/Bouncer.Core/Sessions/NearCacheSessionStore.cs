@@ -36,6 +36,7 @@ public sealed class NearCacheSessionStore : ISessionStore
     private readonly ConcurrentDictionary<SessionKey, Entry> _entries = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<SessionKey, byte>> _byUser = new(StringComparer.Ordinal);
     private readonly Lock _trimGate = new();
+    private long _evictions;   // bumped before every eviction; lets a load tell that one raced it
 
     /// <param name="listener">This instance's listener on <paramref name="channel"/>; the cache observes it.</param>
     public NearCacheSessionStore(ISessionStore inner, IRevocationChannel channel, RevocationListener listener, TimeProvider? time = null, NearCacheOptions? options = null)
@@ -116,8 +117,18 @@ public sealed class NearCacheSessionStore : ISessionStore
 
     private async ValueTask<SessionRecord?> LoadAsync(SessionKey key, CancellationToken ct)
     {
+        var evictionsBefore = Volatile.Read(ref _evictions);
         var record = await _inner.GetAsync(key, ct).ConfigureAwait(false);
-        if (record is null) Evict(key); else Put(record);
+        if (record is null)
+        {
+            Evict(key);
+            return null;
+        }
+        Put(record);
+        // An eviction (a delete here, or a push from another instance) that landed while the read was in flight may
+        // have been for this very record: it was already dead when cached. Checked after the Put, so an eviction
+        // either sees the entry and removes it, or has bumped the count that this check reads.
+        if (Volatile.Read(ref _evictions) != evictionsBefore) Evict(record.Key);
         return record;
     }
 
@@ -148,7 +159,7 @@ public sealed class NearCacheSessionStore : ISessionStore
         var fresh = Math.Min(nowTicks + _options.TimeToLive.Ticks, record.ExpiresAt.UtcTicks);
         if (fresh <= nowTicks)
         {
-            Evict(record.Key);
+            Drop(record.Key);
             return;
         }
         if (_entries.Count >= _options.MaxEntries) Trim(nowTicks);
@@ -158,11 +169,19 @@ public sealed class NearCacheSessionStore : ISessionStore
 
     private void Evict(SessionKey key)
     {
+        Interlocked.Increment(ref _evictions);
+        Drop(key);
+    }
+
+    // Removal for the cache's own housekeeping (expiry, trimming), which no load needs to hear about.
+    private void Drop(SessionKey key)
+    {
         if (_entries.TryRemove(key, out var entry) && _byUser.TryGetValue(entry.Record.UserId, out var keys)) keys.TryRemove(key, out _);
     }
 
     private void EvictUser(string userId)
     {
+        Interlocked.Increment(ref _evictions);
         if (!_byUser.TryRemove(userId, out var keys)) return;
         foreach (var key in keys.Keys) _entries.TryRemove(key, out _);
     }
@@ -173,12 +192,12 @@ public sealed class NearCacheSessionStore : ISessionStore
         lock (_trimGate)
         {
             if (_entries.Count < _options.MaxEntries) return;
-            foreach (var (key, entry) in _entries) if (entry.FreshUntilTicks <= nowTicks) Evict(key);
+            foreach (var (key, entry) in _entries) if (entry.FreshUntilTicks <= nowTicks) Drop(key);
             var excess = _entries.Count - _options.MaxEntries * 7 / 8;
             foreach (var key in _entries.Keys)
             {
                 if (excess-- <= 0) break;
-                Evict(key);
+                Drop(key);
             }
         }
     }
