@@ -58,10 +58,12 @@ public sealed class PublishingSessionStore(ISessionStore inner, IRevocationChann
 public static class SessionRevocations
 {
     /// <summary>
-    /// How long an announcement is kept: past the longest a near cache holds a record and the longest a
-    /// hybrid token minted from a session lives (both default well under this).
+    /// How long an announcement is kept: past the longest a hybrid token minted from a session can be accepted (the
+    /// exchange lifetime allows at most 15 minutes, and a verifier's clock skew at most 5 more) and past the near
+    /// cache's default 5-minute hold. A writer such as the CLI does not know the server's settings, so this covers
+    /// the largest they allow.
     /// </summary>
-    public static readonly TimeSpan DefaultAnnouncement = TimeSpan.FromMinutes(15);
+    public static readonly TimeSpan DefaultAnnouncement = TimeSpan.FromMinutes(15) + TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// "Log out everywhere": each of the user's sessions by handle, then the user cut-off. The cut-off has whole-second
