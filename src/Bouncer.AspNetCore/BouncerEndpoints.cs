@@ -33,6 +33,11 @@ public static partial class BouncerEndpoints
         // Login failures per client address: floods and guessing get 429, a person on a few devices never does.
         var failures = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
             _ => new FixedWindowRateLimiterOptions { PermitLimit = runtime.Options.LoginFailuresPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        // A failure is counted when its password check ends, so a burst sent in parallel would all pass the probe
+        // before the first is counted. A few checks per address run at once and the rest wait their turn (then meet
+        // the probe); a flood past the queue is refused at once.
+        var inFlight = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetConcurrencyLimiter(ip,
+            _ => new ConcurrencyLimiterOptions { PermitLimit = LoginChecksPerAddress, QueueLimit = 64, QueueProcessingOrder = QueueProcessingOrder.OldestFirst }));
 
         var auth = app.MapGroup("/auth");
         auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
@@ -60,6 +65,8 @@ public static partial class BouncerEndpoints
                 return BouncerProblems.Result(400, "mode_not_enabled", $"This deployment runs in {runtime.Options.Mode} mode.");
 
             var ip = ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            using var turn = await inFlight.AcquireAsync(ip, 1, ct);
+            if (!turn.IsAcquired) return TooMany(runtime);
             using (var probe = failures.AttemptAcquire(ip, 0))
             {
                 if (!probe.IsAcquired) return TooMany(runtime);
@@ -336,6 +343,9 @@ public static partial class BouncerEndpoints
         if (agent.Length > 120) agent = agent[..120];
         return $"{(agent.Length == 0 ? "unknown client" : agent)} / {ctx.Connection.RemoteIpAddress}";
     }
+
+    // Password checks from one client address that run at once; the overshoot of the failure limit is at most this.
+    private const int LoginChecksPerAddress = 2;
 
     private static IResult BadBody() => BouncerProblems.Result(400, "invalid_request", "The body must be a JSON object of the documented shape.");
 

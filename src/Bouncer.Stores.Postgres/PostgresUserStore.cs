@@ -22,7 +22,7 @@ public sealed class PostgresUserStore : IUserStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _prepare;
     private readonly PostgresStoreOptions _options;
-    private readonly string _insert, _get, _update;
+    private readonly string _insert, _get, _update, _recordFailure;
 
     /// <summary>A store over <paramref name="dataSource"/>, which the caller keeps owning (and disposes).</summary>
     /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
@@ -40,6 +40,15 @@ public sealed class PostgresUserStore : IUserStore
         _get = $"SELECT {Columns} FROM {table} WHERE username = $1";
         // The password hash and creation time are never changed here: an update carries login state only.
         _update = $"UPDATE {table} SET roles = $2, failed_logins = $3, locked_until = $4 WHERE username = $1";
+        // One statement, so the row lock makes racing failures count one by one. The count returns to 0 only when
+        // this failure locks the account, which is how the caller learns that it did.
+        _recordFailure = $"""
+            UPDATE {table} SET
+                failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+                locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
+            WHERE username = $1
+            RETURNING failed_logins = 0
+            """;
     }
 
     /// <summary>The schema this store uses.</summary>
@@ -91,6 +100,15 @@ public sealed class PostgresUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(user);
         NpgsqlParameter[] p = [Text(user.Username), Text(user.Roles), Int(user.FailedLogins), Instant(user.LockedUntil)];
         return await ExecuteAsync(_dataSource, _prepare, _update, p, ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        var rows = await QueryAsync(_dataSource, _prepare, _recordFailure, [Text(username), Int(maxFailures), Instant(lockUntil)],
+            r => r.GetBoolean(0), retry: false, ct).ConfigureAwait(false);
+        return rows.Count == 1 && rows[0];
     }
 
     private static UserRecord ReadRecord(NpgsqlDataReader r) => new()

@@ -39,6 +39,18 @@ public sealed class RedisUserStore : IUserStore
         return 1
         """;
 
+    // KEYS[1] user. ARGV: max failures, locked-until. Returns 1 when this failure locked the account, 0 when it only
+    // counted, -1 when the account is gone. One script: racing failures are counted one by one.
+    private const string RecordFailureScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+        local failed = redis.call('HINCRBY', KEYS[1], 'f', 1)
+        if failed >= tonumber(ARGV[1]) then
+            redis.call('HSET', KEYS[1], 'f', 0, 'l', ARGV[2])
+            return 1
+        end
+        return 0
+        """;
+
     private readonly IDatabase _db;
     private readonly string _prefix;
 
@@ -107,6 +119,16 @@ public sealed class RedisUserStore : IUserStore
         var updated = await _db.ScriptEvaluateAsync(UpdateScript, [UserKey(user.Username)],
             [user.Roles, user.FailedLogins, user.LockedUntil is null ? "0" : "1", Ms(user.LockedUntil ?? default)]).WaitAsync(ct).ConfigureAwait(false);
         return (long)updated == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ct.ThrowIfCancellationRequested();
+        var result = await _db.ScriptEvaluateAsync(RecordFailureScript, [UserKey(username)],
+            [maxFailures, Ms(lockUntil)]).WaitAsync(ct).ConfigureAwait(false);
+        return (long)result == 1;
     }
 
     internal RedisKey UserKey(string username)

@@ -28,7 +28,7 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
 
     private readonly SqliteDatabase _db;
     private readonly bool _ownsDatabase;
-    private readonly string _insert, _get, _update;
+    private readonly string _insert, _get, _update, _recordFailure;
 
     /// <summary>Opens (creating if needed) the database and its table in WAL mode.</summary>
     /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string
@@ -52,6 +52,14 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
         _get = $"""SELECT {columns} FROM "{tableName}" WHERE username = $p0""";
         // Password hash and creation time are never rewritten here, as in MemoryUserStore.
         _update = $"""UPDATE "{tableName}" SET roles = $p1, failed_logins = $p2, locked_until = $p3 WHERE username = $p0""";
+        // One statement on the single writer; the count returns to 0 only when this failure locks the account.
+        _recordFailure = $"""
+            UPDATE "{tableName}" SET
+                failed_logins = CASE WHEN failed_logins + 1 >= $p1 THEN 0 ELSE failed_logins + 1 END,
+                locked_until = CASE WHEN failed_logins + 1 >= $p1 THEN $p2 ELSE locked_until END
+            WHERE username = $p0
+            RETURNING failed_logins = 0
+            """;
         try
         {
             _db.EnsureSchema($"""
@@ -123,6 +131,13 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
         ArgumentNullException.ThrowIfNull(user);
         return _db.WriteAsync(c => c.Command(_update, null, user.Username, user.Roles, user.FailedLogins,
             user.LockedUntil?.ToUnixTimeMilliseconds()).ExecuteNonQuery() == 1, ct);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return _db.WriteAsync(c => c.Command(_recordFailure, null, username, maxFailures, lockUntil.ToUnixTimeMilliseconds()).ExecuteScalar() is long locked && locked == 1, ct);
     }
 
     /// <summary>Closes the connections (unless shared through <see cref="SqliteBouncerStores"/>). Later calls throw <see cref="ObjectDisposedException"/>.</summary>

@@ -84,6 +84,31 @@ public sealed class LoginLimitTests
         await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, "rate_limited");
     }
 
+    [Fact]
+    public async Task Login_ParallelBurstOfGuesses_IsHeldToTheLimit_AndLocksTheAccount()
+    {
+        // 40 guesses sent at once: before, all passed the limiter (failures are counted after the password check)
+        // and the account's failure count lost updates; now a couple run at a time and each failure counts.
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "10"));
+        await host.RegisterAsync("alice");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await LoginAsync(host, "alice", "wrong password " + i);
+            return (response.StatusCode, Reason: await Problem.ReasonAsync(response));
+        }));
+
+        var checkedPasswords = answers.Count(a => a.StatusCode == HttpStatusCode.Unauthorized);
+        Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests }));
+        Assert.InRange(checkedPasswords, 5, 10 + 2);   // the per-address limit, overshot by at most the checks in flight
+        // The fifth counted failure locks; a check already past the lock test when it landed may still answer
+        // invalid_credentials (counting towards the next lock), so one more than four is possible with two in flight.
+        Assert.InRange(answers.Count(a => a.Reason == "invalid_credentials"), 4, 5);
+        Assert.Contains(answers, a => a.Reason == "account_locked");
+        var stored = (await host.Runtime.Stores.Users.GetAsync("alice", default))!;
+        Assert.NotNull(stored.LockedUntil);
+    }
+
     [Theory]
     [InlineData("session")]
     [InlineData("jwt")]

@@ -35,6 +35,55 @@ public abstract class UserStoreContract
         Assert.Equal(7, results.Count(r => r.Outcome == UserOutcome.Taken));
     }
 
+    private static UserRecord NewUser(string name, DateTimeOffset now) => new()
+    {
+        Username = name, PasswordHash = PasswordHasher.Decoy, Roles = "", CreatedAt = now,
+    };
+
+    [Fact]
+    public async Task RecordFailedLogin_CountsEachFailure_AndLocksOnTheLast()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        Assert.True(await store.CreateAsync(NewUser("carol", now), default));
+        var until = now.AddMinutes(15);
+
+        for (var i = 1; i < 5; i++)
+        {
+            Assert.False(await store.RecordFailedLoginAsync("carol", 5, until, default));
+            Assert.Equal(i, (await store.GetAsync("carol", default))!.FailedLogins);
+        }
+        Assert.True(await store.RecordFailedLoginAsync("carol", 5, until, default));
+
+        var locked = (await store.GetAsync("carol", default))!;
+        Assert.Equal(0, locked.FailedLogins);
+        Assert.Equal(until.ToUnixTimeMilliseconds(), locked.LockedUntil!.Value.ToUnixTimeMilliseconds());
+        Assert.Equal(PasswordHasher.Decoy, locked.PasswordHash);   // nothing else touched
+    }
+
+    [Fact]
+    public async Task RecordFailedLogin_UnknownAccount_IsFalse_AndCreatesNothing()
+    {
+        var store = CreateStores().Users;
+        Assert.False(await store.RecordFailedLoginAsync("nobody", 1, Clock.GetUtcNow().AddMinutes(15), default));
+        Assert.Null(await store.GetAsync("nobody", default));
+    }
+
+    [Fact]
+    public async Task RecordFailedLogin_ParallelFailures_AreEachCounted()
+    {
+        // The lost-update race: parallel guesses that each read the count and wrote it back plus one counted as one.
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        Assert.True(await store.CreateAsync(NewUser("dave", now), default));
+
+        var locks = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ =>
+            Task.Run(async () => await store.RecordFailedLoginAsync("dave", 5, now.AddMinutes(15), default))));
+
+        Assert.Equal(10, locks.Count(l => l));
+        Assert.Equal(0, (await store.GetAsync("dave", default))!.FailedLogins);
+    }
+
     [Fact]
     public async Task Login_WrongPasswordOrUnknownUser_AreIndistinguishable_AndLockoutEngages()
     {

@@ -23,6 +23,18 @@ public sealed class MemoryUserStore : IUserStore
         }
         return ValueTask.FromResult(false);
     }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
+    {
+        while (_users.TryGetValue(username, out var current))
+        {
+            bool locks = current.FailedLogins + 1 >= maxFailures;
+            var next = locks ? current with { FailedLogins = 0, LockedUntil = lockUntil } : current with { FailedLogins = current.FailedLogins + 1 };
+            if (_users.TryUpdate(username, next, current)) return ValueTask.FromResult(locks);
+        }
+        return ValueTask.FromResult(false);
+    }
 }
 
 /// <summary>In-process named values. Thread-safe.</summary>

@@ -32,6 +32,14 @@ public interface IUserStore
 
     /// <summary>Replaces roles, failure count and lockout of an existing account; false when it is gone.</summary>
     ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct);
+
+    /// <summary>
+    /// Counts one failed login in a single atomic step: the count goes up by one and, on reaching
+    /// <paramref name="maxFailures"/>, goes back to 0 while the account is locked until <paramref name="lockUntil"/>.
+    /// Atomic so that parallel guesses (on one instance or many) cannot each read the same count and write it back
+    /// plus one. True when this failure locked the account; false otherwise, also when the account is gone.
+    /// </summary>
+    ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct);
 }
 
 /// <summary>

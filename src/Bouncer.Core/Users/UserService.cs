@@ -64,9 +64,7 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
         if (user.LockedUntil is { } until && until > now) return (UserOutcome.Locked, null);
         if (!PasswordHasher.Verify(user.PasswordHash, password))
         {
-            var failed = user.FailedLogins + 1;
-            var locked = failed >= _options.MaxFailedLogins;
-            await store.UpdateAsync(user with { FailedLogins = locked ? 0 : failed, LockedUntil = locked ? now + _options.LockoutDuration : null }, ct).ConfigureAwait(false);
+            var locked = await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
             return (locked ? UserOutcome.Locked : UserOutcome.InvalidCredentials, null);
         }
         if (user.FailedLogins != 0 || user.LockedUntil is not null)
