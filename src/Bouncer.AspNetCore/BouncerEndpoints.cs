@@ -78,9 +78,9 @@ public static partial class BouncerEndpoints
                 var reason = outcome == UserOutcome.Locked ? "account_locked" : "invalid_credentials";
                 runtime.Metrics.Fail(reason);
                 LogLoginFailed(audit, reason, ip);
-                return BouncerProblems.Result(401, reason, outcome == UserOutcome.Locked
-                    ? "Too many failed logins: the account is locked for a while."
-                    : "Unknown username or wrong password.");
+                return outcome == UserOutcome.Locked && runtime.Options.Users.RevealLockout
+                    ? BouncerProblems.Result(401, reason, "Too many failed logins: the account is locked for a while.")
+                    : BouncerProblems.Result(401, "invalid_credentials", "Unknown username or wrong password.");
             }
 
             runtime.Metrics.Logins.Add(1, new KeyValuePair<string, object?>("mode", mode));

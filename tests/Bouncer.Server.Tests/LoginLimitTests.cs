@@ -12,7 +12,7 @@ public sealed class LoginLimitTests
     [Fact]
     public async Task Login_FiveWrongPasswords_LocksAccountEvenForRightPassword()
     {
-        await using var host = new BouncerHost();
+        await using var host = new BouncerHost(("Bouncer:Users:RevealLockout", "true"));
         await host.RegisterAsync("alice");
         for (var i = 1; i <= 4; i++)
         {
@@ -30,9 +30,27 @@ public sealed class LoginLimitTests
     }
 
     [Fact]
+    public async Task Login_LockedAccount_ByDefault_AnswersLikeAnUnknownName()
+    {
+        // Only an existing account can be locked: saying so would tell a guesser which names exist.
+        await using var host = new BouncerHost();
+        await host.RegisterAsync("alice");
+        for (var i = 1; i <= 5; i++)
+        {
+            using var wrong = await LoginAsync(host, "alice", "wrong password " + i);
+            await Problem.AssertAsync(wrong, HttpStatusCode.Unauthorized, "invalid_credentials");
+            using var unknown = await LoginAsync(host, "nobody-at-all", "wrong password " + i);
+            await Problem.AssertAsync(unknown, HttpStatusCode.Unauthorized, "invalid_credentials");
+        }
+        using (var right = await LoginAsync(host, "alice", Passwords.Good))
+            await Problem.AssertAsync(right, HttpStatusCode.Unauthorized, "invalid_credentials");
+        Assert.NotNull((await host.Runtime.Stores.Users.GetAsync("alice", default))!.LockedUntil);
+    }
+
+    [Fact]
     public async Task Login_MaxFailedLoginsConfigured_LocksAfterThatMany()
     {
-        await using var host = new BouncerHost(("Bouncer:Users:MaxFailedLogins", "2"));
+        await using var host = new BouncerHost(("Bouncer:Users:MaxFailedLogins", "2"), ("Bouncer:Users:RevealLockout", "true"));
         await host.RegisterAsync("alice");
         using (var first = await LoginAsync(host, "alice", "wrong password 1"))
             await Problem.AssertAsync(first, HttpStatusCode.Unauthorized, "invalid_credentials");
@@ -89,7 +107,7 @@ public sealed class LoginLimitTests
     {
         // 40 guesses sent at once: before, all passed the limiter (failures are counted after the password check)
         // and the account's failure count lost updates; now a couple run at a time and each failure counts.
-        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "10"));
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "10"), ("Bouncer:Users:RevealLockout", "true"));
         await host.RegisterAsync("alice");
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>

@@ -11,6 +11,13 @@ public sealed class UserOptions
 
     /// <summary>Shortest accepted password. Default 8 (OWASP ASVS 2.1.1).</summary>
     public int MinPasswordLength { get; set; } = 8;
+
+    /// <summary>
+    /// Whether a locked account answers <c>account_locked</c>. Default false: it answers <c>invalid_credentials</c>
+    /// like an unknown name, because only an existing account can ever be locked, so telling it apart tells a
+    /// guesser which names exist. Turn on when users must be told (the audit log and metrics always say locked).
+    /// </summary>
+    public bool RevealLockout { get; set; }
 }
 
 /// <summary>Why a login or registration failed, or that it succeeded.</summary>
@@ -61,7 +68,12 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
             return (UserOutcome.InvalidCredentials, null);
         }
         var now = _time.GetUtcNow();
-        if (user.LockedUntil is { } until && until > now) return (UserOutcome.Locked, null);
+        if (user.LockedUntil is { } until && until > now)
+        {
+            // The check runs anyway, right password or not: a locked account must cost what any other attempt costs.
+            PasswordHasher.Verify(user.PasswordHash, password);
+            return (UserOutcome.Locked, null);
+        }
         if (!PasswordHasher.Verify(user.PasswordHash, password))
         {
             var locked = await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
