@@ -47,7 +47,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     private readonly bool _prepare;
     private readonly PostgresSessionStoreOptions _options;
     private readonly string _table;
-    private readonly string _get, _insert, _update, _rotate, _delete, _deleteUser, _listUser, _sweep;
+    private readonly string _get, _insert, _update, _touch, _rotate, _delete, _deleteUser, _listUser, _sweep;
 
     /// <summary>
     /// A store over an existing data source, which the caller keeps owning (and disposes).
@@ -92,6 +92,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         // Matched by key and user, so an update can never move a session to another user; created_at
         // and absolute_expires_at are left alone: nothing extends the absolute deadline.
         _update = $"UPDATE {_table} SET data = $3, client = $4, last_seen_at = $5, expires_at = $6 WHERE id = $1 AND user_id = $2";
+        _touch = $"UPDATE {_table} SET last_seen_at = $3, expires_at = $4 WHERE id = $1 AND user_id = $2";
         // One statement: the insert draws its single row from what the delete returned, so it inserts
         // nothing when the old row is gone. Two racing rotations both try to delete the row; the second
         // waits on the row lock, then finds it deleted (READ COMMITTED re-check) and inserts nothing.
@@ -220,6 +221,14 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
             Instant(record.LastSeenAt), Instant(record.ExpiresAt),
         ];
         return await ExecuteAsync(_update, p, ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        NpgsqlParameter[] p = [KeyParameter(record.Key), Text(record.UserId), Instant(record.LastSeenAt), Instant(record.ExpiresAt)];
+        return await ExecuteAsync(_touch, p, ct).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>

@@ -81,6 +81,14 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         return 1
         """;
 
+    // KEYS[1] record. ARGV: ttl ms, user, last seen, expires at. Only the two times; data and client stay.
+    private const string TouchScript = """
+        if redis.call('HGET', KEYS[1], 'u') ~= ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[1], 'ls', ARGV[3], 'ea', ARGV[4])
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        return 1
+        """;
+
     // KEYS[1] record. Deletes it and returns its user (to find the index), or false when absent.
     private const string DeleteScript = """
         local u = redis.call('HGET', KEYS[1], 'u')
@@ -179,6 +187,16 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
             TtlMilliseconds(record.ExpiresAt), record.UserId, Ms(record.LastSeenAt), Ms(record.ExpiresAt),
             record.Data is null ? "0" : "1", record.Data ?? "", record.Client is null ? "0" : "1", record.Client ?? "",
         ]).WaitAsync(ct).ConfigureAwait(false);
+        return (long)result == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        await AddHintAsync(record, ct).ConfigureAwait(false);   // as in UpdateAsync: the hint moves first
+        var result = await _db.ScriptEvaluateAsync(TouchScript, [RecordKey(record.Key)],
+            [TtlMilliseconds(record.ExpiresAt), record.UserId, Ms(record.LastSeenAt), Ms(record.ExpiresAt)]).WaitAsync(ct).ConfigureAwait(false);
         return (long)result == 1;
     }
 

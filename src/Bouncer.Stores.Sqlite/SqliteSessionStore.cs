@@ -36,7 +36,7 @@ public sealed class SqliteSessionStore : ISessionStore, IDisposable
 
     private readonly SqliteDatabase _db;
     private readonly string _table;
-    private readonly string _schema, _get, _insert, _update, _delete, _deleteUser, _listUser, _sweep;
+    private readonly string _schema, _get, _insert, _update, _touch, _delete, _deleteUser, _listUser, _sweep;
 
     /// <summary>
     /// Opens (creating if needed) the database and its table, switches it to WAL mode and makes sure
@@ -77,6 +77,7 @@ public sealed class SqliteSessionStore : ISessionStore, IDisposable
         // Matching on user too means a stale or forged record can neither resurrect a deleted session nor
         // move one to another user; created/absolute expiry are never rewritten.
         _update = $"""UPDATE "{tableName}" SET data = $p2, client = $p3, last_seen_at = $p4, expires_at = $p5 WHERE id = $p0 AND user_id = $p1""";
+        _touch = $"""UPDATE "{tableName}" SET last_seen_at = $p2, expires_at = $p3 WHERE id = $p0 AND user_id = $p1""";
         _delete = $"""DELETE FROM "{tableName}" WHERE id = $p0""";
         _deleteUser = $"""DELETE FROM "{tableName}" WHERE user_id = $p0""";
         _listUser = $"""SELECT {Columns}, id FROM "{tableName}" WHERE user_id = $p0""";
@@ -122,6 +123,14 @@ public sealed class SqliteSessionStore : ISessionStore, IDisposable
         ArgumentNullException.ThrowIfNull(record);
         return _db.WriteAsync(c => c.Command(_update, null,
             record.Key.ToArray(), record.UserId, record.Data, record.Client,
+            record.LastSeenAt.ToUnixTimeMilliseconds(), record.ExpiresAt.ToUnixTimeMilliseconds()).ExecuteNonQuery() == 1, ct);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return _db.WriteAsync(c => c.Command(_touch, null, record.Key.ToArray(), record.UserId,
             record.LastSeenAt.ToUnixTimeMilliseconds(), record.ExpiresAt.ToUnixTimeMilliseconds()).ExecuteNonQuery() == 1, ct);
     }
 

@@ -395,6 +395,37 @@ public abstract class SessionStoreContract
     }
 
     [Fact]
+    public async Task Store_Touch_MovesOnlyTheTimes_AndNeverWritesOldDataBack()
+    {
+        // Instance B renews from a copy it read before instance A changed the data: A's change must survive.
+        var store = CreateStore(Clock);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(Clock.GetUtcNow().ToUnixTimeMilliseconds());
+        var old = new SessionRecord
+        {
+            Key = SessionId.New().Key, UserId = "alice", Data = """{"v":1}""", Client = "old client", CreatedAt = now,
+            LastSeenAt = now, ExpiresAt = now.AddMinutes(30), AbsoluteExpiresAt = now.AddHours(8),
+        };
+        await store.CreateAsync(old, default);
+        Assert.True(await store.UpdateAsync(old with { Data = """{"v":2}""", Client = "new client" }, default));
+
+        var later = now.AddMinutes(2);
+        Assert.True(await store.TouchAsync(old with { LastSeenAt = later, ExpiresAt = later.AddMinutes(30) }, default));
+
+        var stored = await store.GetAsync(old.Key, default);
+        Assert.NotNull(stored);
+        Assert.Equal("""{"v":2}""", stored.Data?.Replace(" ", ""));
+        Assert.Equal("new client", stored.Client);
+        Assert.Equal(later, stored.LastSeenAt);
+        Assert.Equal(later.AddMinutes(30), stored.ExpiresAt);
+        Assert.Equal(now.AddHours(8), stored.AbsoluteExpiresAt);
+
+        Assert.False(await store.TouchAsync(old with { UserId = "mallory" }, default));
+        Assert.True(await store.DeleteAsync(old.Key, default));
+        Assert.False(await store.TouchAsync(old with { LastSeenAt = later }, default));
+        Assert.Null(await store.GetAsync(old.Key, default));
+    }
+
+    [Fact]
     public async Task Store_UpdateOfDeletedRecord_ReturnsFalse_AndDoesNotResurrect()
     {
         var store = CreateStore(Clock);

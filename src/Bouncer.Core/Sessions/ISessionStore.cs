@@ -32,6 +32,13 @@ public interface ISessionStore
     ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct);
 
     /// <summary>
+    /// Moves only last-seen and expiry of an existing record (matched by key and user); data and client stay as
+    /// stored. The sliding renewal uses it: an instance renewing from an older cached copy must not write that
+    /// copy's data back over a newer change. False when the record is gone.
+    /// </summary>
+    ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct);
+
+    /// <summary>
     /// Atomically deletes <paramref name="oldKey"/> and inserts <paramref name="next"/>. False (and no
     /// insert) when the old record is gone, so two racing rotations produce one successor.
     /// </summary>

@@ -32,6 +32,18 @@ public sealed class MemorySessionStore : ISessionStore
     }
 
     /// <inheritdoc/>
+    public ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
+                return ValueTask.FromResult(false);
+            _records[record.Key] = current with { LastSeenAt = record.LastSeenAt, ExpiresAt = record.ExpiresAt };
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
     public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct)
     {
         lock (_gate)

@@ -76,6 +76,14 @@ public sealed class NearCacheSessionStore : ISessionStore
     }
 
     /// <inheritdoc/>
+    public async ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
+    {
+        var touched = await _inner.TouchAsync(record, ct).ConfigureAwait(false);
+        // The store kept its own data and client, which this copy may predate: reload on next use, not cache this.
+        Evict(record.Key);
+        return touched;
+    }
+
     public async ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct)
     {
         var rotated = await _inner.RotateAsync(oldKey, next, ct).ConfigureAwait(false);

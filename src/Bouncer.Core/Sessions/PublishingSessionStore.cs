@@ -23,6 +23,9 @@ public sealed class PublishingSessionStore(ISessionStore inner, IRevocationChann
     public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) => inner.UpdateAsync(record, ct);
 
     /// <inheritdoc/>
+    public ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct) => inner.TouchAsync(record, ct);
+
+    /// <inheritdoc/>
     public async ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct)
     {
         var rotated = await inner.RotateAsync(oldKey, next, ct).ConfigureAwait(false);

@@ -84,7 +84,7 @@ public sealed class SessionManager
         if (now - record.LastSeenAt >= _options.TouchInterval)
         {
             var renewed = Renew(record, now);
-            if (!await _store.UpdateAsync(renewed, ct).ConfigureAwait(false)) return null;
+            if (!await _store.TouchAsync(renewed, ct).ConfigureAwait(false)) return null;
             record = renewed;
         }
         return Session.From(record);
@@ -94,7 +94,7 @@ public sealed class SessionManager
     public async ValueTask<bool> TouchAsync(string? id, CancellationToken ct)
     {
         var record = await GetRecordAsync(id, ct).ConfigureAwait(false);
-        return record is not null && await _store.UpdateAsync(Renew(record, Now()), ct).ConfigureAwait(false);
+        return record is not null && await _store.TouchAsync(Renew(record, Now()), ct).ConfigureAwait(false);
     }
 
     /// <summary>Replaces the session's data. False when the session is not live.</summary>

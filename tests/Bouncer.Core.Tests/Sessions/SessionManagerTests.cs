@@ -86,6 +86,7 @@ public sealed class SessionManagerTests
         public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) { Calls++; return _inner.GetAsync(key, ct); }
         public ValueTask CreateAsync(SessionRecord record, CancellationToken ct) { Calls++; return _inner.CreateAsync(record, ct); }
         public ValueTask<bool> UpdateAsync(SessionRecord record, CancellationToken ct) { Calls++; return _inner.UpdateAsync(record, ct); }
+        public ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct) { Calls++; return _inner.TouchAsync(record, ct); }
         public ValueTask<bool> RotateAsync(SessionKey oldKey, SessionRecord next, CancellationToken ct) { Calls++; return _inner.RotateAsync(oldKey, next, ct); }
         public ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct) { Calls++; return _inner.DeleteAsync(key, ct); }
         public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct) { Calls++; return _inner.DeleteUserAsync(userId, ct); }
