@@ -68,6 +68,24 @@ public sealed class SimulatorTests(SimulatorFixture fixture) : IClassFixture<Sim
     }
 
     [Fact]
+    public async Task Jwt_WithoutAToken_SendsNoCredential_AndLeavesTheSessionAlone()
+    {
+        // The JWT column is a bearer client: holding no token, it must not act through this browser's session cookie.
+        await Click("session", "login");
+        Assert.StartsWith("204", await LatestAnswer("session"));
+
+        await Click("jwt", "request");
+        Assert.Equal("401 credential_missing", await LatestAnswer("jwt"));
+        await Click("jwt", "revoke");
+        Assert.StartsWith("401", await LatestAnswer("jwt"));
+        Assert.Equal(0, await Counter("jwt", "lookups"));
+
+        await Click("session", "request");
+        Assert.Equal("200 OK", await LatestAnswer("session"));
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
     public async Task Session_EveryRequestIsALookup_RevokeRefusesAtOnce()
     {
         await Click("session", "login");

@@ -50,14 +50,16 @@
   }
 
   // One real request; the server's Bouncer-Trace header says what it did.
-  async function call(strategy, label, method, path, { body, bearer } = {}) {
+  // Bearer clients send no cookies (cookies: false): without a token the request must go out with no credential,
+  // not fall back on this browser's session cookie and act as the Session column's user.
+  async function call(strategy, label, method, path, { body, bearer, cookies = true } = {}) {
     const column = $(`#col-${strategy}`);
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers["Authorization"] = "Bearer " + bearer;
     let response;
     try {
-      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: cookies ? "same-origin" : "omit" });
     } catch (e) {
       addStep(column, { ok: false, sent: `${label}: ${method} ${path}`, did: "network error", answer: String(e) });
       return { status: 0 };
@@ -201,15 +203,16 @@
         const r = await call("jwt", "Log in", "POST", "/auth/login", { body: { username: state.jwt.user, password, mode: "jwt", transport: "cookie" } });
         keepToken("jwt", r.json);
       },
-      request: () => call("jwt", "Request", "GET", "/api/me", { bearer: state.jwt.accessToken }),
+      request: () => call("jwt", "Request", "GET", "/api/me", { bearer: state.jwt.accessToken, cookies: false }),
       async refresh() {
         const r = await call("jwt", "Refresh (cookie)", "POST", "/auth/refresh", { body: { transport: "cookie" } });
         keepToken("jwt", r.json);
       },
-      revoke: () => call("jwt", "Revoke (admin ends the user's access)", "POST", "/demo/revoke", { bearer: state.jwt.accessToken }),
-      expire: () => call("jwt", "Expire (demo clock)", "POST", "/demo/expire", { bearer: state.jwt.accessToken }),
+      revoke: () => call("jwt", "Revoke (admin ends the user's access)", "POST", "/demo/revoke", { bearer: state.jwt.accessToken, cookies: false }),
+      expire: () => call("jwt", "Expire (demo clock)", "POST", "/demo/expire", { bearer: state.jwt.accessToken, cookies: false }),
       async logout() {
-        await call("jwt", "Log out", "POST", "/auth/logout", { bearer: state.jwt.accessToken });
+        // With a token the cookies go too, so the answer that expires the refresh cookie is taken.
+        await call("jwt", "Log out", "POST", "/auth/logout", { bearer: state.jwt.accessToken, cookies: Boolean(state.jwt.accessToken) });
         dropToken("jwt");
       },
     },
@@ -223,7 +226,7 @@
       },
       async request() {
         const token = await hybridToken();
-        if (token) await call("hybrid", "Request", "GET", "/api/me", { bearer: token });
+        if (token) await call("hybrid", "Request", "GET", "/api/me", { bearer: token, cookies: false });
       },
       refresh: () => mint("Refresh (mint a new JWT from the session)"),
       // The admin acts on the user, as in the other columns; the session cookie says which user.
@@ -232,7 +235,7 @@
       // server keeps that clock per user until the next log-in, so tokens minted meanwhile are late too.
       async expire() {
         const token = await hybridToken();
-        if (token) await call("hybrid", "Expire (demo clock runs ahead for this user's tokens until the next Log in)", "POST", "/demo/expire", { bearer: token });
+        if (token) await call("hybrid", "Expire (demo clock runs ahead for this user's tokens until the next Log in)", "POST", "/demo/expire", { bearer: token, cookies: false });
       },
       // With the cookie: a bearer log-out would end a refresh family, and the session is what minted the token.
       // Ending it pushes its sid, which ends every token minted from it.
