@@ -33,4 +33,9 @@ internal sealed class SecretKeyStore(ISecretStore secrets) : IKeyStore
     public ValueTask<string?> LoadAsync(CancellationToken cancellationToken) => secrets.GetAsync(Name, cancellationToken);
 
     public ValueTask SaveAsync(string privateJwkSet, CancellationToken cancellationToken) => secrets.SetAsync(Name, privateJwkSet, cancellationToken);
+
+    public async ValueTask<bool> ReplaceAsync(string? expected, string privateJwkSet, CancellationToken cancellationToken) =>
+        expected is null
+            ? await secrets.GetOrAddAsync(Name, privateJwkSet, cancellationToken).ConfigureAwait(false) == privateJwkSet
+            : await secrets.ReplaceAsync(Name, expected, privateJwkSet, cancellationToken).ConfigureAwait(false);
 }

@@ -20,7 +20,7 @@ public sealed class PostgresSecretStore : ISecretStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _prepare;
     private readonly PostgresStoreOptions _options;
-    private readonly string _get, _add, _set;
+    private readonly string _get, _add, _set, _replace;
 
     /// <summary>A store over <paramref name="dataSource"/>, which the caller keeps owning (and disposes).</summary>
     /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
@@ -39,6 +39,7 @@ public sealed class PostgresSecretStore : ISecretStore
         // winner committed, and find nothing.
         _add = $"INSERT INTO {table} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value";
         _set = $"INSERT INTO {table} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        _replace = $"UPDATE {table} SET value = $3 WHERE name = $1 AND value = $2";
     }
 
     /// <summary>The schema this store uses.</summary>
@@ -90,5 +91,14 @@ public sealed class PostgresSecretStore : ISecretStore
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(value);
         await ExecuteAsync(_dataSource, _prepare, _set, [Text(name), Text(value)], ct).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(value);
+        return await ExecuteAsync(_dataSource, _prepare, _replace, [Text(name), Text(expected), Text(value)], ct).ConfigureAwait(false) == 1;
     }
 }

@@ -24,6 +24,13 @@ public sealed class RedisSecretStore : ISecretStore
         return ARGV[1]
         """;
 
+    // KEYS[1] value. ARGV: expected, new. 1 replaced, 0 not (changed meanwhile, or never set).
+    private const string ReplaceScript = """
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[2])
+        return 1
+        """;
+
     private readonly IDatabase _db;
     private readonly string _prefix;
 
@@ -63,6 +70,17 @@ public sealed class RedisSecretStore : ISecretStore
         ArgumentNullException.ThrowIfNull(value);
         ct.ThrowIfCancellationRequested();
         await _db.StringSetAsync(SecretKey(name), value).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(value);
+        ct.ThrowIfCancellationRequested();
+        var replaced = await _db.ScriptEvaluateAsync(ReplaceScript, [SecretKey(name)], [expected, value]).WaitAsync(ct).ConfigureAwait(false);
+        return (long)replaced == 1;
     }
 
     // One key per value and single-key commands only, so the name may hold anything, braces included.

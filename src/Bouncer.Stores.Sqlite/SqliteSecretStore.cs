@@ -24,7 +24,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     private readonly SqliteDatabase _db;
     private readonly bool _ownsDatabase;
-    private readonly string _get, _insertIfAbsent, _upsert;
+    private readonly string _get, _insertIfAbsent, _upsert, _replace;
 
     /// <summary>Opens (creating if needed) the database and its table in WAL mode.</summary>
     /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string
@@ -43,6 +43,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         _db = db;
         _ownsDatabase = ownsDatabase;
         TableName = tableName;
+        _replace = $"""UPDATE "{tableName}" SET value = $p2 WHERE name = $p0 AND value = $p1""";
         _get = $"""SELECT value FROM "{tableName}" WHERE name = $p0""";
         _insertIfAbsent = $"""INSERT OR IGNORE INTO "{tableName}" (name, value) VALUES ($p0, $p1)""";
         _upsert = $"""INSERT INTO "{tableName}" (name, value) VALUES ($p0, $p1) ON CONFLICT (name) DO UPDATE SET value = excluded.value""";
@@ -98,6 +99,15 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(value);
         await _db.WriteAsync(c => c.Command(_upsert, null, name, value).ExecuteNonQuery(), ct).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(value);
+        return _db.WriteAsync(c => c.Command(_replace, null, name, expected, value).ExecuteNonQuery() == 1, ct);
     }
 
     /// <summary>Closes the connections (unless shared through <see cref="SqliteBouncerStores"/>). Later calls throw <see cref="ObjectDisposedException"/>.</summary>

@@ -115,6 +115,25 @@ public abstract class UserStoreContract
     }
 
     [Fact]
+    public async Task Secrets_Replace_OnlyWhileTheExpectedValueIsStored_OneWinnerAmongRacers()
+    {
+        var secrets = CreateStores().Secrets;
+        Assert.False(await secrets.ReplaceAsync("keys", "anything", "v1", default));   // never set: nothing to replace
+        Assert.Null(await secrets.GetAsync("keys", default));
+
+        await secrets.SetAsync("keys", "v1", default);
+        Assert.False(await secrets.ReplaceAsync("keys", "v0", "v2", default));
+        Assert.Equal("v1", await secrets.GetAsync("keys", default));
+        Assert.True(await secrets.ReplaceAsync("keys", "v1", "v2", default));
+        Assert.Equal("v2", await secrets.GetAsync("keys", default));
+
+        // Eight instances that all read v2 and try to write their change: exactly one lands.
+        var won = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () => await secrets.ReplaceAsync("keys", "v2", "w" + i, default))));
+        Assert.Single(won, w => w);
+        Assert.Equal("w" + Array.IndexOf(won, true), await secrets.GetAsync("keys", default));
+    }
+
+    [Fact]
     public async Task Secrets_GetOrAdd_FirstWriterWins_SetReplaces()
     {
         var secrets = CreateStores().Secrets;

@@ -12,6 +12,18 @@ public interface IKeyStore
 
     /// <summary>Replaces the stored string atomically: a concurrent or later load sees the old or the new string, never a mix.</summary>
     ValueTask SaveAsync(string privateJwkSet, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Saves only while the stored string still equals <paramref name="expected"/> (null: nothing stored yet); false
+    /// when another writer changed it meanwhile. A store shared by several instances must make this atomic; the default
+    /// compares and saves in two steps, which is right only for a store one process owns (a file, memory).
+    /// </summary>
+    async ValueTask<bool> ReplaceAsync(string? expected, string privateJwkSet, CancellationToken cancellationToken)
+    {
+        if (await LoadAsync(cancellationToken).ConfigureAwait(false) != expected) return false;
+        await SaveAsync(privateJwkSet, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
 }
 
 /// <summary>

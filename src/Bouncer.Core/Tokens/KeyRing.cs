@@ -44,6 +44,7 @@ public sealed class KeyRing : IKeySource
     private readonly Lock _lock = new();
     private volatile Entry[] _entries;
     private volatile CachedSnapshot? _cached;
+    private long _version;   // bumped by every change this instance saves; a reload that raced one is dropped
 
     private sealed record Entry(SigningKey Key, long ActivatesAt);
 
@@ -99,15 +100,12 @@ public sealed class KeyRing : IKeySource
     {
         var key = SigningKey.Generate(Options.Algorithm);
         long activatesAt = (_time.GetUtcNow() + Options.PrePublicationDelay).ToUnixTimeSeconds();
-        Entry[] next;
-        lock (_lock)
+        await ChangeStoredAsync(entries =>
         {
-            next = [.. Live(_entries, _time.GetUtcNow().ToUnixTimeSeconds()), new Entry(key, Math.Max(activatesAt, _entries[^1].ActivatesAt + 1))];
+            Entry[] next = [.. Live(entries, _time.GetUtcNow().ToUnixTimeSeconds()), new Entry(key, Math.Max(activatesAt, entries[^1].ActivatesAt + 1))];
             JwkSet.Validate(next.Select(e => e.Key).ToArray());
-            _entries = next;
-            _cached = null;
-        }
-        await _store.SaveAsync(Serialize(next), cancellationToken).ConfigureAwait(false);
+            return next;
+        }, cancellationToken).ConfigureAwait(false);
         return key;
     }
 
@@ -118,11 +116,14 @@ public sealed class KeyRing : IKeySource
     /// <exception cref="KeyLoadException">The stored set is refused; the ring keeps its current keys.</exception>
     public async Task ReloadAsync(CancellationToken cancellationToken = default)
     {
+        long version = Volatile.Read(ref _version);
         string? stored = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         if (stored is null) return;
-        var entries = Parse(stored);
+        var entries = KeepKnownKeys(Parse(stored));
         lock (_lock)
         {
+            // A rotation or prune of this instance saved while the read was in flight: what was read may predate it.
+            if (_version != version) return;
             _entries = entries;
             _cached = null;
         }
@@ -131,18 +132,56 @@ public sealed class KeyRing : IKeySource
     /// <summary>Drops retired keys and saves when any was dropped. Returns how many were dropped.</summary>
     public async Task<int> PruneAsync(CancellationToken cancellationToken = default)
     {
-        Entry[] next;
-        int dropped;
+        int dropped = 0;
+        await ChangeStoredAsync(entries =>
+        {
+            var next = Live(entries, _time.GetUtcNow().ToUnixTimeSeconds());
+            dropped = entries.Length - next.Length;
+            return dropped == 0 ? null : next;
+        }, cancellationToken).ConfigureAwait(false);
+        return dropped;
+    }
+
+    // Read-modify-write of the stored set with compare-and-set: other instances rotate and prune the same set, and
+    // a change computed from this instance's copy (up to one reload interval old) would silently drop theirs. On a
+    // lost race the stored set is read again and the change recomputed from it. change returns null for "no change".
+    private async Task ChangeStoredAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            string? stored = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            var current = stored is null ? _entries : KeepKnownKeys(Parse(stored));
+            var next = change(current);
+            if (next is null)
+            {
+                Apply(current);
+                return;
+            }
+            if (await _store.ReplaceAsync(stored, Serialize(next), cancellationToken).ConfigureAwait(false))
+            {
+                Apply(next);
+                return;
+            }
+            if (attempt >= 16) throw new InvalidOperationException("the stored key set kept changing under this update; try again");
+        }
+    }
+
+    // Keys this instance already holds keep their objects: the stored copy of a kid is the same key, and callers may
+    // hold on to a SigningKey (and its imported RSA/EC handle) across a change.
+    private Entry[] KeepKnownKeys(Entry[] parsed)
+    {
+        var known = _entries.ToDictionary(e => e.Key.KeyId!, e => e.Key, StringComparer.Ordinal);
+        return [.. parsed.Select(e => known.TryGetValue(e.Key.KeyId!, out var key) ? e with { Key = key } : e)];
+    }
+
+    private void Apply(Entry[] entries)
+    {
         lock (_lock)
         {
-            next = Live(_entries, _time.GetUtcNow().ToUnixTimeSeconds());
-            dropped = _entries.Length - next.Length;
-            if (dropped == 0) return 0;
-            _entries = next;
+            _entries = entries;
             _cached = null;
+            _version++;
         }
-        await _store.SaveAsync(Serialize(next), cancellationToken).ConfigureAwait(false);
-        return dropped;
     }
 
     public override string ToString() => $"KeyRing({Options.Algorithm.Name()}, {_entries.Length} keys)";

@@ -54,4 +54,8 @@ public sealed class MemorySecretStore : ISecretStore
         _values[name] = value;
         return ValueTask.CompletedTask;
     }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct) =>
+        ValueTask.FromResult(_values.TryUpdate(name, value, expected));
 }

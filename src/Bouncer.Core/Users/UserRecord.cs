@@ -56,4 +56,11 @@ public interface ISecretStore
 
     /// <summary>Replaces the value.</summary>
     ValueTask SetAsync(string name, string value, CancellationToken ct);
+
+    /// <summary>
+    /// Replaces the value only while it still equals <paramref name="expected"/> (compare-and-set, atomic): true when
+    /// replaced; false when it changed meanwhile or was never set. For read-modify-write by several instances, such as
+    /// a key rotation, so that one instance's change never silently overwrites another's.
+    /// </summary>
+    ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct);
 }

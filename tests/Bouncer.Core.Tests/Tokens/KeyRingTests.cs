@@ -5,10 +5,17 @@ namespace Bouncer.Tests.Tokens;
 
 public sealed class KeyRingTests
 {
-    private sealed class MemoryKeyStore : IKeyStore
+    private class MemoryKeyStore : IKeyStore
     {
         public string? Value;
         public int Saves;
+
+        public virtual async ValueTask<bool> ReplaceAsync(string? expected, string privateJwkSet, CancellationToken cancellationToken)
+        {
+            if (Value != expected) return false;
+            await SaveAsync(privateJwkSet, cancellationToken);
+            return true;
+        }
 
         public ValueTask<string?> LoadAsync(CancellationToken cancellationToken) => ValueTask.FromResult(Value);
 
@@ -35,6 +42,76 @@ public sealed class KeyRingTests
 
     private static List<string> Kids(string jwks) =>
         JsonNode.Parse(jwks)!["keys"]!.AsArray().Select(k => (string)k!["kid"]!).ToList();
+
+    private static HashSet<string> StoredKids(MemoryKeyStore store) =>
+        [.. JsonNode.Parse(store.Value!)!["keys"]!.AsArray().Select(k => (string)k!["kid"]!)];
+
+    [Fact]
+    public async Task Rotate_OnTwoInstances_KeepsBothNewKeys()
+    {
+        // Instance B has not reloaded since A rotated: its own rotation must build on the stored set, not its copy.
+        var a = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
+        var b = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
+        var first = a.CurrentSigningKey.KeyId!;
+
+        var fromA = await a.RotateAsync();
+        var fromB = await b.RotateAsync();
+
+        Assert.Equal(new HashSet<string> { first, fromA.KeyId!, fromB.KeyId! }, StoredKids(_store));
+        Assert.Contains(fromA.KeyId!, Kids(b.GetPublicJwks()));   // B now holds what it saved, A's key included
+        await a.ReloadAsync();
+        Assert.Equal(3, Kids(a.GetPublicJwks()).Count);
+    }
+
+    [Fact]
+    public async Task Prune_OnAStaleInstance_KeepsAnotherInstancesFreshKey()
+    {
+        var a = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
+        var b = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
+        var first = a.CurrentSigningKey.KeyId!;
+        var second = await a.RotateAsync();                   // signs from +1 h
+        await b.ReloadAsync();                                // b holds [first, second]
+        _clock.Advance(TimeSpan.FromMinutes(90));
+        var third = await a.RotateAsync();                    // b never sees this one
+        _clock.Advance(TimeSpan.FromMinutes(40));             // first retires (second has signed > 1 h + skew)
+
+        var dropped = await b.PruneAsync();
+
+        Assert.Equal(1, dropped);
+        Assert.Equal(new HashSet<string> { second.KeyId!, third.KeyId! }, StoredKids(_store));
+        Assert.DoesNotContain(first, Kids(b.GetPublicJwks()));
+    }
+
+    [Fact]
+    public async Task Rotate_WhenAnotherWriterWinsTheRace_RetriesOnTheirSet()
+    {
+        var racing = new RacingKeyStore();
+        var ring = await KeyRing.LoadOrCreateAsync(racing, RingOptions, _clock);
+        var other = await KeyRing.LoadOrCreateAsync(racing, RingOptions, _clock);
+        // The first compare-and-set of `ring` loses: `other` rotates between its read and its write.
+        racing.BeforeFirstReplace = () => other.RotateAsync().GetAwaiter().GetResult();
+
+        var mine = await ring.RotateAsync();
+
+        Assert.Equal(3, StoredKids(racing).Count);
+        Assert.Contains(mine.KeyId!, StoredKids(racing));
+        Assert.True(racing.Replaces >= 3);   // ring's lost attempt, other's win, ring's retry
+    }
+
+    private class RacingKeyStore : MemoryKeyStore
+    {
+        public Action? BeforeFirstReplace;
+        public int Replaces;
+
+        public override async ValueTask<bool> ReplaceAsync(string? expected, string privateJwkSet, CancellationToken cancellationToken)
+        {
+            Replaces++;
+            if (Interlocked.Exchange(ref BeforeFirstReplace, null) is { } interloper) interloper();
+            if (Value != expected) return false;
+            await SaveAsync(privateJwkSet, cancellationToken);
+            return true;
+        }
+    }
 
     [Fact]
     public async Task LoadOrCreate_EmptyStore_CreatesAndSaves()
