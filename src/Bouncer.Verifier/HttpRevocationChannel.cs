@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bouncer.Revocation;
 using Microsoft.Extensions.Logging;
@@ -124,13 +125,24 @@ public sealed class HttpRevocationChannel : IRevocationChannel
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(wait + _timeout);
         var url = new Uri(_feed, string.Create(CultureInfo.InvariantCulture,
-            $"{_feed.AbsolutePath}?after={cursor}&wait={(int)wait.TotalSeconds}"));
+            $"{_feed.AbsolutePath}?after={cursor}&wait={(int)wait.TotalSeconds}&heartbeat=1"));
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (_feedKey is not null) request.Headers.Add("X-Bouncer-Feed-Key", _feedKey);
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
-        var page = await response.Content.ReadFromJsonAsync<FeedPage>(deadline.Token).ConfigureAwait(false)
-            ?? throw new InvalidDataException("the revocation feed answered null");
+        FeedPage? page;
+        if (response.Headers.Contains(FeedHeartbeatHeader))
+        {
+            // The server sends a byte every second while it holds the answer: silence for longer means the
+            // connection hung (a reset would have failed the read), and the poll fails now, not at its deadline.
+            await using var body = new SilenceLimitedStream(await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false), HeartbeatSilence);
+            page = await JsonSerializer.DeserializeAsync<FeedPage>(body, cancellationToken: deadline.Token).ConfigureAwait(false);
+        }
+        else
+        {
+            page = await response.Content.ReadFromJsonAsync<FeedPage>(deadline.Token).ConfigureAwait(false);
+        }
+        if (page is null) throw new InvalidDataException("the revocation feed answered null");
         var entries = new List<RevocationEntry>(page.Revocations?.Count ?? 0);
         foreach (var e in page.Revocations ?? [])
         {
@@ -148,6 +160,55 @@ public sealed class HttpRevocationChannel : IRevocationChannel
                 DateTimeOffset.FromUnixTimeMilliseconds(e.At), DateTimeOffset.FromUnixTimeMilliseconds(e.ExpiresAt))));
         }
         return entries;
+    }
+
+    private const string FeedHeartbeatHeader = "Bouncer-Feed-Heartbeat";
+
+    /// <summary>Longest gap between heartbeats (sent every second) before a held poll counts as hung.</summary>
+    internal static readonly TimeSpan HeartbeatSilence = TimeSpan.FromSeconds(3);
+
+    /// <summary>A read-only stream whose every read fails with <see cref="TimeoutException"/> after <c>silence</c> without a byte.</summary>
+    private sealed class SilenceLimitedStream(Stream inner, TimeSpan silence) : Stream
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            quiet.CancelAfter(silence);
+            try
+            {
+                return await inner.ReadAsync(buffer, quiet.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the revocation feed sent nothing for {silence.TotalSeconds:0} s");
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private sealed record FeedPage(

@@ -64,6 +64,24 @@ public sealed class DiscoveryTests
     }
 
     [Fact]
+    public async Task Revocations_HeldWithHeartbeat_SendsSpacesThenTheSameJson()
+    {
+        await using var host = new BouncerHost();
+        using var response = await host.Client().GetAsync("/auth/revocations?after=0&wait=2&heartbeat=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.Contains(Bouncer.AspNetCore.BouncerEndpoints.FeedHeartbeatHeader));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.StartsWith(" ", body);   // at least one beat while the answer was held
+        var feed = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(0, feed.GetProperty("cursor").GetInt64());
+        Assert.Empty(feed.GetProperty("revocations").EnumerateArray());
+
+        // Without heartbeat=1, or with entries ready, the answer is the plain one.
+        using var plain = await host.Client().GetAsync("/auth/revocations?after=0&wait=0&heartbeat=1");
+        Assert.False(plain.Headers.Contains(Bouncer.AspNetCore.BouncerEndpoints.FeedHeartbeatHeader));
+    }
+
+    [Fact]
     public async Task Revocations_AfterLogoutAll_FeedHasEntries()
     {
         await using var host = new BouncerHost();

@@ -233,6 +233,30 @@ public sealed class DownstreamTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task FeedHangs_RefusePolicy_GoesStaleFromTheMissingHeartbeat_ThenRecovers()
+    {
+        // A connection that stays open but goes silent (no reset): without heartbeats the verifier noticed only at
+        // the long poll's deadline (wait 25 s + timeout 10 s) and kept saying "fresh" until then.
+        await using var proxy = new TcpProxy(Server.Port);
+        await using var downstream = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, proxy.BaseUrl);
+            o.Revocation = new RevocationOptions { Policy = StalenessPolicy.Refuse, StaleAfter = TimeSpan.FromSeconds(1) };
+        });
+        var user = NewUser();
+        var token = await Server.RegisterAndLoginAsync(user);
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));   // the poll is now held on the server, beating
+
+        proxy.Freeze();
+        Assert.Equal((HttpStatusCode.Unauthorized, "revocation_state_stale"),
+            await downstream.PollUntilAsync(token, HttpStatusCode.Unauthorized, "revocation_state_stale", TimeSpan.FromSeconds(15)));
+
+        proxy.Thaw();
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.PollUntilAsync(token, HttpStatusCode.OK, user, TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
     public async Task FeedCut_FallBackPolicyServerUnreachable_RefusesStale()
     {
         await using var proxy = new TcpProxy(Server.Port);

@@ -69,9 +69,27 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    private static async Task PumpAsync(TcpClient from, TcpClient to)
+    private volatile bool _frozen;
+
+    /// <summary>Keeps every connection open but passes nothing on until <see cref="Thaw"/>: a peer that hangs, not one that resets.</summary>
+    public void Freeze() => _frozen = true;
+
+    public void Thaw() => _frozen = false;
+
+    private async Task PumpAsync(TcpClient from, TcpClient to)
     {
-        try { await from.GetStream().CopyToAsync(to.GetStream()); }
+        try
+        {
+            var buffer = new byte[16 * 1024];
+            var source = from.GetStream();
+            var target = to.GetStream();
+            int read;
+            while ((read = await source.ReadAsync(buffer)) > 0)
+            {
+                while (_frozen) await Task.Delay(20);
+                await target.WriteAsync(buffer.AsMemory(0, read));
+            }
+        }
         catch (Exception) { }
         // Either side gone: close both, so the peer sees the drop at once.
         from.Dispose();
