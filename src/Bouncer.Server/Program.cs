@@ -58,7 +58,16 @@ app.UseBouncer();
 app.MapBouncerEndpoints();
 app.MapDemoEndpoints();
 var exporter = app.Services.GetRequiredService<PrometheusExporter>();
-app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
+var metricsAccess = new MetricsAccess(section["MetricsPassword"]);
+app.MapGet("/metrics", (HttpContext ctx) =>
+{
+    if (!metricsAccess.Allows(ctx.Request.Headers.Authorization))
+    {
+        ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"metrics\"";
+        return BouncerProblems.Result(401, "metrics_auth_required", "Scraping needs the metrics user's Basic credentials.");
+    }
+    return Results.Text(exporter.Render(), "text/plain; version=0.0.4");
+});
 await app.RunAsync();
 
 /// <summary>Entry point type, public for WebApplicationFactory.</summary>

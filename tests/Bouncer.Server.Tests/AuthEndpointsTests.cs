@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Bouncer.AspNetCore;
 
@@ -590,6 +592,36 @@ public sealed class AuthEndpointsTests
         Assert.Contains(" counter\n", text);
         Assert.Contains("invalid_credentials", text);
     }
+
+    [Fact]
+    public async Task Metrics_WithAPassword_AnswersOnlyTheMetricsUsersBasicCredentials()
+    {
+        await using var host = new BouncerHost(("Bouncer:MetricsPassword", "scrape-secret"));
+        var pair = await host.LoginJwtAsync("alice");
+
+        using (var anonymous = await host.Client().GetAsync("/metrics"))
+        {
+            await Problem.AssertAsync(anonymous, HttpStatusCode.Unauthorized, "metrics_auth_required");
+            Assert.StartsWith("Basic", anonymous.Headers.WwwAuthenticate.ToString());
+        }
+        foreach (var wrong in new[] { "metrics:scrape-secre", "metrics:scrape-secretx", "admin:scrape-secret" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(wrong)));
+            using var refused = await host.Client().SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+        // A valid access token is not a scrape credential.
+        using (var bearer = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/metrics", pair.AccessToken)))
+            Assert.Equal(HttpStatusCode.Unauthorized, bearer.StatusCode);
+
+        using var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        scrape.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("metrics:scrape-secret")));
+        using var allowed = await host.Client().SendAsync(scrape);
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Contains("# TYPE ", await allowed.Content.ReadAsStringAsync());
+    }
+
     // ---- cross-cutting ----
 
     [Fact]
