@@ -7,6 +7,7 @@ using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Bouncer.Refresh;
 using Bouncer.Revocation;
+using Bouncer.Sessions;
 using Bouncer.Tokens;
 using Bouncer.Users;
 using Microsoft.AspNetCore.Builder;
@@ -130,7 +131,13 @@ public static partial class BouncerEndpoints
             }
             else if (sid is not null)
             {
-                await runtime.Refresh.RevokeFamilyAsync(user.FindFirstValue(BouncerClaims.Subject)!, sid, "logout", ct);
+                var subject = user.FindFirstValue(BouncerClaims.Subject)!;
+                // A hybrid exchange token names its session (sid = the session handle): logging out with it ends that
+                // session, which also refuses the token. A JWT-mode token names its refresh family instead.
+                if (SessionKey.TryParseHandle(sid, out var key) && await runtime.Sessions.Store.GetAsync(key, ct) is { } session && session.UserId == subject)
+                    await runtime.Sessions.Store.DeleteAsync(key, ct);
+                else
+                    await runtime.Refresh.RevokeFamilyAsync(subject, sid, "logout", ct);
                 ClearRefreshCookie(ctx);
             }
             runtime.Metrics.Revocations.Add(1, new KeyValuePair<string, object?>("kind", "logout"));

@@ -640,6 +640,24 @@ public sealed class AuthEndpointsTests
             await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
     }
 
+    [Fact]
+    public async Task Logout_WithAnExchangedToken_EndsItsSession()
+    {
+        await using var host = new BouncerHost();
+        var login = await host.LoginSessionAsync("alice");
+        using var exchange = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Post, "/auth/token", login.Cookie, new { audience = "bouncer" }));
+        var token = (await exchange.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+
+        using (var logout = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout", token)))
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+
+        using (var me = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/api/me", login.Cookie)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "session_invalid");
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", token)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
+        Assert.Empty(await host.Runtime.Sessions.ListUserAsync("alice", default));
+    }
+
     [Theory]
     [InlineData("/auth/logout-all")]
     [InlineData("/admin/users/alice/revoke")]
