@@ -178,6 +178,31 @@ public sealed class NearCacheSessionStoreTests
         Assert.Null(await instances[0].Sessions.GetAsync(id, default));
     }
 
+    [Fact]
+    public async Task UnknownIdsLookedUpDuringALoad_DoNotKeepItFromBeingCached()
+    {
+        // Random well-formed cookies cost an attacker nothing; they must not count as evictions, or no load that
+        // overlaps one would ever be cached and every request would go to the store.
+        var shared = new CountingStore(new MemorySessionStore());
+        var channel = new InProcessRevocationChannel();
+        var instance = (await Instances(1, shared, channel))[0];
+        var (_, id) = await new SessionManager(shared, _clock).CreateAsync("alice", default);   // not through the cache
+
+        var readDone = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        shared.AfterGet = async () => { readDone.TrySetResult(); await release.Task; };
+        var load = instance.Sessions.GetAsync(id, default).AsTask();
+        await readDone.Task;
+        shared.AfterGet = null;
+        for (var i = 0; i < 10; i++) Assert.Null(await instance.Sessions.GetAsync(SessionId.New().Id, default));
+        release.SetResult();
+        Assert.NotNull(await load);
+
+        var reads = shared.Gets;
+        Assert.NotNull(await instance.Sessions.GetAsync(id, default));
+        Assert.Equal(reads, shared.Gets);
+    }
+
     private sealed class CountingStore(ISessionStore inner) : ISessionStore
     {
         public int Gets;

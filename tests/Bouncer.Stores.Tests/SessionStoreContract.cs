@@ -294,12 +294,41 @@ public abstract class SessionStoreContract
         var created = await Task.WhenAll(Enumerable.Range(0, 24).Select(i =>
             Task.Run(async () => (await instances[i % 2].CreateAsync("alice", default)).Id)));
 
+        // At most one over the cap: the last login to trim keeps its own session even when it sorts past the cap.
         var listed = await instances[0].ListUserAsync("alice", default);
-        Assert.Equal(3, listed.Count);
+        Assert.InRange(listed.Count, 3, 4);
         var alive = 0;
         foreach (var id in created)
             if (await instances[1].GetAsync(id, default) is not null) alive++;
-        Assert.Equal(3, alive);
+        Assert.Equal(listed.Count, alive);
+
+        // The next login trims back to the cap and keeps itself.
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var (_, next) = await instances[0].CreateAsync("alice", default);
+        Assert.Equal(3, (await instances[1].ListUserAsync("alice", default)).Count);
+        Assert.NotNull(await instances[1].GetAsync(next, default));
+    }
+
+    [Fact]
+    public async Task Create_OnAnInstanceWhoseClockIsBehind_NeverEvictsItsOwnNewSession()
+    {
+        // Instance B's clock lags A's by a second: its new session sorts oldest, yet its login must get a live id.
+        var store = CreateStore(Clock);
+        var options = new SessionOptions { MaxSessionsPerUser = 2 };
+        var a = new SessionManager(store, Clock, options);
+        var lagging = new OffsetClock(Clock, TimeSpan.FromSeconds(-1));
+        var b = new SessionManager(store, lagging, options);
+        await a.CreateAsync("alice", default);
+        await a.CreateAsync("alice", default);
+
+        var (_, id) = await b.CreateAsync("alice", default);
+
+        Assert.NotNull(await a.GetAsync(id, default));
+    }
+
+    private sealed class OffsetClock(TimeProvider inner, TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow() + offset;
     }
 
     [Fact]

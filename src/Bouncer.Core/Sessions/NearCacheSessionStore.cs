@@ -80,7 +80,8 @@ public sealed class NearCacheSessionStore : ISessionStore
     {
         var touched = await _inner.TouchAsync(record, ct).ConfigureAwait(false);
         // The store kept its own data and client, which this copy may predate: reload on next use, not cache this.
-        Evict(record.Key);
+        // A housekeeping drop when it worked (a touch ends nothing); a real eviction when the record was gone.
+        if (touched) Drop(record.Key); else Evict(record.Key);
         return touched;
     }
 
@@ -129,7 +130,9 @@ public sealed class NearCacheSessionStore : ISessionStore
         var record = await _inner.GetAsync(key, ct).ConfigureAwait(false);
         if (record is null)
         {
-            Evict(key);
+            // Whatever deleted it bumped the count itself (a local delete or the push); an unknown id must not, or
+            // random cookies would keep every concurrent load from caching.
+            Drop(key);
             return null;
         }
         Put(record);

@@ -67,7 +67,7 @@ public sealed class SessionManager
             AbsoluteExpiresAt = absolute,
         };
         await _store.CreateAsync(record, ct).ConfigureAwait(false);
-        if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap, now, ct).ConfigureAwait(false);
+        if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap, key, now, ct).ConfigureAwait(false);
         return (Session.From(record), id);
     }
 
@@ -186,16 +186,19 @@ public sealed class SessionManager
     }
 
     // Trims after the create, never before: of logins racing on any number of instances, the one that lists last
-    // sees every session created before it and trims to the cap, so the user converges to exactly the cap without a
-    // cross-instance lock. Everyone orders the same way (newest first, ties by key), so no two trims over-evict.
-    private async ValueTask EvictOverCapAsync(string userId, int keep, DateTimeOffset now, CancellationToken ct)
+    // sees every session created before it and trims the rest. Everyone orders the same way (newest first, ties by
+    // key), so no two trims over-evict. A trim never deletes the session its own login just created, even when that
+    // one sorts past the cap (an instance whose clock runs behind, a tie lost by key): the login must not hand out a
+    // dead id. The user may then hold one more than the cap until the next login trims it.
+    private async ValueTask EvictOverCapAsync(string userId, int keep, SessionKey own, DateTimeOffset now, CancellationToken ct)
     {
         var live = (await _store.ListUserAsync(userId, ct).ConfigureAwait(false))
             .Where(r => IsLive(r, now))
             .OrderByDescending(r => r.CreatedAt)
             .ThenBy(r => r.Key.ToString(), StringComparer.Ordinal)
             .ToList();
-        for (var i = keep; i < live.Count; i++) await _store.DeleteAsync(live[i].Key, ct).ConfigureAwait(false);
+        for (var i = keep; i < live.Count; i++)
+            if (!live[i].Key.Equals(own)) await _store.DeleteAsync(live[i].Key, ct).ConfigureAwait(false);
     }
 
     private SessionRecord Renew(SessionRecord record, DateTimeOffset now) => record with

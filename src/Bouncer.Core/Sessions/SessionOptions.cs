@@ -16,8 +16,9 @@ public sealed class SessionOptions
     public TimeSpan TouchInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// Most sessions one user may hold; creating one more evicts the oldest. Logins racing on several instances
-    /// converge to exactly this many once the last of them returns. Null: no cap.
+    /// Most sessions one user may hold; creating one more evicts the oldest. A login never evicts the session it
+    /// creates, so after logins racing on several instances (or on an instance whose clock runs behind) the user may
+    /// hold one more until the next login trims. Null: no cap.
     /// </summary>
     public int? MaxSessionsPerUser { get; set; }
 
