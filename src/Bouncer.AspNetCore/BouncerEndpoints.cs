@@ -212,6 +212,9 @@ public static partial class BouncerEndpoints
             {
                 ctx.Response.ContentType = "application/json; charset=utf-8";
                 ctx.Response.Headers[FeedHeartbeatHeader] = "1";
+                // Ask proxies to pass the beats on as they come (nginx buffers and may compress otherwise).
+                ctx.Response.Headers["X-Accel-Buffering"] = "no";
+                ctx.Response.Headers.CacheControl = "no-store, no-transform";
                 await ctx.Response.StartAsync(ct);
             }
             while (entries.Count == 0 && runtime.Time.GetUtcNow() < deadline && !ct.IsCancellationRequested)

@@ -167,11 +167,23 @@ public sealed class HttpRevocationChannel : IRevocationChannel
     /// <summary>Longest gap between heartbeats (sent every second) before a held poll counts as hung.</summary>
     internal static readonly TimeSpan HeartbeatSilence = TimeSpan.FromSeconds(3);
 
-    /// <summary>A read-only stream whose every read fails with <see cref="TimeoutException"/> after <c>silence</c> without a byte.</summary>
+    /// <summary>
+    /// A read-only stream whose reads fail with <see cref="TimeoutException"/> after <c>silence</c> without a byte,
+    /// armed by the first byte: a proxy that buffers the answer (and so swallows the beats) delivers nothing until the
+    /// end, and the poll then falls back to its overall deadline instead of failing every few seconds.
+    /// </summary>
     private sealed class SilenceLimitedStream(Stream inner, TimeSpan silence) : Stream
     {
+        private bool _armed;
+
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (!_armed)
+            {
+                int first = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                _armed = first > 0;
+                return first;
+            }
             using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             quiet.CancelAfter(silence);
             try

@@ -246,7 +246,7 @@ public sealed class DownstreamTests(ServerFixture fixture)
         var user = NewUser();
         var token = await Server.RegisterAndLoginAsync(user);
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
-        await Task.Delay(TimeSpan.FromSeconds(1.5));   // the poll is now held on the server, beating
+        await Task.Delay(TimeSpan.FromSeconds(2.5));   // the poll is now held on the server and has had its first beats
 
         proxy.Freeze();
         Assert.Equal((HttpStatusCode.Unauthorized, "revocation_state_stale"),

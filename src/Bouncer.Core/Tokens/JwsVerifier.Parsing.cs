@@ -272,6 +272,7 @@ public sealed partial class JwsVerifier
             reader.Read();
             // Exact comparison of the unescaped value (RFC 7519 4.1.1: case-sensitive StringOrURI).
             if (reader.TokenType != JsonTokenType.String) return VerifyFailure.BadIssuer;
+            RequireText(ref reader);
             issuerOk = reader.ValueTextEquals(_issuerUtf8);
             return VerifyFailure.None;
         }
@@ -280,6 +281,7 @@ public sealed partial class JwsVerifier
             reader.Read();
             if (reader.TokenType == JsonTokenType.String)
             {
+                RequireText(ref reader);
                 audienceOk = reader.ValueTextEquals(_audienceUtf8);
                 return VerifyFailure.None;
             }
@@ -289,11 +291,22 @@ public sealed partial class JwsVerifier
             {
                 // RFC 7519 4.1.3: an array of case-sensitive strings; anything else is not an audience.
                 if (reader.TokenType != JsonTokenType.String) return VerifyFailure.BadAudience;
+                RequireText(ref reader);
                 audienceOk |= reader.ValueTextEquals(_audienceUtf8);
             }
             return VerifyFailure.None;
         }
         return VerifyFailure.None;
+    }
+
+    // iss and aud strings are consumed here, not by the walk, so they get the walk's check: an escaped string must
+    // unescape to text (a lone surrogate throws, which the boundary turns into Malformed), or reading the claims after
+    // a successful verify would throw instead. ValueTextEquals alone can answer false without unescaping.
+    private static void RequireText(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped) return;
+        Span<byte> small = stackalloc byte[256];
+        reader.CopyString(reader.ValueSpan.Length <= small.Length ? small : new byte[reader.ValueSpan.Length]);
     }
 
     // RFC 7519 2: a NumericDate is a JSON number of seconds; fractions are allowed and truncated.

@@ -131,7 +131,12 @@ public sealed partial class JwsVerifier
             if (!headerCached)
             {
                 if (!Base64UrlStrict.TryDecodeChecked(headerB64, scratch, out int headerWritten)) return VerifyFailure.Malformed;
-                var failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, _acceptedTypesUtf8, out header);
+                VerifyFailure failure;
+                // An escaped lone surrogate is JSON syntax but no text: the reader throws InvalidOperationException
+                // when asked to compare or copy it. Caught here and around the claims only, so that the same
+                // exception from a key or the crypto (a disposed handle) is not mistaken for bad input.
+                try { failure = ReadHeader(scratch[..headerWritten], snapshot.Keys, _acceptedTypesUtf8, out header); }
+                catch (InvalidOperationException e) when (e is not ObjectDisposedException) { return VerifyFailure.Malformed; }
                 if (failure != VerifyFailure.None) return failure;
             }
 
@@ -154,18 +159,18 @@ public sealed partial class JwsVerifier
                 if (!Base64UrlStrict.TryDecodeChecked(payloadB64, scratch, out int payloadWritten)) return VerifyFailure.Malformed;
                 // RFC 8259 8.1: JSON text is UTF-8. Checked up front so that claims read later on demand cannot fail.
                 if (!System.Text.Unicode.Utf8.IsValid(scratch[..payloadWritten])) return VerifyFailure.Malformed;
-                var failure = ReadClaims(scratch[..payloadWritten], out times);
+                VerifyFailure failure;
+                try { failure = ReadClaims(scratch[..payloadWritten], out times); }
+                catch (InvalidOperationException e) when (e is not ObjectDisposedException) { return VerifyFailure.Malformed; }
                 if (failure != VerifyFailure.None) return failure;
             }
             key = chosen;
             payloadRange = (dot1 + 1)..dot2;
             return VerifyFailure.None;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (JsonException)
         {
-            // The one boundary where malformed JSON becomes a failure code: bad syntax, trailing data, invalid UTF-8
-            // (JsonException), or an escaped lone surrogate that the reader refuses to compare or copy as text
-            // (InvalidOperationException).
+            // The one boundary where malformed JSON (bad syntax, trailing data, invalid UTF-8) becomes a failure code.
             return VerifyFailure.Malformed;
         }
         finally

@@ -589,6 +589,8 @@ public sealed class JwsVerifierTests
     [InlineData("\"iss\":\"\\ud800\"", VerifyFailure.BadIssuer)]
     [InlineData("\"aud\":\"\\ud800\"", VerifyFailure.BadAudience)]
     [InlineData("\"aud\":[\"\\ud800\"]", VerifyFailure.BadAudience)]
+    [InlineData("\"aud\":[\"api\",\"\\ud800\"]", VerifyFailure.Malformed)]   // our audience first: was accepted, then threw on reading
+    [InlineData("\"aud\":\"\\u0061pi\"", VerifyFailure.None)]                  // a well-formed escape of our audience is our audience
     public void Verify_LoneSurrogateInIssuerOrAudience_IsRefused(string member, VerifyFailure expected)
     {
         var key = TestKeys.For(JwsAlgorithm.HS256);
@@ -596,6 +598,12 @@ public sealed class JwsVerifierTests
         string name = member[1..4];
         string payload = "{" + member + (name == "iss" ? ",\"aud\":\"api\"" : ",\"iss\":\"https://id.example\"") + $",\"exp\":{now + 600}}}";
         var result = Verifier(key).Verify(TokenFactory.Sign(key, TokenFactory.Header(key), payload));
+        if (expected == VerifyFailure.None)
+        {
+            Assert.True(result.IsValid);
+            Assert.Equal(["api"], result.ToClaims().Audiences);
+            return;
+        }
         Assert.False(result.IsValid);
         Assert.Contains(result.Failure, new[] { expected, VerifyFailure.Malformed });
     }
