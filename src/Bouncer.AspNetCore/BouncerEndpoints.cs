@@ -258,7 +258,16 @@ public static partial class BouncerEndpoints
         {
             if (runtime.Options.SigningAlgorithm == JwsAlgorithm.HS256)
                 return BouncerProblems.Result(400, "symmetric_keys", "HS256 keys are not rotated through this endpoint.");
-            var key = await runtime.Keys.RotateAsync(ct);
+            SigningKey key;
+            try
+            {
+                key = await runtime.Keys.RotateAsync(ct);
+            }
+            catch (Exception e) when (e is KeyLoadException or InvalidOperationException)
+            {
+                // The stored set is refused, or kept changing under the compare-and-set: nothing was saved.
+                return BouncerProblems.Result(409, "key_rotation_failed", "The stored key set could not be updated; nothing changed. Try again.");
+            }
             LogKeyRotated(audit, key.KeyId!);
             return Results.Json(new { kid = key.KeyId, signs_from = runtime.Time.GetUtcNow() + runtime.Options.KeyPrePublicationDelay });
         }).RequireAuthorization(BouncerDefaults.AdminPolicy);

@@ -44,6 +44,7 @@ public sealed class KeyRing : IKeySource
     private readonly Lock _lock = new();
     private volatile Entry[] _entries;
     private volatile CachedSnapshot? _cached;
+    private readonly SemaphoreSlim _changeGate = new(1, 1);
     private long _version;   // bumped by every change this instance saves; a reload that raced one is dropped
 
     private sealed record Entry(SigningKey Key, long ActivatesAt);
@@ -146,6 +147,21 @@ public sealed class KeyRing : IKeySource
     // a change computed from this instance's copy (up to one reload interval old) would silently drop theirs. On a
     // lost race the stored set is read again and the change recomputed from it. change returns null for "no change".
     private async Task ChangeStoredAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
+    {
+        // One change at a time per ring: the store's default compare-and-set (a file) is two steps, and two changes
+        // of one instance must also apply to _entries in the order they were saved.
+        await _changeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ChangeStoredCoreAsync(change, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changeGate.Release();
+        }
+    }
+
+    private async Task ChangeStoredCoreAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
     {
         for (int attempt = 0; ; attempt++)
         {

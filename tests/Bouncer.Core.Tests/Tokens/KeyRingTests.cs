@@ -64,6 +64,19 @@ public sealed class KeyRingTests
     }
 
     [Fact]
+    public async Task Rotate_ManyAtOnceOnOneRing_KeepsEveryKey()
+    {
+        // The test store compares and saves in two steps, like a file: the ring itself must not interleave changes.
+        var ring = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
+        var added = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => ring.RotateAsync())));
+
+        var stored = StoredKids(_store);
+        Assert.Equal(9, stored.Count);
+        Assert.All(added, k => Assert.Contains(k.KeyId!, stored));
+        Assert.Equal(stored, Kids(ring.GetPublicJwks()).ToHashSet());
+    }
+
+    [Fact]
     public async Task Prune_OnAStaleInstance_KeepsAnotherInstancesFreshKey()
     {
         var a = await KeyRing.LoadOrCreateAsync(_store, RingOptions, _clock);
