@@ -39,6 +39,11 @@ builder.Services.AddBouncer(o =>
     o.BootstrapAdmin ??= section["BootstrapAdmin"];
 }).UseStores(sp => StoreSetup.Open(storeKind, connection, section["StorePrefix"], sp.GetRequiredService<TimeProvider>()));
 builder.Services.AddSingleton<PrometheusExporter>();
+// Behind a reverse proxy every request comes from the proxy's address, and the per-address login limits would
+// throttle all users together: Bouncer:TrustedProxies (comma-separated addresses, or * for any) takes the client
+// from X-Forwarded-For, one hop, from those proxies only.
+var trustedProxies = TrustedProxies.Parse(section["TrustedProxies"]);
+if (trustedProxies is not null) builder.Services.Configure<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>(trustedProxies.Apply);
 // A start-up fault is reported once, as one line, by the handler at the top; the host's own report of
 // it carries a stack trace.
 builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
@@ -52,6 +57,7 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
     StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
 });
 app.UseStatusCodePages();
+if (trustedProxies is not null) app.UseForwardedHeaders();
 app.UseDefaultFiles();
 app.UseStaticFiles();
 app.UseBouncer();

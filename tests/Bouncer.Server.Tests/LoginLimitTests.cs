@@ -90,6 +90,26 @@ public sealed class LoginLimitTests
     }
 
     [Fact]
+    public async Task Login_BehindATrustedProxy_LimitsEachForwardedClientOnItsOwn()
+    {
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "2"), ("Bouncer:TrustedProxies", "*"));
+        async Task<HttpResponseMessage> From(string client, string username)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/auth/login") { Content = JsonContent.Create(new { username, password = "wrong password" }) };
+            request.Headers.Add("X-Forwarded-For", client);
+            return await host.Client().SendAsync(request);
+        }
+
+        for (var i = 0; i < 2; i++)
+            using (var wrong = await From("203.0.113.7", "nobody" + i)) await Problem.AssertAsync(wrong, HttpStatusCode.Unauthorized, "invalid_credentials");
+        using (var limited = await From("203.0.113.7", "nobody9"))
+            await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, "rate_limited");
+        // Another client behind the same proxy is not limited by the first one's failures.
+        using (var other = await From("198.51.100.4", "nobody"))
+            await Problem.AssertAsync(other, HttpStatusCode.Unauthorized, "invalid_credentials");
+    }
+
+    [Fact]
     public async Task Login_DefaultLimitTwentyFailures_TwentyFirstIsLimited()
     {
         await using var host = new BouncerHost();

@@ -11,6 +11,7 @@ public sealed class ServerStartupTests
     [InlineData("--store redis needs --connection", "--store", "redis")]
     [InlineData("not a valid PostgreSQL connection string", "--store", "postgres", "--connection", "Host=;;=")]
     [InlineData("Redis at '127.0.0.1:1' is unreachable", "--store", "redis", "--connection", "127.0.0.1:1")]
+    [InlineData("Bouncer:TrustedProxies: 'proxy.internal' is not an IP address", "--store", "memory", "--Bouncer:TrustedProxies", "10.0.0.1,proxy.internal")]
     public async Task Start_BadStoreSettings_OneLineAndExitTwo(string expected, params string[] args)
     {
         var serverPath = typeof(ServerStartupTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerPath").Value!;
