@@ -65,6 +65,9 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
         if (user is null || password is null || password.Length > 1024)
         {
             PasswordHasher.Verify(PasswordHasher.Decoy, password ?? "");   // same cost as a real check
+            // And the same store round trip as a wrong password on a real account: the failure count of a name that
+            // does not exist (a statement that matches nothing), so timing does not tell the two apart.
+            if (name is not null) await store.RecordFailedLoginAsync(name, _options.MaxFailedLogins, _time.GetUtcNow() + _options.LockoutDuration, ct).ConfigureAwait(false);
             return (UserOutcome.InvalidCredentials, null);
         }
         var now = _time.GetUtcNow();
