@@ -217,10 +217,19 @@ public static partial class BouncerEndpoints
                 ctx.Response.Headers.CacheControl = "no-store, no-transform";
                 await ctx.Response.StartAsync(ct);
             }
+            var lastRead = runtime.Time.GetUtcNow();
             while (entries.Count == 0 && runtime.Time.GetUtcNow() < deadline && !ct.IsCancellationRequested)
             {
                 await runtime.WaitForNextRevocationAsync(TimeSpan.FromSeconds(1), ct);
-                entries = await runtime.Stores.Revocations.ReadAfterAsync(cursor, 1000, ct);
+                // Every held poll re-reading the log each second would cost one store read per waiter per second.
+                // This instance's own listener knows how far the log goes: read when it has seen past this cursor
+                // (or is not connected, so cannot tell), and every 5 s regardless as a safety net.
+                var now = runtime.Time.GetUtcNow();
+                if (!runtime.Revocations.IsConnected || runtime.Revocations.Cursor > cursor || now - lastRead >= TimeSpan.FromSeconds(5))
+                {
+                    lastRead = now;
+                    entries = await runtime.Stores.Revocations.ReadAfterAsync(cursor, 1000, ct);
+                }
                 if (beating && entries.Count == 0)
                 {
                     await ctx.Response.Body.WriteAsync(" "u8.ToArray(), ct);
