@@ -32,7 +32,7 @@ public static class BouncerProblems
                 ? "Bearer realm=\"bouncer\""
                 : $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\"";
         }
-        return WriteAsync(context, 401, reason ?? "credential_missing", reason is null
+        return WriteAsync(context, 401, reason ?? FailureCodes.CredentialMissing, reason is null
             ? "This resource needs a session cookie or a bearer token."
             : "The credential was refused: " + reason + ".");
     }

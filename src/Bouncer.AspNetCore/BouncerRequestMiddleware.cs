@@ -1,27 +1,40 @@
 using System.Security.Cryptography;
 using System.Text;
+using Bouncer.Diagnostics;
+using Bouncer.Refresh;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 
 namespace Bouncer.AspNetCore;
 
 /// <summary>
-/// Runs before authentication: starts the request's <see cref="BouncerTrace"/> (sent back as the
-/// <c>Bouncer-Trace</c> header) and refuses cross-site unsafe requests that ride on the session cookie.
+/// Runs before authentication: names the request's caller for the audit trail, starts its <see cref="BouncerTrace"/>
+/// (sent back as the <c>Bouncer-Trace</c> header when enabled) and refuses cross-site unsafe requests that ride on
+/// the session cookie.
 /// </summary>
-internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRuntime runtime)
+internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<BouncerOptions> bouncer, RefreshTokenService refresh, BouncerMetrics metrics, TimeProvider time)
 {
+    private readonly BouncerOptions _options = bouncer.Value;
+
     public async Task InvokeAsync(HttpContext context)
     {
+        var agent = context.Request.Headers.UserAgent.ToString();
+        BouncerCaller.Current = new BouncerCaller
+        {
+            ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
+            UserAgent = agent.Length > 120 ? agent[..120] : agent,
+            ActorResolver = () => context.User.FindFirst(BouncerClaims.Subject)?.Value,
+        };
         BouncerTrace? trace = null;
-        if (runtime.Options.TraceHeaders ?? runtime.Options.Demo)
+        if (_options.TraceHeaders)
         {
             trace = new BouncerTrace();
             BouncerTrace.Current = trace;
-            var started = runtime.Time.GetTimestamp();
+            var started = time.GetTimestamp();
             context.Response.OnStarting(() =>
             {
                 context.Response.Headers["Bouncer-Trace"] = trace.ToString();
-                var ms = runtime.Time.GetElapsedTime(started).TotalMilliseconds;
+                var ms = time.GetElapsedTime(started).TotalMilliseconds;
                 context.Response.Headers["Server-Timing"] = $"bouncer;dur={ms.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}";
                 return Task.CompletedTask;
             });
@@ -29,19 +42,19 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
 
         if (IsUnsafe(context.Request.Method) && RidesOnCookie(context) && !IsSameOrigin(context))
         {
-            trace?.Reason = "csrf_rejected";
-            runtime.Metrics.Fail("csrf_rejected");
-            await BouncerProblems.WriteAsync(context, 403, "csrf_rejected", "Cross-site request refused: the Origin or Sec-Fetch-Site header does not match this site.");
+            trace?.Reason = FailureCodes.CsrfRejected;
+            metrics.Fail(FailureCodes.CsrfRejected);
+            await BouncerProblems.WriteAsync(context, 403, FailureCodes.CsrfRejected, "Cross-site request refused: the Origin or Sec-Fetch-Site header does not match this site.");
             return;
         }
         // Login and register are exempt from the token (the Origin check above covers login CSRF): the
         // token comes from login, and a stale HttpOnly cookie of an ended session must not lock the user out.
-        if (runtime.Options.RequireAntiforgeryToken && IsUnsafe(context.Request.Method) && HasSessionCookie(context) && !IsLoginOrRegister(context)
+        if (_options.RequireAntiforgeryToken && IsUnsafe(context.Request.Method) && HasSessionCookie(context) && !IsLoginOrRegister(context)
             && !HasValidAntiforgeryToken(context))
         {
-            trace?.Reason = "csrf_token_invalid";
-            runtime.Metrics.Fail("csrf_token_invalid");
-            await BouncerProblems.WriteAsync(context, 403, "csrf_token_invalid", "Missing or wrong X-CSRF-Token header.");
+            trace?.Reason = FailureCodes.CsrfTokenInvalid;
+            metrics.Fail(FailureCodes.CsrfTokenInvalid);
+            await BouncerProblems.WriteAsync(context, 403, FailureCodes.CsrfTokenInvalid, "Missing or wrong X-CSRF-Token header.");
             return;
         }
         await next(context);
@@ -73,22 +86,18 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, BouncerRunt
         if (origin.Length == 0) return true;
         var self = $"{context.Request.Scheme}://{context.Request.Host}";
         return string.Equals(origin, self, StringComparison.OrdinalIgnoreCase)
-            || runtime.Options.TrustedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase);
+            || _options.TrustedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase);
     }
 
     private bool HasValidAntiforgeryToken(HttpContext context)
     {
         var sent = context.Request.Headers["X-CSRF-Token"].ToString();
         if (!context.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id) || sent.Length == 0) return false;
-        var expected = AntiforgeryToken(runtime, id);
+        var expected = AntiforgeryToken(refresh, id);
         // Constant-time compare: no timing oracle on the token.
         return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(sent), Encoding.ASCII.GetBytes(expected));
     }
 
     /// <summary>The anti-forgery token bound to a session id: HMAC of the id under the deployment's derivation key.</summary>
-    internal static string AntiforgeryToken(BouncerRuntime runtime, string sessionId)
-    {
-        var mac = HMACSHA256.HashData(runtime.Options.Refresh.DerivationKey!, Encoding.ASCII.GetBytes("csrf:" + sessionId));
-        return System.Buffers.Text.Base64Url.EncodeToString(mac);
-    }
+    internal static string AntiforgeryToken(RefreshTokenService refresh, string sessionId) => refresh.DeriveTag("bouncer csrf", sessionId);
 }

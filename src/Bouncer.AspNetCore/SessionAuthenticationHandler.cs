@@ -1,6 +1,8 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Bouncer.Diagnostics;
+using Bouncer.Sessions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,12 +14,14 @@ namespace Bouncer.AspNetCore;
 /// refused without a store round trip. Challenges answer 401 problem+json, never a redirect.
 /// </summary>
 public sealed class SessionAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, BouncerRuntime runtime)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    SessionManager sessions, IOptions<BouncerOptions> bouncer, BouncerMetrics metrics)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    /// <inheritdoc/>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (runtime.Options.Mode == BouncerMode.Jwt) return AuthenticateResult.NoResult();
+        if (bouncer.Value.Mode == BouncerMode.Jwt) return AuthenticateResult.NoResult();
         if (!Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id) || string.IsNullOrEmpty(id))
             return AuthenticateResult.NoResult();
 
@@ -25,36 +29,50 @@ public sealed class SessionAuthenticationHandler(
         trace?.Strategy = "session";
         trace?.CredentialBytes = id.Length;
         if (trace is not null) trace.SessionLookups++;
-        runtime.Metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "session"));
-        var session = await runtime.Sessions.GetAsync(id, Context.RequestAborted).ConfigureAwait(false);
-        if (session is null) return Refuse("session_invalid");
+        metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "session"));
+        var session = await sessions.GetAsync(id, Context.RequestAborted).ConfigureAwait(false);
+        if (session is null) return Refuse(FailureCodes.SessionInvalid);
 
         var identity = new ClaimsIdentity(BouncerDefaults.SessionScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, session.UserId));
         identity.AddClaim(new Claim(BouncerClaims.SessionId, session.Handle));
         identity.AddClaim(new Claim(BouncerClaims.Via, "session"));
         foreach (var role in RolesOf(session)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), BouncerDefaults.SessionScheme));
+        var principal = new ClaimsPrincipal(identity);
+        var validated = new BouncerValidatedContext(Context, principal);
+        await bouncer.Value.Events.SessionValidated(validated).ConfigureAwait(false);
+        if (validated.Failure is { } refused) return Refuse(refused);
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, BouncerDefaults.SessionScheme));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        BouncerProblems.WriteUnauthorizedAsync(Context, bearer: false);
+    /// <inheritdoc/>
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var challenge = new BouncerChallengeContext(Context, Context.Items[BouncerClaims.FailureReasonItem] as string);
+        await bouncer.Value.Events.Challenge(challenge).ConfigureAwait(false);
+        if (!challenge.Handled) await BouncerProblems.WriteUnauthorizedAsync(Context, bearer: false).ConfigureAwait(false);
+    }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        BouncerProblems.WriteAsync(Context, 403, "forbidden", "The credential is valid but lacks the required role.");
+    /// <inheritdoc/>
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var forbidden = new BouncerChallengeContext(Context, FailureCodes.Forbidden);
+        await bouncer.Value.Events.Forbidden(forbidden).ConfigureAwait(false);
+        if (!forbidden.Handled) await BouncerProblems.WriteAsync(Context, 403, FailureCodes.Forbidden, "The credential is valid but lacks the required role.").ConfigureAwait(false);
+    }
 
     private AuthenticateResult Refuse(string reason)
     {
         Context.Items[BouncerClaims.FailureReasonItem] = reason;
         BouncerTrace.Current?.Reason = reason;
-        runtime.Metrics.Fail(reason);
+        metrics.Fail(reason);
         return AuthenticateResult.Fail(reason);
     }
 
     // Parsed once per stored record: a near-cache hit returns the same Session view every time.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Bouncer.Sessions.Session, string[]> Roles = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Session, string[]> Roles = new();
 
-    private static string[] RolesOf(Bouncer.Sessions.Session session) =>
+    private static string[] RolesOf(Session session) =>
         Roles.GetValue(session, static s => RolesOf(s.Data));
 
     /// <summary>Roles live in the session data as <c>{"roles":"admin ..."}</c>, written at login.</summary>

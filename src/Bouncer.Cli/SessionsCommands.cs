@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Bouncer.Sessions;
+using Microsoft.Extensions.Options;
 
 namespace Bouncer.Cli;
 
@@ -25,14 +26,14 @@ public static class SessionsCommands
     {
         var store = new Option<string>("--store")
         {
-            Description = "Session store: memory, sqlite, redis or postgres.",
+            Description = "Store: memory, sqlite, redis or postgres (as the server's --store).",
             DefaultValueFactory = _ => "sqlite",
             Recursive = true,
         };
-        store.AcceptOnlyFromAmong(StoreFactory.Kinds);
+        store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
         var connection = new Option<string?>("--connection")
         {
-            Description = "Connection string of the store; for sqlite a file path or \"Data Source=...\".",
+            Description = "Connection string of the store (as the server's --connection); for sqlite a file path or \"Data Source=...\", default ./data/bouncer.db.",
             Recursive = true,
         };
         var sessions = new Command("sessions", "List, revoke and sweep sessions.") { store, connection };
@@ -71,7 +72,7 @@ public static class SessionsCommands
             var target = parse.GetValue(id);
             if (target is null)
             {
-                var n = await manager.DeleteUserAsync(userId!, ct);
+                var n = await manager.EndUserSessionsAsync(userId!, "cli_revoke", ct);
                 output.WriteLine($"revoked {n} session(s) of {userId}");
                 return 0;
             }
@@ -79,7 +80,7 @@ public static class SessionsCommands
             // then, when the owner is named, the handle. A handle alone is refused: a handle is shown to
             // its owner, so naming the owner is what stops revoking someone else's session by mistake.
             var revoked = await manager.DeleteAsync(target, ct)
-                || (userId is not null && await manager.DeleteUserSessionAsync(userId, target, ct));
+                || (userId is not null && await manager.EndSessionAsync(userId, target, "cli_revoke", ct));
             output.WriteLine(revoked ? "revoked 1 session" : "no such session");
             return revoked ? 0 : 1;
         }, null, ct));
@@ -107,7 +108,7 @@ public static class SessionsCommands
             var swept = await manager.SweepAsync(progress, ct);
             output.WriteLine($"swept {swept} expired session(s)");
             return 0;
-        }, new SessionOptions { SweepBatchSize = parse.GetValue(batch) }, ct));
+        }, o => o.Sessions.SweepBatchSize = parse.GetValue(batch), ct));
         return sweep;
     }
 
@@ -117,27 +118,28 @@ public static class SessionsCommands
     /// </summary>
     private static async Task<int> RunAsync(
         ParseResult parse, Option<string> storeOption, Option<string?> connectionOption,
-        Func<SessionManager, TextWriter, Task<int>> body, SessionOptions? options, CancellationToken ct)
+        Func<SessionManager, TextWriter, Task<int>> body, Action<BouncerEngineOptions>? configure, CancellationToken ct)
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
-        ISessionStore? store = null;
+        BouncerConnection? bouncer = null;
         try
         {
-            store = StoreFactory.Open(parse.GetValue(storeOption)!, parse.GetValue(connectionOption));
-            return await body(new SessionManager(store, TimeProvider.System, options), output);
+            bouncer = BouncerConnection.Open(parse.GetValue(storeOption)!, parse.GetValue(connectionOption), configure);
+            return await body(bouncer.Get<SessionManager>(), output);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException
-                                   or StackExchange.Redis.RedisException or System.Data.Common.DbException or System.Net.Sockets.SocketException or TimeoutException)
+                                   or OptionsValidationException or StackExchange.Redis.RedisException or System.Data.Common.DbException
+                                   or System.Net.Sockets.SocketException or TimeoutException)
         {
             // ArgumentException covers bad user ids (SessionInputException) and malformed connection strings;
-            // IOException covers SqliteSessionStoreException; drivers' own failures derive from these.
+            // IOException covers SqliteStoreException; drivers' own failures derive from these.
             error.WriteLine("error: " + OneLine(ex.Message));
             return 2;
         }
         finally
         {
-            if (store is not null) await StoreFactory.DisposeAsync(store);
+            if (bouncer is not null) await bouncer.DisposeAsync();
         }
     }
 

@@ -1,65 +1,89 @@
 using System.Security.Claims;
+using Bouncer.Access;
 using Bouncer.AspNetCore;
 using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Microsoft.Extensions.Options;
 
 namespace Bouncer.Server;
 
 /// <summary>
-/// Simulator controls that change server behaviour: mapped only in Development or with Bouncer:Demo=true,
-/// and each acts on the caller's own credential only.
+/// Simulator controls: mapped only in Development or with Bouncer:Demo=true, each acting on the caller's own
+/// credential only, behind the same authentication and CSRF rules as every other state change.
 /// </summary>
 public static class DemoEndpoints
 {
+    /// <summary>The push toggle's body.</summary>
     public sealed record PushToggle(bool Enabled);
 
+    /// <summary>Registers the demo's state and its decorator of the bearer pipeline; call only in a demo host.</summary>
+    public static IServiceCollection AddBouncerDemo(this IServiceCollection services)
+    {
+        services.AddSingleton<DemoState>();
+        services.AddSingleton<IAccessTokenValidator>(sp => new DemoAccessTokenValidator(
+            new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<Bouncer.Revocation.RevocationListener>(), sp.GetRequiredService<Bouncer.Diagnostics.BouncerMetrics>()),
+            sp.GetRequiredService<DemoState>()));
+        return services;
+    }
+
+    /// <summary>Maps <c>/demo/state</c>, <c>/demo/push</c>, <c>/demo/expire</c> and <c>/demo/revoke</c>.</summary>
     public static IEndpointRouteBuilder MapDemoEndpoints(this IEndpointRouteBuilder app)
     {
-        var runtime = app.ServiceProvider.GetRequiredService<BouncerRuntime>();
-        if (!runtime.Options.Demo) return app;
-        var demo = app.MapGroup("/demo");
+        var demo = app.ServiceProvider.GetRequiredService<DemoState>();
+        var options = app.ServiceProvider.GetRequiredService<IOptions<BouncerOptions>>().Value;
+        var sessions = app.ServiceProvider.GetRequiredService<SessionManager>();
+        var stores = app.ServiceProvider.GetRequiredService<BouncerStores>();
+        var access = app.ServiceProvider.GetRequiredService<AccessManager>();
+        var time = app.ServiceProvider.GetRequiredService<TimeProvider>();
+        var group = app.MapGroup("/demo");
 
-        demo.MapGet("/state", () => Results.Json(new
+        group.MapGet("/state", (ClaimsPrincipal user) => Results.Json(new
         {
-            push = runtime.PushEnabled,
-            mode = runtime.Options.Mode.ToString().ToLowerInvariant(),
-            access_token_lifetime = (int)runtime.Options.Refresh.AccessTokenLifetime.TotalSeconds,
+            // The caller's own setting; anonymous callers see the default.
+            push = user.FindFirstValue(BouncerClaims.Subject) is not { } sub || demo.PushEnabledFor(sub),
+            mode = options.Mode.ToString().ToLowerInvariant(),
+            access_token_lifetime = (int)options.Refresh.AccessTokenLifetime.TotalSeconds,
             // The simulator's hybrid column mints for this deployment's own audience, the only one /api/me accepts.
-            audience = runtime.Options.Audience,
-            exchange_token_lifetime = (int)runtime.Options.ExchangeTokenLifetime.TotalSeconds,
-            near_cache = runtime.Options.NearCache is not null,
+            audience = options.Audience,
+            exchange_token_lifetime = (int)options.ExchangeTokenLifetime.TotalSeconds,
+            near_cache = options.NearCache is not null,
         }));
 
-        demo.MapPost("/push", async (HttpContext ctx) =>
+        // Push on or off for the caller's own tokens only: another visitor's requests are judged as before.
+        group.MapPost("/push", async (HttpContext ctx, ClaimsPrincipal user) =>
         {
-            var body = await BouncerEndpoints.ReadAsync<PushToggle>(ctx, ctx.RequestAborted);
-            runtime.PushEnabled = body?.Enabled ?? true;
-            return Results.Json(new { push = runtime.PushEnabled });
-        });
-
-        // Fast-forwards the clock of the caller's credential only: their session's idle deadline is
-        // moved to now; their tokens are judged by a clock one access-token lifetime (plus skew) ahead.
-        demo.MapPost("/expire", async (ClaimsPrincipal user, CancellationToken ct) =>
-        {
+            var body = await BouncerHttp.ReadAsync<PushToggle>(ctx, ctx.RequestAborted);
             var sub = user.FindFirstValue(BouncerClaims.Subject)!;
+            demo.SetPush(sub, body?.Enabled ?? true);
+            return Results.Json(new { push = demo.PushEnabledFor(sub) });
+        }).RequireAuthorization();
+
+        // Expires the caller's credential only: their session's idle deadline is moved to now; the token they
+        // presented is judged expired (a refreshed token is not).
+        group.MapPost("/expire", async (ClaimsPrincipal user, CancellationToken ct) =>
+        {
             if (user.FindFirstValue(BouncerClaims.Via) == "session")
             {
                 var handle = user.FindFirstValue(BouncerClaims.SessionId)!;
                 if (!SessionKey.TryParseHandle(handle, out var key)) return Results.NotFound();
-                var record = await runtime.Sessions.Store.GetAsync(key, ct);
+                var record = await stores.Sessions.GetAsync(key, ct);
                 if (record is null) return Results.NotFound();
-                var now = DateTimeOffset.FromUnixTimeMilliseconds(runtime.Time.GetUtcNow().ToUnixTimeMilliseconds());
-                await runtime.Sessions.Store.UpdateAsync(record with { ExpiresAt = now }, ct);
+                var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+                await stores.Sessions.UpdateAsync(record with { ExpiresAt = now }, ct);
+                sessions.Cache?.Drop(key);
                 return Results.Json(new { expired = "session" });
             }
-            runtime.DemoClockOffsets[sub] = runtime.Options.Refresh.AccessTokenLifetime + TimeSpan.FromSeconds(31);
+            // Every token Bouncer signs carries a jti (JwsIssuer draws one when none is given).
+            if (user.FindFirstValue(BouncerClaims.TokenId) is not { } jti) return Results.NotFound();
+            demo.Expire(jti);
             return Results.Json(new { expired = "jwt" });
         }).RequireAuthorization();
 
-        // What an admin's "revoke this user" does, aimed at the caller's own user: the server ends
-        // everything, and the client keeps presenting its credential, to show who still accepts it.
-        demo.MapPost("/revoke", async (ClaimsPrincipal user, CancellationToken ct) =>
+        // What an admin's "revoke this user" does, aimed at the caller's own user: the server ends everything, and the
+        // client keeps presenting its credential, to show who still accepts it.
+        group.MapPost("/revoke", async (ClaimsPrincipal user, CancellationToken ct) =>
         {
-            await BouncerEndpoints.RevokeUserAsync(runtime, user.FindFirstValue(BouncerClaims.Subject)!, "demo_revoke", ct);
+            await access.RevokeUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, "demo_revoke", ct);
             return Results.NoContent();
         }).RequireAuthorization();
 

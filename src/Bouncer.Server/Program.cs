@@ -32,12 +32,15 @@ var section = builder.Configuration.GetSection("Bouncer");
 var storeKind = (section["Store"] ?? "sqlite").ToLowerInvariant();
 var connection = section["Connection"];
 
+// Demo controls (the simulator's Expire and push toggle) exist only in this host, in Development or when asked for.
+var demo = builder.Environment.IsDevelopment() || section.GetValue<bool>("Demo");
 builder.Services.AddBouncer(o =>
 {
     section.Bind(o);
-    o.Demo = builder.Environment.IsDevelopment() || section.GetValue<bool>("Demo");
-    o.BootstrapAdmin ??= section["BootstrapAdmin"];
-}).UseStores(sp => StoreSetup.Open(storeKind, connection, section["StorePrefix"], sp.GetRequiredService<TimeProvider>()));
+    // The simulator shows what the server did per request; elsewhere the headers stay off unless configured.
+    if (demo && section["TraceHeaders"] is null) o.TraceHeaders = true;
+}).UseStore(storeKind, connection, section["StorePrefix"]);
+if (demo) builder.Services.AddBouncerDemo();
 builder.Services.AddSingleton<PrometheusExporter>();
 // Behind a reverse proxy every request comes from the proxy's address, and the per-address login limits would
 // throttle all users together: Bouncer:TrustedProxies (comma-separated addresses, or * for any) takes the client
@@ -62,7 +65,8 @@ app.UseDefaultFiles();
 app.UseStaticFiles();
 app.UseBouncer();
 app.MapBouncerEndpoints();
-app.MapDemoEndpoints();
+if (demo) app.MapDemoEndpoints();
+app.MapHostEndpoints();
 var exporter = app.Services.GetRequiredService<PrometheusExporter>();
 var metricsAccess = new MetricsAccess(section["MetricsPassword"]);
 app.MapGet("/metrics", (HttpContext ctx) =>

@@ -1,3 +1,4 @@
+using Bouncer.Diagnostics;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;

@@ -72,10 +72,10 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
     /// <summary>Stable reason code for 401 bodies and logs; null on success.</summary>
     public string? ReasonCode => Outcome switch
     {
-        RefreshOutcome.Invalid => "refresh_token_invalid",
-        RefreshOutcome.Expired => "refresh_token_expired",
-        RefreshOutcome.Revoked => "refresh_token_revoked",
-        RefreshOutcome.ReuseDetected => "refresh_token_reused",
+        RefreshOutcome.Invalid => FailureCodes.RefreshTokenInvalid,
+        RefreshOutcome.Expired => FailureCodes.RefreshTokenExpired,
+        RefreshOutcome.Revoked => FailureCodes.RefreshTokenRevoked,
+        RefreshOutcome.ReuseDetected => FailureCodes.RefreshTokenReused,
         _ => null,
     };
 
@@ -85,5 +85,3 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
     internal static readonly RefreshResult ReusedResult = new(RefreshOutcome.ReuseDetected, null, null, null);
 }
 
-/// <summary>A security event for the audit log.</summary>
-public sealed record RefreshAuditEvent(string Kind, string UserId, string FamilyId, DateTimeOffset At);

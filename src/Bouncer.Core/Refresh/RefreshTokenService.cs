@@ -1,10 +1,10 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using Bouncer.Diagnostics;
 using Bouncer.Revocation;
 using Bouncer.Sessions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bouncer.Refresh;
 
@@ -19,7 +19,7 @@ namespace Bouncer.Refresh;
 /// var next = await refresh.RefreshAsync(login.RefreshToken!, ct);        // next.Succeeded, next.ReasonCode
 /// </code>
 /// </example>
-public sealed partial class RefreshTokenService
+public sealed class RefreshTokenService
 {
     private static readonly byte[] SuccessorLabel = "bouncer refresh successor"u8.ToArray();
     private static readonly byte[] JtiLabel = "bouncer access jti"u8.ToArray();
@@ -29,21 +29,52 @@ public sealed partial class RefreshTokenService
     private readonly TimeProvider _time;
     private readonly RefreshOptions _options;
     private readonly byte[] _derivationKey;
-    private readonly ILogger _logger;
+    private readonly BouncerAudit? _audit;
+    private readonly BouncerMetrics? _metrics;
 
-    public RefreshTokenService(IRefreshTokenStore store, IRevocationChannel channel, TimeProvider? time = null, RefreshOptions? options = null, ILogger<RefreshTokenService>? logger = null)
+    /// <param name="store">Where families persist (hashed).</param>
+    /// <param name="channel">The deployment's revocation channel: every family revocation is announced on it.</param>
+    /// <param name="time">The clock; null: the system clock.</param>
+    /// <param name="options">The policy; null: the defaults. Validated, never changed.</param>
+    /// <param name="logger">Unused since the audit trail took over its events; kept for callers that pass one.</param>
+    /// <param name="derivationKey">The deployment's shared derivation secret (at least 32 bytes); null:
+    /// <see cref="RefreshOptions.DerivationKey"/>, else a random key for this process only.</param>
+    /// <param name="audit">The audit trail, or null.</param>
+    /// <param name="metrics">The instruments, or null.</param>
+    public RefreshTokenService(IRefreshTokenStore store, IRevocationChannel channel, TimeProvider? time = null, RefreshOptions? options = null,
+        ILogger<RefreshTokenService>? logger = null, byte[]? derivationKey = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _time = time ?? TimeProvider.System;
         _options = options ?? new RefreshOptions();
         _options.Validate();
-        _derivationKey = _options.DerivationKey ?? RandomNumberGenerator.GetBytes(32);
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        if (derivationKey is { Length: < 32 }) throw new ArgumentOutOfRangeException(nameof(derivationKey), "The derivation key must be at least 32 bytes.");
+        _derivationKey = derivationKey ?? _options.DerivationKey ?? RandomNumberGenerator.GetBytes(32);
+        _audit = audit;
+        _metrics = metrics;
     }
 
-    /// <summary>Called for every security event (reuse detected, family revoked).</summary>
-    public Action<RefreshAuditEvent>? OnAudit { get; set; }
+    /// <summary>
+    /// A keyed digest under the deployment's derivation secret, for values every instance must compute alike (the
+    /// anti-forgery token bound to a session id). Distinct labels keep uses apart.
+    /// </summary>
+    public string DeriveTag(string label, string input)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        Derive(Encoding.ASCII.GetBytes(label), input, mac);
+        return Base64Url.EncodeToString(mac);
+    }
+
+    // Every use is one round trip, counted on the operation's trace (the simulator shows that a refresh reads the store).
+    private IRefreshTokenStore Store
+    {
+        get
+        {
+            BouncerTrace.StoreRoundTrip();
+            return _store;
+        }
+    }
 
     /// <summary>The policy in force.</summary>
     public RefreshOptions Options => _options;
@@ -67,7 +98,7 @@ public sealed partial class RefreshTokenService
             FamilyExpiresAt = familyExpires,
             Scope = scope,
         };
-        await _store.CreateAsync(record, ct).ConfigureAwait(false);
+        await Store.CreateAsync(record, ct).ConfigureAwait(false);
         return new RefreshResult(RefreshOutcome.Issued, token, GrantFor(token, record), record.ExpiresAt);
     }
 
@@ -78,7 +109,7 @@ public sealed partial class RefreshTokenService
     {
         if (!SessionId.TryGetKey(presented, out _)) return RefreshResult.InvalidResult;   // same 43-char canonical form
         var hash = Hash(presented!);
-        var record = await _store.GetAsync(hash, ct).ConfigureAwait(false);
+        var record = await Store.GetAsync(hash, ct).ConfigureAwait(false);
         if (record is null) return RefreshResult.InvalidResult;
         if (record.Revoked) return RefreshResult.RevokedResult;
         var now = Now();
@@ -99,10 +130,10 @@ public sealed partial class RefreshTokenService
                 FamilyExpiresAt = record.FamilyExpiresAt,
                 Scope = record.Scope,
             };
-            if (await _store.RotateAsync(hash, now, successor, ct).ConfigureAwait(false))
+            if (await Store.RotateAsync(hash, now, successor, ct).ConfigureAwait(false))
                 return new RefreshResult(RefreshOutcome.Issued, successorToken, GrantFor(successorToken, successor), successor.ExpiresAt);
             // A concurrent refresh of the same token won the rotation: answer as a replay of it.
-            record = await _store.GetAsync(hash, ct).ConfigureAwait(false);
+            record = await Store.GetAsync(hash, ct).ConfigureAwait(false);
             if (record is null) return RefreshResult.InvalidResult;
             if (record.Revoked) return RefreshResult.RevokedResult;
             if (record.RotatedAt is null) return RefreshResult.InvalidResult;
@@ -112,13 +143,13 @@ public sealed partial class RefreshTokenService
         // window it is a retry or a second tab, and gets the successor it already has.
         if (now - record.RotatedAt!.Value <= _options.GraceWindow)
         {
-            var existing = await _store.GetAsync(Hash(successorToken), ct).ConfigureAwait(false);
+            var existing = await Store.GetAsync(Hash(successorToken), ct).ConfigureAwait(false);
             if (existing is null) return RefreshResult.InvalidResult;
             if (existing.Revoked) return RefreshResult.RevokedResult;
             return new RefreshResult(RefreshOutcome.Replayed, successorToken, GrantFor(successorToken, existing), existing.ExpiresAt);
         }
 
-        await RevokeFamilyAsync(record.UserId, record.FamilyId, "refresh_token_reused", ct).ConfigureAwait(false);
+        await RevokeFamilyAsync(record.UserId, record.FamilyId, FailureCodes.RefreshTokenReused, ct).ConfigureAwait(false);
         return RefreshResult.ReusedResult;
     }
 
@@ -128,10 +159,10 @@ public sealed partial class RefreshTokenService
     /// </summary>
     public async ValueTask RevokeFamilyAsync(string userId, string familyId, string reason, CancellationToken ct)
     {
-        await _store.RevokeFamilyAsync(familyId, ct).ConfigureAwait(false);
+        await Store.RevokeFamilyAsync(familyId, ct).ConfigureAwait(false);
         var now = Now();
         await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, familyId, now, now + _options.AccessTokenLifetime + _options.ClockSkew), ct).ConfigureAwait(false);
-        Audit(reason, userId, familyId, now);
+        Audit(reason, userId, familyId);
     }
 
     /// <summary>
@@ -140,19 +171,19 @@ public sealed partial class RefreshTokenService
     /// </summary>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        var families = await _store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
+        var families = await Store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
         var now = Now();
         var until = now + _options.AccessTokenLifetime + _options.ClockSkew;
         foreach (var family in families)
             await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, family, now, until), ct).ConfigureAwait(false);
         await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
-        Audit(reason, userId, "*", now);
+        Audit(reason, userId, "*");
         return families.Count;
     }
 
     /// <summary>The family (sid) a refresh token belongs to, or null when unknown.</summary>
     public async ValueTask<RefreshRecord?> FindAsync(string? presented, CancellationToken ct) =>
-        SessionId.TryGetKey(presented, out _) ? await _store.GetAsync(Hash(presented!), ct).ConfigureAwait(false) : null;
+        SessionId.TryGetKey(presented, out _) ? await Store.GetAsync(Hash(presented!), ct).ConfigureAwait(false) : null;
 
     private AccessGrant GrantFor(string refreshToken, RefreshRecord record)
     {
@@ -186,16 +217,17 @@ public sealed partial class RefreshTokenService
         return Base64Url.EncodeToString(digest);
     }
 
-    private void Audit(string kind, string userId, string familyId, DateTimeOffset at)
+    private void Audit(string reason, string userId, string familyId)
     {
-        LogAudit(kind, userId, familyId);
-        OnAudit?.Invoke(new RefreshAuditEvent(kind, userId, familyId, at));
+        var reuse = reason == FailureCodes.RefreshTokenReused;
+        if (reuse) _metrics?.ReuseDetected.Add(1);
+        _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
+        _audit?.Record(reuse ? AuditEventKind.RefreshReuseDetected : familyId == "*" ? AuditEventKind.UserCutOff : AuditEventKind.RefreshFamilyRevoked,
+            userId, familyId == "*" ? null : familyId, reason);
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Security audit: {Kind} for user {UserId}, family {FamilyId}.")]
-    private partial void LogAudit(string kind, string userId, string familyId);
 }

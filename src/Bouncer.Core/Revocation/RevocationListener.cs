@@ -24,6 +24,8 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     private readonly SemaphoreSlim _replayGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Action<RevocationRecord>> _observers = [];
+    private readonly Lock _appliedGate = new();
+    private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IAsyncDisposable? _subscription;
     private Task? _loop;
     private long _cursor;
@@ -150,6 +152,25 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
         Action<RevocationRecord>[] observers;
         lock (_observers) observers = [.. _observers];
         foreach (var o in observers) o(revocation);
+        TaskCompletionSource previous;
+        lock (_appliedGate)
+        {
+            previous = _applied;
+            _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        previous.TrySetResult();
+    }
+
+    /// <summary>
+    /// Completes when the next revocation is applied here, or after <paramref name="timeout"/> (a long-poll waits on
+    /// it; callers re-read the log either way, so one that raced the call is found by the re-read).
+    /// </summary>
+    public async Task WaitForNextAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        Task signal;
+        lock (_appliedGate) signal = _applied.Task;
+        try { await signal.WaitAsync(timeout, _time, ct).ConfigureAwait(false); }
+        catch (TimeoutException) { }
     }
 
     private void RequestReplay()

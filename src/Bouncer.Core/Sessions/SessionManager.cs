@@ -1,17 +1,21 @@
 using System.Text;
 using System.Text.Json;
+using Bouncer.Diagnostics;
+using Bouncer.Revocation;
 
 namespace Bouncer.Sessions;
 
 /// <summary>
-/// The session engine: ids, hashing, idle and absolute expiry, throttled sliding renewal, rotation,
-/// per-user listing and caps, sweeping. Stores only store. Thread-safe.
+/// The session engine: ids, hashing, idle and absolute expiry, throttled sliding renewal, rotation, per-user listing
+/// and caps, sweeping; and every change that ends a session, done whole in one call: stored, evicted from this
+/// instance's near cache, announced on the revocation channel (so other instances' caches evict and hybrid tokens
+/// minted from the session die with it) and audited. Stores only store; the cache only caches. Thread-safe.
 /// </summary>
 /// <example>
 /// <code>
-/// var sessions = new SessionManager(new SqliteSessionStore("bouncer.db"), TimeProvider.System);
-/// var (session, id) = await sessions.CreateAsync("alice", ct);   // id to the cookie
-/// var found = await sessions.GetAsync(id, ct);                    // null: unknown, expired or malformed
+/// var sessions = provider.GetRequiredService&lt;SessionManager&gt;();   // services.AddBouncerCore().UseSqlite("bouncer.db")
+/// var (session, id) = await sessions.CreateAsync("alice", ct);       // id to the cookie
+/// var found = await sessions.GetAsync(id, ct);                        // null: unknown, expired or malformed
 /// </code>
 /// </example>
 public sealed class SessionManager
@@ -22,22 +26,42 @@ public sealed class SessionManager
     private const int MaxClientLength = 256;
 
     private readonly ISessionStore _store;
+    private readonly IRevocationChannel _channel;
     private readonly TimeProvider _time;
     private readonly SessionOptions _options;
+    private readonly SessionCache? _cache;
+    private readonly BouncerAudit? _audit;
+    private readonly BouncerMetrics? _metrics;
+    private readonly TimeSpan _announceFor;
 
-    public SessionManager(ISessionStore store, TimeProvider? time = null, SessionOptions? options = null)
+    /// <param name="store">Where sessions persist.</param>
+    /// <param name="channel">The deployment's revocation channel: every session end is announced on it.</param>
+    /// <param name="time">The clock; null: the system clock.</param>
+    /// <param name="options">The policy; null: the defaults. Validated here.</param>
+    /// <param name="cache">This instance's near cache, or null for none (a CLI, a server with the cache off).</param>
+    /// <param name="audit">The audit trail, or null.</param>
+    /// <param name="metrics">The instruments, or null.</param>
+    public SessionManager(ISessionStore store, IRevocationChannel channel, TimeProvider? time = null, SessionOptions? options = null,
+        SessionCache? cache = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
+        _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _time = time ?? TimeProvider.System;
         _options = options ?? new SessionOptions();
         _options.Validate();
+        _cache = cache;
+        _audit = audit;
+        _metrics = metrics;
+        // Other caches hold an entry at most their TimeToLive, and hybrid tokens of a session live minutes: the
+        // announcement outlives both.
+        _announceFor = cache is not null && cache.TimeToLive > SessionRevocations.DefaultAnnouncement ? cache.TimeToLive : SessionRevocations.DefaultAnnouncement;
     }
-
-    /// <summary>The store behind this engine.</summary>
-    public ISessionStore Store => _store;
 
     /// <summary>The policy in force.</summary>
     public SessionOptions Options => _options;
+
+    /// <summary>This instance's near cache, or null.</summary>
+    public SessionCache? Cache => _cache;
 
     /// <summary>Creates a session with no data.</summary>
     public ValueTask<(Session Session, string Id)> CreateAsync(string userId, CancellationToken ct) =>
@@ -45,7 +69,7 @@ public sealed class SessionManager
 
     /// <summary>
     /// Creates a session and returns it with its id: the id goes to the client (cookie) and is never
-    /// stored; the store gets its SHA-256. When a per-user cap is set the oldest sessions are evicted.
+    /// stored; the store gets its SHA-256. When a per-user cap is set the oldest sessions are ended.
     /// </summary>
     /// <exception cref="SessionInputException">Bad user id, or data that is not a small JSON object.</exception>
     public async ValueTask<(Session Session, string Id)> CreateAsync(string userId, string? data, string? client, CancellationToken ct)
@@ -66,7 +90,9 @@ public sealed class SessionManager
             ExpiresAt = Min(now + _options.IdleTimeout, absolute),
             AbsoluteExpiresAt = absolute,
         };
+        BouncerTrace.StoreRoundTrip();
         await _store.CreateAsync(record, ct).ConfigureAwait(false);
+        _cache?.Put(record);
         if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap, key, now, ct).ConfigureAwait(false);
         return (Session.From(record), id);
     }
@@ -84,7 +110,7 @@ public sealed class SessionManager
         if (now - record.LastSeenAt >= _options.TouchInterval)
         {
             var renewed = Renew(record, now);
-            if (!await _store.TouchAsync(renewed, ct).ConfigureAwait(false)) return null;
+            if (!await TouchStoredAsync(renewed, ct).ConfigureAwait(false)) return null;
             record = renewed;
         }
         return Session.From(record);
@@ -94,7 +120,7 @@ public sealed class SessionManager
     public async ValueTask<bool> TouchAsync(string? id, CancellationToken ct)
     {
         var record = await GetRecordAsync(id, ct).ConfigureAwait(false);
-        return record is not null && await _store.TouchAsync(Renew(record, Now()), ct).ConfigureAwait(false);
+        return record is not null && await TouchStoredAsync(Renew(record, Now()), ct).ConfigureAwait(false);
     }
 
     /// <summary>Replaces the session's data. False when the session is not live.</summary>
@@ -103,13 +129,18 @@ public sealed class SessionManager
     {
         ValidateData(data);
         var record = await GetRecordAsync(id, ct).ConfigureAwait(false);
-        return record is not null && await _store.UpdateAsync(Renew(record, Now()) with { Data = data }, ct).ConfigureAwait(false);
+        if (record is null) return false;
+        var next = Renew(record, Now()) with { Data = data };
+        BouncerTrace.StoreRoundTrip();
+        var updated = await _store.UpdateAsync(next, ct).ConfigureAwait(false);
+        if (updated) _cache?.Put(next); else _cache?.Evict(next.Key);
+        return updated;
     }
 
     /// <summary>
-    /// Gives the session a new id, keeping its data and deadlines; the old id is dead the moment this
-    /// returns (session-fixation defence at login and privilege change). Null when the session is not
-    /// live or a concurrent rotation won.
+    /// Gives the session a new id, keeping its data and deadlines; the old id is dead the moment this returns, on
+    /// this instance, and on every other once the announcement arrives (session-fixation defence at login and
+    /// privilege change). Null when the session is not live or a concurrent rotation won.
     /// </summary>
     public async ValueTask<(Session Session, string Id)?> RotateAsync(string? id, CancellationToken ct)
     {
@@ -117,19 +148,29 @@ public sealed class SessionManager
         if (record is null) return null;
         var (newId, newKey) = SessionId.New();
         var next = Renew(record, Now()) with { Key = newKey };
-        if (!await _store.RotateAsync(record.Key, next, ct).ConfigureAwait(false)) return null;
+        BouncerTrace.StoreRoundTrip();
+        var rotated = await _store.RotateAsync(record.Key, next, ct).ConfigureAwait(false);
+        _cache?.Evict(record.Key);
+        if (!rotated) return null;
+        _cache?.Put(next);
+        await AnnounceAsync(RevocationKind.Session, record.Key.ToString(), "rotated", ct).ConfigureAwait(false);
+        _audit?.Record(AuditEventKind.SessionRotated, record.UserId, record.Key.ToString(), "rotated");
         return (Session.From(next), newId);
     }
 
-    /// <summary>Deletes the session (logout). False when it was not there or the id is malformed.</summary>
-    public ValueTask<bool> DeleteAsync(string? id, CancellationToken ct) =>
-        SessionId.TryGetKey(id, out var key) ? _store.DeleteAsync(key, ct) : ValueTask.FromResult(false);
+    /// <summary>Ends the session the id names (logout). False when it was not there or the id is malformed.</summary>
+    public async ValueTask<bool> DeleteAsync(string? id, CancellationToken ct)
+    {
+        if (!SessionId.TryGetKey(id, out var key)) return false;
+        return await EndAsync(key, userId: null, "logout", ct).ConfigureAwait(false);
+    }
 
     /// <summary>The user's live sessions, newest first.</summary>
     public async ValueTask<IReadOnlyList<Session>> ListUserAsync(string userId, CancellationToken ct)
     {
         ValidateUserId(userId);
         var now = Now();
+        BouncerTrace.StoreRoundTrip();
         var records = await _store.ListUserAsync(userId, ct).ConfigureAwait(false);
         return records.Where(r => r.UserId == userId && IsLive(r, now))
             .OrderByDescending(r => r.CreatedAt)
@@ -138,22 +179,44 @@ public sealed class SessionManager
     }
 
     /// <summary>
-    /// Deletes one of the user's sessions, named by its public handle. False when the handle is
-    /// malformed, unknown, or belongs to another user (a user cannot revoke someone else's session).
+    /// Ends one of the user's sessions, named by its public handle (logout). False when the handle is malformed,
+    /// unknown, or belongs to another user (a user cannot revoke someone else's session).
     /// </summary>
-    public async ValueTask<bool> DeleteUserSessionAsync(string userId, string handle, CancellationToken ct)
+    public ValueTask<bool> DeleteUserSessionAsync(string userId, string handle, CancellationToken ct) =>
+        EndSessionAsync(userId, handle, "logout", ct);
+
+    /// <summary>
+    /// Ends one of the user's sessions by its public handle, for <paramref name="reason"/> (<c>logout</c>,
+    /// <c>admin_revoke</c>, <c>cli_revoke</c>): deleted, evicted, announced, audited. False when the handle is
+    /// malformed, unknown, or belongs to another user.
+    /// </summary>
+    public async ValueTask<bool> EndSessionAsync(string userId, string handle, string reason, CancellationToken ct)
     {
         ValidateUserId(userId);
         if (!SessionKey.TryParseHandle(handle, out var key)) return false;
-        var record = await _store.GetAsync(key, ct).ConfigureAwait(false);
-        return record is not null && record.UserId == userId && await _store.DeleteAsync(key, ct).ConfigureAwait(false);
+        var record = await ReadAsync(key, ct).ConfigureAwait(false);
+        return record is not null && record.UserId == userId && await EndAsync(key, userId, reason, ct).ConfigureAwait(false);
     }
 
-    /// <summary>"Log out everywhere": deletes every session of the user and returns how many.</summary>
-    public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
+    /// <summary>"Log out everywhere": ends every session of the user and returns how many.</summary>
+    public ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct) => EndUserSessionsAsync(userId, "logout_all", ct);
+
+    /// <summary>
+    /// Ends every session of the user for <paramref name="reason"/>: deleted, evicted here, announced (the user
+    /// cut-off, then each session by handle) and audited. Returns how many were deleted.
+    /// </summary>
+    public async ValueTask<int> EndUserSessionsAsync(string userId, string reason, CancellationToken ct)
     {
         ValidateUserId(userId);
-        return _store.DeleteUserAsync(userId, ct);
+        BouncerTrace.StoreRoundTrip();
+        var sessions = await _store.ListUserAsync(userId, ct).ConfigureAwait(false);
+        BouncerTrace.StoreRoundTrip();
+        var deleted = await _store.DeleteUserAsync(userId, ct).ConfigureAwait(false);
+        _cache?.EvictUser(userId);
+        await SessionRevocations.PublishUserAsync(_channel, userId, sessions, _time, _announceFor, ct).ConfigureAwait(false);
+        _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
+        _audit?.Record(AuditEventKind.UserSessionsEnded, userId, deleted.ToString(System.Globalization.CultureInfo.InvariantCulture), reason);
+        return deleted;
     }
 
     /// <summary>
@@ -167,6 +230,7 @@ public sealed class SessionManager
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            BouncerTrace.StoreRoundTrip();
             var deleted = await _store.SweepAsync(Now(), batch, ct).ConfigureAwait(false);
             total += deleted;
             progress?.Report(total);
@@ -178,11 +242,59 @@ public sealed class SessionManager
     {
         // A malformed id cannot name a session: answer at once, without a store round trip.
         if (!SessionId.TryGetKey(id, out var key)) return null;
-        var record = await _store.GetAsync(key, ct).ConfigureAwait(false);
+        var record = await ReadAsync(key, ct).ConfigureAwait(false);
         if (record is null) return null;
         if (IsLive(record, Now())) return record;
-        await _store.DeleteAsync(key, ct).ConfigureAwait(false);
+        await EndAsync(key, record.UserId, "expired", ct).ConfigureAwait(false);
         return null;
+    }
+
+    // The near cache when it can vouch for the record, else the store (and the cache is filled).
+    private ValueTask<SessionRecord?> ReadAsync(SessionKey key, CancellationToken ct)
+    {
+        if (_cache is not null && _cache.TryGet(key, out var cached)) return ValueTask.FromResult<SessionRecord?>(cached);
+        return LoadAsync(key, ct);
+    }
+
+    private async ValueTask<SessionRecord?> LoadAsync(SessionKey key, CancellationToken ct)
+    {
+        var evictionsBefore = _cache?.Evictions ?? 0;
+        BouncerTrace.StoreRoundTrip();
+        _metrics?.StoreLookups.Add(1);
+        var record = await _store.GetAsync(key, ct).ConfigureAwait(false);
+        if (_cache is null) return record;
+        // An unknown id ended nothing: a housekeeping drop, so random cookies cannot stop concurrent loads caching.
+        if (record is null) _cache.Drop(key);
+        else _cache.Add(record, evictionsBefore);
+        return record;
+    }
+
+    private async ValueTask<bool> TouchStoredAsync(SessionRecord renewed, CancellationToken ct)
+    {
+        BouncerTrace.StoreRoundTrip();
+        var touched = await _store.TouchAsync(renewed, ct).ConfigureAwait(false);
+        // The store kept its own data and client, which this copy may predate: reload on next use rather than cache
+        // this copy. A housekeeping drop when it worked (a touch ends nothing); a real eviction when the record was gone.
+        if (touched) _cache?.Drop(renewed.Key); else _cache?.Evict(renewed.Key);
+        return touched;
+    }
+
+    // Every single-session end goes through here: the store, this cache, the channel, the audit trail.
+    private async ValueTask<bool> EndAsync(SessionKey key, string? userId, string reason, CancellationToken ct)
+    {
+        BouncerTrace.StoreRoundTrip();
+        var deleted = await _store.DeleteAsync(key, ct).ConfigureAwait(false);
+        _cache?.Evict(key);
+        if (!deleted) return false;
+        await AnnounceAsync(RevocationKind.Session, key.ToString(), reason, ct).ConfigureAwait(false);
+        _audit?.Record(AuditEventKind.SessionEnded, userId, key.ToString(), reason);
+        return true;
+    }
+
+    private async ValueTask AnnounceAsync(RevocationKind kind, string subject, string reason, CancellationToken ct)
+    {
+        await SessionRevocations.PublishAsync(_channel, kind, subject, _time, _announceFor, ct).ConfigureAwait(false);
+        _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
     }
 
     // Trims after the create, never before: of logins racing on any number of instances, the one that lists last
@@ -192,13 +304,14 @@ public sealed class SessionManager
     // dead id. The user may then hold one more than the cap until the next login trims it.
     private async ValueTask EvictOverCapAsync(string userId, int keep, SessionKey own, DateTimeOffset now, CancellationToken ct)
     {
+        BouncerTrace.StoreRoundTrip();
         var live = (await _store.ListUserAsync(userId, ct).ConfigureAwait(false))
             .Where(r => IsLive(r, now))
             .OrderByDescending(r => r.CreatedAt)
             .ThenBy(r => r.Key.ToString(), StringComparer.Ordinal)
             .ToList();
         for (var i = keep; i < live.Count; i++)
-            if (!live[i].Key.Equals(own)) await _store.DeleteAsync(live[i].Key, ct).ConfigureAwait(false);
+            if (!live[i].Key.Equals(own)) await EndAsync(live[i].Key, userId, "session_cap", ct).ConfigureAwait(false);
     }
 
     private SessionRecord Renew(SessionRecord record, DateTimeOffset now) => record with

@@ -79,8 +79,12 @@ public sealed class KeyRing : IKeySource
             return new KeyRing(store, options, time, Parse(stored));
         var entry = new Entry(SigningKey.Generate(options.Algorithm), time.GetUtcNow().ToUnixTimeSeconds());
         var ring = new KeyRing(store, options, time, [entry]);
-        await store.SaveAsync(ring.Serialize(ring._entries), cancellationToken).ConfigureAwait(false);
-        return ring;
+        // Compare-and-set against "nothing stored": of instances starting at once on a new store, the first set wins
+        // and the others load it, so they all sign with the same keys.
+        if (await store.ReplaceAsync(null, ring.Serialize(ring._entries), cancellationToken).ConfigureAwait(false)) return ring;
+        stored = await store.LoadAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("the key store refused the first key set and holds none");
+        return new KeyRing(store, options, time, Parse(stored));
     }
 
     /// <summary>The key that signs now: the newest key whose pre-publication delay has passed.</summary>

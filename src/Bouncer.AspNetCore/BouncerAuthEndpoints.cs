@@ -1,0 +1,201 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Bouncer.Access;
+using Bouncer.Diagnostics;
+using Bouncer.Refresh;
+using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Bouncer.AspNetCore;
+
+/// <summary>
+/// <c>/auth/register</c>, <c>/auth/login</c>, <c>/auth/refresh</c>, <c>/auth/logout</c>, <c>/auth/logout-all</c> and
+/// the hybrid exchange <c>/auth/token</c>. Each handler translates HTTP to one engine call and back.
+/// </summary>
+public static class BouncerAuthEndpoints
+{
+    /// <summary>The body of register and login (unknown members are ignored, wrong types are a 400).</summary>
+    public sealed record Credentials(string? Username, string? Password, string? Mode, string? Transport);
+
+    /// <summary>The body of refresh; the token may come from the refresh cookie instead.</summary>
+    public sealed record RefreshRequest([property: JsonPropertyName("refresh_token")] string? RefreshToken, string? Transport);
+
+    /// <summary>The body of the hybrid exchange.</summary>
+    public sealed record ExchangeRequest(string? Audience);
+
+    /// <summary>Maps the login, refresh and logout endpoints under <c>/auth</c>.</summary>
+    public static IEndpointRouteBuilder MapBouncerAuth(this IEndpointRouteBuilder app)
+    {
+        var sp = app.ServiceProvider;
+        var options = sp.GetRequiredService<IOptions<BouncerOptions>>().Value;
+        var users = sp.GetRequiredService<UserService>();
+        var sessions = sp.GetRequiredService<SessionManager>();
+        var refresh = sp.GetRequiredService<RefreshTokenService>();
+        var access = sp.GetRequiredService<AccessManager>();
+        var audit = sp.GetRequiredService<BouncerAudit>();
+        var metrics = sp.GetRequiredService<BouncerMetrics>();
+        var throttle = sp.GetRequiredService<LoginThrottle>();
+        var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
+
+        var auth = app.MapGroup("/auth");
+        auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            if (!options.AllowRegistration) return BouncerProblems.Result(403, FailureCodes.RegistrationDisabled, "Self-service registration is off.");
+            var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
+            if (body is null) return BouncerHttp.BadBody();
+            var roles = UserService.Normalize(body.Username) is { } n && n == options.BootstrapAdmin ? "admin" : "";
+            var (outcome, username) = await users.RegisterAsync(body.Username, body.Password, roles, ct);
+            return outcome switch
+            {
+                UserOutcome.Ok => Results.Json(new { username }, statusCode: 201),
+                UserOutcome.Taken => BouncerProblems.Result(409, FailureCodes.UsernameTaken, "That username is taken."),
+                _ => BouncerProblems.Result(400, FailureCodes.InvalidRequest, $"Username: 1-64 characters without spaces; password: at least {options.Users.MinPasswordLength} characters."),
+            };
+        });
+
+        auth.MapPost("/login", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
+            if (body is null) return BouncerHttp.BadBody();
+            var mode = body.Mode?.ToLowerInvariant() ?? (options.Mode == BouncerMode.Jwt ? "jwt" : "session");
+            if (mode is not ("session" or "jwt")) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "mode must be \"session\" or \"jwt\".");
+            if ((mode == "session" && options.Mode == BouncerMode.Jwt) || (mode == "jwt" && options.Mode == BouncerMode.Session))
+                return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, $"This deployment runs in {options.Mode} mode.");
+
+            var ip = BouncerHttp.ClientAddress(ctx);
+            using var turn = await throttle.TurnAsync(ip, ct);
+            if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
+            var (outcome, user) = await users.AuthenticateAsync(body.Username, body.Password, ct);
+            if (outcome != UserOutcome.Ok)
+            {
+                throttle.Failed(ip);
+                var reason = outcome == UserOutcome.Locked ? FailureCodes.AccountLocked : FailureCodes.InvalidCredentials;
+                metrics.Fail(reason);
+                audit.Record(AuditEventKind.LoginFailed, UserService.Normalize(body.Username), null, reason);
+                return outcome == UserOutcome.Locked && options.Users.RevealLockout
+                    ? BouncerProblems.Result(401, reason, "Too many failed logins: the account is locked for a while.")
+                    : BouncerProblems.Result(401, FailureCodes.InvalidCredentials, "Unknown username or wrong password.");
+            }
+
+            metrics.Logins.Add(1, new KeyValuePair<string, object?>("mode", mode));
+            audit.Record(AuditEventKind.LoginSucceeded, user!.Username, null, mode);
+            if (mode == "session")
+            {
+                // Session fixation defence: a session presented before login is ended, never promoted.
+                if (ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var previous))
+                    await sessions.DeleteAsync(previous, ct);
+                var data = JsonSerializer.Serialize(new { roles = user.Roles });
+                var (_, id) = await sessions.CreateAsync(user.Username, data, BouncerHttp.ClientSummary(ctx), ct);
+                BouncerHttp.SetSessionCookie(ctx, options, id);
+                if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
+                return Results.NoContent();
+            }
+            var issued = await refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct);
+            return TokenPair(ctx, tokens.Value, issued, body.Transport);
+        });
+
+        auth.MapPost("/refresh", async (HttpContext ctx, CancellationToken ct) =>
+        {
+            if (options.Mode == BouncerMode.Session) return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, "This deployment runs in session mode.");
+            var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
+            if (body is null) return BouncerHttp.BadBody();
+            var fromCookie = body.RefreshToken is null && ctx.Request.Cookies.TryGetValue(BouncerDefaults.RefreshCookieName, out var cookie) ? cookie : null;
+            var result = await refresh.RefreshAsync(body.RefreshToken ?? fromCookie, ct);
+            metrics.Refreshes.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
+            if (!result.Succeeded)
+            {
+                metrics.Fail(result.ReasonCode!);
+                if (fromCookie is not null) BouncerHttp.ClearRefreshCookie(ctx);
+                return BouncerProblems.Result(401, result.ReasonCode!, "The refresh token was refused: " + result.ReasonCode + ".");
+            }
+            return TokenPair(ctx, tokens.Value, result, fromCookie is not null ? "cookie" : body.Transport);
+        });
+
+        auth.MapPost("/logout", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            var sid = user.FindFirstValue(BouncerClaims.SessionId);
+            if (BouncerHttp.Via(user) == "session")
+            {
+                ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id);
+                await sessions.DeleteAsync(id, ct);
+                BouncerHttp.ClearSessionCookie(ctx, options);
+            }
+            else if (sid is not null)
+            {
+                await access.EndTokenAsync(user.FindFirstValue(BouncerClaims.Subject)!, sid, "logout", ct);
+                BouncerHttp.ClearRefreshCookie(ctx);
+            }
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        auth.MapPost("/logout-all", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            await access.RevokeUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, "logout_all", ct);
+            BouncerHttp.ClearSessionCookie(ctx, options);
+            BouncerHttp.ClearRefreshCookie(ctx);
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        auth.MapPost("/token", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            if (options.Mode != BouncerMode.Hybrid) return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, "The exchange needs hybrid mode.");
+            if (BouncerHttp.Via(user) != "session") return BouncerProblems.Result(403, FailureCodes.SessionRequired, "The exchange takes a session, not a token.");
+            var body = await BouncerHttp.ReadAsync<ExchangeRequest>(ctx, ct);
+            if (body?.Audience is not { Length: > 0 and <= 256 } audience) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "audience is required.");
+            if (options.DownstreamAudiences.Count > 0 && !options.DownstreamAudiences.Contains(audience))
+                return BouncerProblems.Result(403, FailureCodes.AudienceNotAllowed, "This deployment does not mint tokens for that audience.");
+            var token = tokens.Value.Signer.Issue(new TokenRequest
+            {
+                Subject = user.FindFirstValue(BouncerClaims.Subject)!,
+                SessionId = user.FindFirstValue(BouncerClaims.SessionId),
+                Audience = audience,
+                Lifetime = options.ExchangeTokenLifetime,
+                Roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value).ToList(),
+            });
+            return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = (int)options.ExchangeTokenLifetime.TotalSeconds });
+        }).RequireAuthorization();
+        return app;
+    }
+
+    private static IResult TokenPair(HttpContext ctx, BouncerTokens tokens, RefreshResult result, string? transport)
+    {
+        var grant = result.Access!;
+        var access = tokens.Signer.Issue(new TokenRequest
+        {
+            Subject = grant.Subject,
+            SessionId = grant.Sid,
+            JwtId = grant.Jti,
+            IssuedAt = grant.IssuedAt,
+            Lifetime = grant.ExpiresAt - grant.IssuedAt,
+            Roles = grant.Scope?.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        });
+        var expiresIn = (int)(grant.ExpiresAt - grant.IssuedAt).TotalSeconds;
+        if (transport == "cookie")
+        {
+            // Browser clients: the refresh token never reaches script; only the refresh path receives it.
+            ctx.Response.Cookies.Append(BouncerDefaults.RefreshCookieName, result.RefreshToken!, new CookieOptions
+            {
+                HttpOnly = true,
+                Secure = true,
+                SameSite = SameSiteMode.Strict,
+                Path = "/auth/refresh",
+                Expires = result.RefreshExpiresAt,
+            });
+            return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn });
+        }
+        return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn, refresh_token = result.RefreshToken });
+    }
+
+    private static IResult TooMany(BouncerMetrics metrics)
+    {
+        metrics.Fail(FailureCodes.RateLimited);
+        return BouncerProblems.Result(429, FailureCodes.RateLimited, "Too many failed logins from this address; wait a minute.");
+    }
+}

@@ -1,0 +1,84 @@
+using System.Buffers;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Bouncer.AspNetCore;
+
+/// <summary>HTTP details the endpoint groups share: bodies, cookies, the caller.</summary>
+public static class BouncerHttp
+{
+    private const int MaxBody = 16 * 1024;
+
+    private static readonly JsonSerializerOptions BodyOptions = new(JsonSerializerDefaults.Web) { MaxDepth = 8 };
+
+    /// <summary>Reads a small JSON body; null for anything malformed, oversized or of the wrong shape (never a 500).</summary>
+    public static async Task<T?> ReadAsync<T>(HttpContext ctx, CancellationToken ct) where T : class
+    {
+        if (ctx.Request.ContentLength is > MaxBody) return null;
+        // A chunked body announces no length: read at most one byte past the cap, never the whole stream.
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxBody + 1);
+        try
+        {
+            int total = 0, read;
+            while (total <= MaxBody && (read = await ctx.Request.Body.ReadAsync(buffer.AsMemory(total, MaxBody + 1 - total), ct)) > 0)
+                total += read;
+            if (total is 0 or > MaxBody) return null;
+            return JsonSerializer.Deserialize<T>(buffer.AsSpan(0, total), BodyOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        finally
+        {
+            // Login and register bodies hold passwords: wipe them before the buffer goes back to the pool.
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    /// <summary>The options of Bouncer's session cookie (<c>__Host-</c>: Secure, Path=/, no Domain).</summary>
+    public static CookieOptions SessionCookieOptions(BouncerOptions options) => new()
+    {
+        HttpOnly = true,
+        Secure = true,
+        SameSite = options.CookieSameSite,
+        Path = "/",
+        IsEssential = true,
+    };
+
+    /// <summary>Sets the session cookie: no Expires, so a browser-session cookie; the server's timeouts decide validity.</summary>
+    public static void SetSessionCookie(HttpContext ctx, BouncerOptions options, string id) =>
+        ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, id, SessionCookieOptions(options));
+
+    /// <summary>Clears the session cookie.</summary>
+    public static void ClearSessionCookie(HttpContext ctx, BouncerOptions options) =>
+        ctx.Response.Cookies.Delete(BouncerDefaults.SessionCookieName, SessionCookieOptions(options));
+
+    /// <summary>Clears the refresh cookie, always: it is scoped to /auth/refresh, so the logout requests that end it never carry it.</summary>
+    public static void ClearRefreshCookie(HttpContext ctx) =>
+        ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
+
+    /// <summary>How the request was authenticated: <c>session</c>, <c>jwt</c> or null.</summary>
+    public static string? Via(ClaimsPrincipal user) => user.FindFirstValue(BouncerClaims.Via);
+
+    /// <summary>The client's address, or <c>unknown</c>.</summary>
+    public static string ClientAddress(HttpContext ctx) => ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    /// <summary>A short description of the client for session lists: user agent and address.</summary>
+    public static string ClientSummary(HttpContext ctx)
+    {
+        var agent = ctx.Request.Headers.UserAgent.ToString();
+        if (agent.Length > 120) agent = agent[..120];
+        return $"{(agent.Length == 0 ? "unknown client" : agent)} / {ctx.Connection.RemoteIpAddress}";
+    }
+
+    /// <summary>Compares a presented secret with the expected one in constant time.</summary>
+    /// <remarks>Digests first: FixedTimeEquals returns at once on a length mismatch, which would tell a caller the key's length.</remarks>
+    public static bool SecretEquals(string sent, string expected) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(sent)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+
+    internal static IResult BadBody() => BouncerProblems.Result(400, FailureCodes.InvalidRequest, "The body must be a JSON object of the documented shape.");
+}

@@ -1,0 +1,86 @@
+using System.Buffers.Text;
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using Bouncer;
+using Bouncer.Access;
+using Bouncer.Diagnostics;
+using Bouncer.Hosting;
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Registers Bouncer's engine: the one composition every entry point uses (the server, the CLI, an app). Each service
+/// is a singleton, ready when resolved; every access change goes through them, so no entry point can skip an
+/// announcement. Choose the backend on the returned builder (<c>UseSqlite</c>, <c>UseRedis</c>, <c>UsePostgres</c>,
+/// <c>UseMemory</c>).
+/// </summary>
+public static class BouncerCoreServiceCollectionExtensions
+{
+    /// <summary>The engine without ASP.NET Core (a worker, the CLI): options under <see cref="BouncerEngineOptions"/>.</summary>
+    public static BouncerBuilder AddBouncerCore(this IServiceCollection services, Action<BouncerEngineOptions>? configure = null) =>
+        services.AddBouncerEngine(configure);
+
+    /// <summary>
+    /// The engine with options of type <typeparamref name="TOptions"/> (a host's own options that extend
+    /// <see cref="BouncerEngineOptions"/>, as Bouncer.AspNetCore's). Validated at start with <c>ValidateOnStart</c>.
+    /// </summary>
+    public static BouncerBuilder AddBouncerEngine<TOptions>(this IServiceCollection services, Action<TOptions>? configure = null)
+        where TOptions : BouncerEngineOptions
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<TOptions>();
+        if (configure is not null) options.Configure(configure);
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, BouncerOptionsValidator<TOptions>>());
+        if (typeof(TOptions) != typeof(BouncerEngineOptions))
+            services.TryAddSingleton<IOptions<BouncerEngineOptions>>(sp => Options.Options.Create<BouncerEngineOptions>(sp.GetRequiredService<IOptions<TOptions>>().Value));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new BouncerMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new BouncerAudit(sp.GetService<ILoggerFactory>(), sp.GetRequiredService<BouncerMetrics>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<BouncerStores>(_ => throw new InvalidOperationException(
+            "Bouncer has no store: add a backend to AddBouncer(...), e.g. .UseSqlite(\"bouncer.db\"), .UseRedis(\"localhost:6379\"), .UsePostgres(connectionString) or .UseMemory()."));
+
+        services.TryAddSingleton(sp => new RevocationListener(Stores(sp).Revocations, Engine(sp).Revocation, sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<RevocationListener>()));
+        services.TryAddSingleton(sp =>
+        {
+            var engine = Engine(sp);
+            var time = sp.GetRequiredService<TimeProvider>();
+            var cache = engine.NearCache is { } near ? new SessionCache(sp.GetRequiredService<RevocationListener>(), time, near) : null;
+            return new SessionManager(Stores(sp).Sessions, Stores(sp).Revocations, time, engine.Sessions, cache,
+                sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>());
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var stores = Stores(sp);
+            // Shared by every instance through the store: the first instance's value wins a start-up race.
+            var derivation = Block(stores.Secrets.GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
+            return new RefreshTokenService(stores.RefreshTokens, stores.Revocations, sp.GetRequiredService<TimeProvider>(), Engine(sp).Refresh, null,
+                Engine(sp).Refresh.DerivationKey ?? Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>());
+        });
+        services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));
+        services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Stores(sp).Secrets, Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));
+        services.TryAddSingleton<IAccessTokenValidator>(sp => new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
+        services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>()));
+        services.TryAddSingleton<BouncerEngineService>();
+        services.AddHostedService(sp => sp.GetRequiredService<BouncerEngineService>());
+        return new BouncerBuilder(services);
+    }
+
+    private static BouncerStores Stores(IServiceProvider sp) => sp.GetRequiredService<BouncerStores>();
+
+    private static BouncerEngineOptions Engine(IServiceProvider sp) => sp.GetRequiredService<IOptions<BouncerEngineOptions>>().Value;
+
+    // Services are ready when resolved: the few that load shared state from the store do it here, once. A host has
+    // no synchronization context, so blocking cannot deadlock.
+    private static T Block<T>(Task<T> task) => task.GetAwaiter().GetResult();
+}

@@ -1,0 +1,90 @@
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Bouncer.Users;
+
+namespace Bouncer;
+
+/// <summary>
+/// What the engine is configured with, whatever hosts it (an ASP.NET Core app, the CLI): token identity and keys,
+/// session, refresh, revocation and account policy, the near cache. Bound from the <c>Bouncer</c> configuration
+/// section; validated once at start (<see cref="Validate"/>), never changed afterwards.
+/// </summary>
+public class BouncerEngineOptions
+{
+    /// <summary>The <c>iss</c> of every token. Shared by all instances (stored at first start, never derived from a URL).</summary>
+    public string Issuer { get; set; } = "urn:bouncer";
+
+    /// <summary>The <c>aud</c> of access tokens for this deployment's own APIs.</summary>
+    public string Audience { get; set; } = "bouncer";
+
+    /// <summary>Lifetime of hybrid-exchange tokens. Default 2 minutes; at most 15.</summary>
+    public TimeSpan ExchangeTokenLifetime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Signing algorithm of generated keys. Default RS256, chosen by measurement (bench/results/jwt.md, this
+    /// 2-core machine): RS256 verifies at ~55k/s against ES256's ~21k/s, and every request of every service
+    /// verifies while only logins and refreshes sign (RS256 ~3.9k/s, ES256 ~50k/s); a 10-minute token used
+    /// more than about seven times costs less CPU in total with RS256. ES256 gives smaller tokens (~250
+    /// bytes less) and cheap signing; HS256 and EdDSA by configuration.
+    /// </summary>
+    public JwsAlgorithm SigningAlgorithm { get; set; } = JwsAlgorithm.RS256;
+
+    /// <summary>
+    /// How long a key added by rotation is published before it signs, so verifiers that cache the JWKS (downstream
+    /// services) learn it first. Default 1 hour; 0 to 7 days.
+    /// </summary>
+    public TimeSpan KeyPrePublicationDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Accept access tokens without a <c>typ</c> header. Default false: Bouncer's tokens always carry
+    /// <c>at+jwt</c> (RFC 9068), and explicit typing stops token confusion (RFC 8725 3.11).
+    /// </summary>
+    public bool AllowMissingTyp { get; set; }
+
+    /// <summary>Session policy.</summary>
+    public SessionOptions Sessions { get; set; } = new();
+
+    /// <summary>Refresh-token and access-token policy.</summary>
+    public RefreshOptions Refresh { get; set; } = new();
+
+    /// <summary>How revocations are followed, and what happens when the push is stale.</summary>
+    public RevocationOptions Revocation { get; set; } = new();
+
+    /// <summary>Registration and login policy.</summary>
+    public UserOptions Users { get; set; } = new();
+
+    /// <summary>Serve session reads from a near cache invalidated by the revocation push. Null: off.</summary>
+    public NearCacheOptions? NearCache { get; set; } = new();
+
+    /// <summary>The longest access token the engine signs: refresh-minted or exchanged.</summary>
+    public TimeSpan MaxAccessTokenLifetime => Refresh.AccessTokenLifetime > ExchangeTokenLifetime ? Refresh.AccessTokenLifetime : ExchangeTokenLifetime;
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> with a message naming the bad setting.</summary>
+    public virtual void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Issuer)) throw new InvalidOperationException("Bouncer:Issuer must be set.");
+        if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException("Bouncer:Audience must be set.");
+        if (ExchangeTokenLifetime <= TimeSpan.Zero || ExchangeTokenLifetime > TimeSpan.FromMinutes(15))
+            throw new InvalidOperationException("Bouncer:ExchangeTokenLifetime must be between 0 and 15 minutes.");
+        if (KeyPrePublicationDelay < TimeSpan.Zero || KeyPrePublicationDelay > TimeSpan.FromDays(7))
+            throw new InvalidOperationException("Bouncer:KeyPrePublicationDelay must be between 0 and 7 days.");
+        Nested("Sessions", Sessions.Validate);
+        Nested("Refresh", Refresh.Validate);
+        Nested("NearCache", () => NearCache?.Validate());
+    }
+
+    // Nested options throw ArgumentOutOfRangeException naming their own property: say which section it is in.
+    private static void Nested(string section, Action validate)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException($"Bouncer:{section}:{e.ParamName}: {e.Message.Split(" (Parameter")[0]}", e);
+        }
+    }
+}

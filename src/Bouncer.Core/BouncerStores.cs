@@ -1,0 +1,68 @@
+using Bouncer.Refresh;
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+using Bouncer.Users;
+
+namespace Bouncer;
+
+/// <summary>
+/// The persistence of one deployment, all on one backend: every instance pointed at the same backend shares
+/// sessions, refresh families, accounts, signing keys and the revocation log. A backend's <c>UseX(...)</c> builds it;
+/// the engine's services are built on it. Disposing closes what the backend opened.
+/// </summary>
+public sealed class BouncerStores : IAsyncDisposable
+{
+    private readonly IAsyncDisposable[] _owned;
+    private int _disposed;
+
+    /// <param name="sessions">Session records.</param>
+    /// <param name="refreshTokens">Refresh-token families.</param>
+    /// <param name="users">Accounts.</param>
+    /// <param name="secrets">Named shared values: signing keys, the derivation secret, the issuer name.</param>
+    /// <param name="revocations">The revocation log and push.</param>
+    /// <param name="name">What the backend is, for start-up logs (<c>sqlite /var/lib/app/bouncer.db</c>); never a password.</param>
+    /// <param name="owned">Connections and pools to close on dispose, in order.</param>
+    public BouncerStores(ISessionStore sessions, IRefreshTokenStore refreshTokens, IUserStore users, ISecretStore secrets,
+        IRevocationChannel revocations, string name, params IAsyncDisposable[] owned)
+    {
+        Sessions = sessions ?? throw new ArgumentNullException(nameof(sessions));
+        RefreshTokens = refreshTokens ?? throw new ArgumentNullException(nameof(refreshTokens));
+        Users = users ?? throw new ArgumentNullException(nameof(users));
+        Secrets = secrets ?? throw new ArgumentNullException(nameof(secrets));
+        Revocations = revocations ?? throw new ArgumentNullException(nameof(revocations));
+        Name = name;
+        _owned = owned;
+    }
+
+    /// <summary>Session records.</summary>
+    public ISessionStore Sessions { get; }
+
+    /// <summary>Refresh-token families.</summary>
+    public IRefreshTokenStore RefreshTokens { get; }
+
+    /// <summary>Accounts.</summary>
+    public IUserStore Users { get; }
+
+    /// <summary>Named shared values (signing keys, the derivation secret, the issuer name). Never log them.</summary>
+    public ISecretStore Secrets { get; }
+
+    /// <summary>The revocation log and push.</summary>
+    public IRevocationChannel Revocations { get; }
+
+    /// <summary>What the backend is, for logs: kind and location, never credentials.</summary>
+    public string Name { get; }
+
+    /// <summary>Everything in process memory: tests and single-process demos; lost at exit.</summary>
+    public static BouncerStores InMemory() =>
+        new(new MemorySessionStore(), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), "memory");
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        foreach (var owned in _owned) await owned.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}

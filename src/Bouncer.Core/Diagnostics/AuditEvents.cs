@@ -1,0 +1,20 @@
+namespace Bouncer.Diagnostics;
+
+/// <summary>Stable names of <see cref="AuditEventKind"/>.</summary>
+public static class AuditEvents
+{
+    /// <summary>The snake_case name of an event kind, e.g. <c>session_ended</c>.</summary>
+    public static string Name(this AuditEventKind kind) => kind switch
+    {
+        AuditEventKind.LoginSucceeded => "login_succeeded",
+        AuditEventKind.LoginFailed => "login_failed",
+        AuditEventKind.RefreshReuseDetected => "refresh_reuse_detected",
+        AuditEventKind.KeyRotated => "key_rotated",
+        AuditEventKind.SessionEnded => "session_ended",
+        AuditEventKind.UserSessionsEnded => "user_sessions_ended",
+        AuditEventKind.RefreshFamilyRevoked => "refresh_family_revoked",
+        AuditEventKind.UserCutOff => "user_cut_off",
+        AuditEventKind.SessionRotated => "session_rotated",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+}

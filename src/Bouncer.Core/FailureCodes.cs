@@ -1,0 +1,111 @@
+namespace Bouncer;
+
+/// <summary>
+/// The one catalogue of Bouncer's failure codes: the same snake_case string is the <c>reason</c> of an HTTP problem
+/// document, the CLI's error, the log line and the <c>reason</c> tag of <c>bouncer.failures</c>. Codes are stable;
+/// new ones may be added, none is renamed.
+/// </summary>
+public static class FailureCodes
+{
+    // Token verification (VerifyFailure.ToCode): RFC 7515, 7519 and 8725 checks.
+    /// <summary>Not a well-formed compact JWS.</summary>
+    public const string Malformed = "malformed";
+    /// <summary>Larger than the verifier accepts.</summary>
+    public const string TooLarge = "too_large";
+    /// <summary>JSON nested deeper than the verifier accepts.</summary>
+    public const string TooDeep = "too_deep";
+    /// <summary>The <c>alg</c> is not allowed for the key (RFC 8725 3.1).</summary>
+    public const string AlgNotAllowed = "alg_not_allowed";
+    /// <summary>No key with the token's <c>kid</c>.</summary>
+    public const string UnknownKid = "unknown_kid";
+    /// <summary>The signature does not verify.</summary>
+    public const string BadSignature = "bad_signature";
+    /// <summary>A <c>crit</c> header lists an extension Bouncer does not implement (RFC 7515 4.1.11).</summary>
+    public const string CritUnsupported = "crit_unsupported";
+    /// <summary>A header parameter Bouncer refuses.</summary>
+    public const string UnsupportedHeader = "unsupported_header";
+    /// <summary>A header that points at a key (jku, x5u, jwk, x5c): never trusted.</summary>
+    public const string UntrustedKeyHeader = "untrusted_key_header";
+    /// <summary>Wrong or missing <c>typ</c> (RFC 8725 3.11).</summary>
+    public const string BadTyp = "bad_typ";
+    /// <summary>Past <c>exp</c>.</summary>
+    public const string TokenExpired = "token_expired";
+    /// <summary>Before <c>nbf</c>.</summary>
+    public const string NotYetValid = "not_yet_valid";
+    /// <summary><c>iat</c> in the future beyond the skew.</summary>
+    public const string IssuedInFuture = "issued_in_future";
+    /// <summary>No <c>exp</c>.</summary>
+    public const string MissingExp = "missing_exp";
+    /// <summary>A date claim that is not a number.</summary>
+    public const string BadDate = "bad_date";
+    /// <summary>Wrong <c>iss</c>.</summary>
+    public const string BadIssuer = "bad_issuer";
+    /// <summary>Wrong <c>aud</c>.</summary>
+    public const string BadAudience = "bad_audience";
+
+    // Credentials at a resource.
+    /// <summary>No credential at all on a request that needs one.</summary>
+    public const string CredentialMissing = "credential_missing";
+    /// <summary>A verified token without <c>sub</c>.</summary>
+    public const string MissingSub = "missing_sub";
+    /// <summary>The token, its session, family or user was revoked.</summary>
+    public const string TokenRevoked = "token_revoked";
+    /// <summary>The revocation state is older than the staleness bound and the policy refuses.</summary>
+    public const string RevocationStateStale = "revocation_state_stale";
+    /// <summary>The session cookie names no live session.</summary>
+    public const string SessionInvalid = "session_invalid";
+    /// <summary>The token's issuer is not trusted here.</summary>
+    public const string UntrustedIssuer = "untrusted_issuer";
+    /// <summary>The issuer's keys could not be loaded.</summary>
+    public const string KeysUnavailable = "keys_unavailable";
+    /// <summary>Valid credential without the required role.</summary>
+    public const string Forbidden = "forbidden";
+
+    // Refresh tokens (RFC 9700 4.14).
+    /// <summary>Malformed or unknown refresh token.</summary>
+    public const string RefreshTokenInvalid = "refresh_token_invalid";
+    /// <summary>Past its idle limit or its family's lifetime.</summary>
+    public const string RefreshTokenExpired = "refresh_token_expired";
+    /// <summary>Its family was revoked.</summary>
+    public const string RefreshTokenRevoked = "refresh_token_revoked";
+    /// <summary>A rotated token presented after the grace window: the family is now revoked.</summary>
+    public const string RefreshTokenReused = "refresh_token_reused";
+
+    // Accounts and requests.
+    /// <summary>Unknown username or wrong password (deliberately not told apart).</summary>
+    public const string InvalidCredentials = "invalid_credentials";
+    /// <summary>Too many failed logins (only said when the deployment reveals lockouts).</summary>
+    public const string AccountLocked = "account_locked";
+    /// <summary>The username is taken.</summary>
+    public const string UsernameTaken = "username_taken";
+    /// <summary>A body or argument of the wrong shape.</summary>
+    public const string InvalidRequest = "invalid_request";
+    /// <summary>Too many attempts from this address.</summary>
+    public const string RateLimited = "rate_limited";
+    /// <summary>The mode asked for is not enabled in this deployment.</summary>
+    public const string ModeNotEnabled = "mode_not_enabled";
+    /// <summary>Self-service registration is off.</summary>
+    public const string RegistrationDisabled = "registration_disabled";
+    /// <summary>The exchange needs a session, not a token.</summary>
+    public const string SessionRequired = "session_required";
+    /// <summary>The exchange may not mint for that audience.</summary>
+    public const string AudienceNotAllowed = "audience_not_allowed";
+    /// <summary>No such session of the user.</summary>
+    public const string SessionNotFound = "session_not_found";
+    /// <summary>A cross-site unsafe request riding on a cookie.</summary>
+    public const string CsrfRejected = "csrf_rejected";
+    /// <summary>Missing or wrong anti-forgery token.</summary>
+    public const string CsrfTokenInvalid = "csrf_token_invalid";
+    /// <summary>The revocation feed needs its key.</summary>
+    public const string FeedKeyInvalid = "feed_key_invalid";
+    /// <summary>HS256 keys are not rotated through the endpoint.</summary>
+    public const string SymmetricKeys = "symmetric_keys";
+    /// <summary>The stored key set could not be updated.</summary>
+    public const string KeyRotationFailed = "key_rotation_failed";
+    /// <summary>Scraping metrics needs the metrics user's credentials.</summary>
+    public const string MetricsAuthRequired = "metrics_auth_required";
+    /// <summary>A store did not answer in time or refused the connection.</summary>
+    public const string StoreUnavailable = "store_unavailable";
+    /// <summary>The named user does not exist.</summary>
+    public const string UserNotFound = "user_not_found";
+}

@@ -1,0 +1,111 @@
+using Bouncer.Revocation;
+using Bouncer.Sessions;
+using Bouncer.Tokens;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bouncer.Hosting;
+
+/// <summary>
+/// Runs one instance's engine with the host: subscribes the revocation listener (and replays the log) before the
+/// host serves anything, then keeps house every 30 s: picks up keys rotated by another instance, sweeps expired
+/// sessions and refresh families, prunes the revocation log. The engine's services are usable before it starts;
+/// until the listener connects, the revocation state simply counts as not yet fresh.
+/// </summary>
+public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposable
+{
+    private readonly IServiceProvider _services;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _housekeeping;
+    private Task? _stopping;
+
+    /// <summary>Created by the container; resolves the engine's services at start.</summary>
+    public BouncerEngineService(IServiceProvider services, TimeProvider time, ILogger<BouncerEngineService>? logger = null)
+    {
+        _services = services;
+        _time = time;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <inheritdoc/>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var stores = _services.GetRequiredService<BouncerStores>();
+        var options = _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerEngineOptions>>().Value;
+        var tokens = _services.GetRequiredService<BouncerTokens>();
+        // The session manager (and its near cache) observe the listener: resolve them before it replays.
+        _services.GetRequiredService<SessionManager>();
+        await _services.GetRequiredService<RevocationListener>().StartAsync(cancellationToken).ConfigureAwait(false);
+        _housekeeping = Task.Run(() => HousekeepingAsync(_stop.Token), CancellationToken.None);
+        LogStarted(stores.Name, tokens.Issuer, options.Audience, options.SigningAlgorithm.Name());
+    }
+
+    /// <inheritdoc/>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Idempotent: a host may stop its services twice (WebApplicationFactory stops the host, then the app's own Run
+        // returns and stops it again); every caller awaits the one stop.
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _stopping, mine.Task, null) is { } first)
+        {
+            await first.ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            if (_housekeeping is not null) await _housekeeping.ConfigureAwait(false);
+            mine.SetResult();
+        }
+        catch (Exception ex)
+        {
+            mine.SetException(ex);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(default).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task HousekeepingAsync(CancellationToken ct)
+    {
+        var stores = _services.GetRequiredService<BouncerStores>();
+        var tokens = _services.GetRequiredService<BouncerTokens>();
+        var sessions = _services.GetRequiredService<SessionManager>();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await tokens.Keys.ReloadAsync(ct).ConfigureAwait(false);
+                    await sessions.SweepAsync(null, ct).ConfigureAwait(false);
+                    while (await stores.RefreshTokens.SweepAsync(_time.GetUtcNow(), 1000, ct).ConfigureAwait(false) == 1000) { }
+                    await stores.Revocations.PruneAsync(_time.GetUtcNow(), ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogHousekeepingFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Bouncer started: store {Store}, issuer {Issuer}, audience {Audience}, signing {Algorithm}.")]
+    private partial void LogStarted(string store, string issuer, string audience, string algorithm);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Housekeeping failed; retrying next interval.")]
+    private partial void LogHousekeepingFailed(Exception ex);
+}

@@ -1,0 +1,66 @@
+using Bouncer;
+using Bouncer.Stores.Postgres;
+using Npgsql;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>The PostgreSQL backend of <see cref="BouncerBuilder"/>: every store in one schema.</summary>
+public static class PostgresBouncerBuilderExtensions
+{
+    /// <summary>
+    /// Connects with an Npgsql connection string and keeps every store in <paramref name="schema"/>, creating the
+    /// tables when missing; revocations travel over LISTEN/NOTIFY. An unreachable server or a refused schema at start
+    /// is an error naming the host.
+    /// </summary>
+    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, string connectionString, string schema = "public")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        return builder.UseStores(_ =>
+        {
+            NpgsqlDataSource source;
+            try { source = PostgresDataSources.Create(connectionString); }
+            catch (ArgumentException ex) { throw new InvalidOperationException("The PostgreSQL connection string is not valid: " + ex.Message, ex); }
+            try
+            {
+                return Create(source, schema, owned: true);
+            }
+            catch
+            {
+                source.Dispose();
+                throw;
+            }
+        });
+    }
+
+    /// <summary>Keeps every store on an existing data source (the app's own, which it disposes).</summary>
+    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, NpgsqlDataSource dataSource, string schema = "public")
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return builder.UseStores(_ => Create(dataSource, schema, owned: false));
+    }
+
+    private static BouncerStores Create(NpgsqlDataSource source, string schema, bool owned)
+    {
+        var tables = new PostgresStoreOptions { Schema = schema };
+        var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema });
+        var refresh = new PostgresRefreshTokenStore(source, tables);
+        var users = new PostgresUserStore(source, tables);
+        var secrets = new PostgresSecretStore(source, tables);
+        var revocations = new PostgresRevocationChannel(source, tables);
+        var host = new NpgsqlConnectionStringBuilder(source.ConnectionString).Host;
+        try
+        {
+            // Ready when resolved: the tables exist before any engine service reads them.
+            sessions.EnsureSchemaAsync().GetAwaiter().GetResult();
+            refresh.EnsureSchemaAsync().GetAwaiter().GetResult();
+            users.EnsureSchemaAsync().GetAwaiter().GetResult();
+            secrets.EnsureSchemaAsync().GetAwaiter().GetResult();
+            revocations.EnsureSchemaAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw new InvalidOperationException($"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
+        }
+        return new BouncerStores(sessions, refresh, users, secrets, revocations, $"postgres {host} schema {schema}", owned ? [source] : []);
+    }
+}

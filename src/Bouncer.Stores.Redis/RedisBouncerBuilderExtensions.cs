@@ -1,0 +1,55 @@
+using Bouncer;
+using Bouncer.Stores.Redis;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>The Redis backend of <see cref="BouncerBuilder"/>: every store on one Redis deployment (single node or cluster).</summary>
+public static class RedisBouncerBuilderExtensions
+{
+    /// <summary>
+    /// Connects to Redis with a StackExchange.Redis configuration string (<c>host:port[,password=...]</c>) and keeps
+    /// every store there under <paramref name="keyPrefix"/>; revocations travel over pub/sub. The connection
+    /// reconnects by itself after a restart; an unreachable server at start is an error naming the endpoint.
+    /// </summary>
+    public static BouncerBuilder UseRedis(this BouncerBuilder builder, string configuration, string keyPrefix = "bouncer:")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
+        ConfigurationOptions parsed;
+        try { parsed = ConfigurationOptions.Parse(configuration); }
+        catch (ArgumentException ex) { throw new InvalidOperationException("The Redis configuration string is not valid: " + ex.Message, ex); }
+        return builder.UseStores(sp =>
+        {
+            parsed.AbortOnConnectFail = false;   // reconnect by itself after a restart
+            var redis = ConnectionMultiplexer.Connect(parsed);
+            try
+            {
+                // Fail at start with a clear message rather than at the first login.
+                redis.GetDatabase().Ping();
+            }
+            catch (RedisException ex)
+            {
+                redis.Dispose();
+                throw new InvalidOperationException($"Redis at '{parsed.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message.Split('\n')[0]}", ex);
+            }
+            return Create(redis, keyPrefix, sp, owned: true);
+        });
+    }
+
+    /// <summary>Keeps every store on an existing connection (the app's own multiplexer, which it disposes).</summary>
+    public static BouncerBuilder UseRedis(this BouncerBuilder builder, IConnectionMultiplexer redis, string keyPrefix = "bouncer:")
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        return builder.UseStores(sp => Create(redis, keyPrefix, sp, owned: false));
+    }
+
+    private static BouncerStores Create(IConnectionMultiplexer redis, string keyPrefix, IServiceProvider sp, bool owned)
+    {
+        var time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
+        var keys = new RedisStoreOptions { KeyPrefix = keyPrefix, TimeProvider = time };
+        var name = $"redis {string.Join(",", redis.GetEndPoints().Select(e => e.ToString()))} prefix {keyPrefix}";
+        return new BouncerStores(new RedisSessionStore(redis, new RedisSessionStoreOptions { KeyPrefix = keyPrefix, TimeProvider = time }),
+            new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys),
+            name, owned ? [redis] : []);
+    }
+}

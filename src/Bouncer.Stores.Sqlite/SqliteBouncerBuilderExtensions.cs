@@ -1,0 +1,27 @@
+using Bouncer;
+using Bouncer.Stores.Sqlite;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>The SQLite backend of <see cref="BouncerBuilder"/>: every store on one database file.</summary>
+public static class SqliteBouncerBuilderExtensions
+{
+    /// <summary>
+    /// Keeps every store (sessions, refresh families, accounts, secrets, the revocation log) in one SQLite file. Other
+    /// processes on the same file (a second server, the CLI) see the same data, and learn of revocations by polling
+    /// the log (<paramref name="revocationPollInterval"/>, default 250 ms).
+    /// </summary>
+    /// <param name="builder">The Bouncer builder.</param>
+    /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string starting with
+    /// <c>Data Source=</c>; with <c>Mode=ReadWrite</c> a missing file is an error instead of a new database.</param>
+    /// <param name="revocationPollInterval">How often other processes' revocations are looked for; null: 250 ms.</param>
+    public static BouncerBuilder UseSqlite(this BouncerBuilder builder, string pathOrConnectionString, TimeSpan? revocationPollInterval = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
+        return builder.UseStores(_ =>
+        {
+            var set = SqliteBouncerStores.Open(pathOrConnectionString, revocationPollInterval);
+            return new BouncerStores(set.Sessions, set.RefreshTokens, set.Users, set.Secrets, set.Revocations, "sqlite " + set.Sessions.DatabasePath, set);
+        });
+    }
+}
