@@ -36,7 +36,7 @@ public static class StoreSetup
                 redisOptions.AbortOnConnectFail = false;   // reconnect by itself after a restart
                 var redis = ConnectionMultiplexer.Connect(redisOptions);
                 var keys = new RedisStoreOptions { KeyPrefix = prefix ?? "bouncer:", TimeProvider = time };
-                return new BouncerStores(new RedisSessionStore(redis, new RedisSessionStoreOptions { KeyPrefix = keys.KeyPrefix, TimeProvider = time }),
+                return new BouncerStores(new RedisSessionStore(redis, keys),
                     new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys))
                 {
                     // Fail at start with a clear message rather than at the first login.
