@@ -148,7 +148,7 @@ internal static class StoreBench
                 config.SyncTimeout = config.AsyncTimeout = 30_000;
                 var mux = await ConnectionMultiplexer.ConnectAsync(config);
                 cleanup.Add(async () => await mux.DisposeAsync());
-                var store = new RedisSessionStore(mux, new RedisSessionStoreOptions { KeyPrefix = RedisPrefix });
+                var store = new RedisSessionStore(mux, new RedisStoreOptions { KeyPrefix = RedisPrefix });
                 await LoadRedis(mux.GetDatabase(), records);
                 await Verify("RedisSessionStore", store, records);
                 loadTimes.Add($"Redis (pipelined HSET + PEXPIRE per record and ZADD + PEXPIRE per user index, the store's layout) {sw.Elapsed.TotalSeconds:0.0} s");
@@ -439,7 +439,7 @@ internal static class StoreBench
     // the default 5 min slack), and a sorted set per user of raw 32-byte keys scored by ExpiresAt with a TTL.
     private static async Task LoadRedis(IDatabase db, SessionRecord[] records)
     {
-        var slack = new RedisSessionStoreOptions().TtlSlack;
+        var slack = new RedisStoreOptions().TtlSlack;
         const int batch = 5_000;
         var pending = new List<Task>(batch * 4);
         for (int start = 0; start < records.Length; start += batch)

@@ -1,6 +1,7 @@
 using Bouncer.Sessions;
 using Npgsql;
 using NpgsqlTypes;
+using static Bouncer.Stores.Postgres.PostgresStatements;
 
 namespace Bouncer.Stores.Postgres;
 
@@ -64,7 +65,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     /// </summary>
     /// <exception cref="ArgumentException">Bad connection string, schema or table name.</exception>
     public PostgresSessionStore(string connectionString, PostgresSessionStoreOptions? options = null)
-        : this(PostgresStatements.CreateDataSource(connectionString ?? throw new ArgumentNullException(nameof(connectionString))), ownsDataSource: true, options)
+        : this(PostgresDataSources.Create(connectionString ?? throw new ArgumentNullException(nameof(connectionString))), ownsDataSource: true, options)
     {
     }
 
@@ -84,7 +85,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         _ownsDataSource = ownsDataSource;
         // Multiplexing connections cannot prepare explicitly; there Npgsql's own auto-prepare (the
         // "Max Auto Prepare" setting) is the way to get prepared statements.
-        _prepare = !new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Multiplexing;
+        _prepare = CanPrepare(dataSource);
         _table = $"\"{_options.Schema}\".\"{_options.Table}\"";
 
         _get = $"SELECT {Columns} FROM {_table} WHERE id = $1";
@@ -123,31 +124,8 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     /// processes at once (serialised by a transaction-scoped advisory lock). Needs CREATE rights; without
     /// them, run the DDL from docs/postgres.md as an administrator instead.
     /// </summary>
-    public async Task EnsureSchemaAsync(CancellationToken ct = default)
-    {
-        await using var conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
-        // CREATE ... IF NOT EXISTS is not race-free (two sessions can both pass the check and one fails
-        // on the catalog's unique index), hence the lock; the key is any fixed number.
-        await using (var lk = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7235019470236119001)", conn, tx))
-            await lk.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-
-        // Only create the schema when it is missing: CREATE SCHEMA checks the CREATE right on the
-        // database even when IF NOT EXISTS would make it a no-op.
-        await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", conn, tx))
-        {
-            exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _options.Schema });
-            if (!(bool)(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
-            {
-                await using var create = new NpgsqlCommand($"CREATE SCHEMA IF NOT EXISTS \"{_options.Schema}\"", conn, tx);
-                await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-        }
-
-        await using (var ddl = new NpgsqlCommand(SchemaSql(_options), conn, tx))
-            await ddl.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        await tx.CommitAsync(ct).ConfigureAwait(false);
-    }
+    public Task EnsureSchemaAsync(CancellationToken ct = default) =>
+        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
 
     /// <summary>The CREATE TABLE and CREATE INDEX statements for <paramref name="options"/> (idempotent).</summary>
     public static string SchemaSql(PostgresSessionStoreOptions options)
@@ -178,23 +156,9 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     /// <inheritdoc/>
     public async ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await using var conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-                await using var cmd = new NpgsqlCommand(_get, conn);
-                cmd.Parameters.Add(KeyParameter(key));
-                await PrepareAsync(cmd, ct).ConfigureAwait(false);
-                await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                return await reader.ReadAsync(ct).ConfigureAwait(false) ? ReadRecord(reader) : null;
-            }
-            catch (NpgsqlException e) when (IsConnectionFault(e) && attempt == 0)
-            {
-                // A dead pooled connection (server restarted): the pool is cleared, a read is safe to repeat.
-                _dataSource.Clear();
-            }
-        }
+        // A read: after a connection fault (a dead pooled connection after a restart) it runs once more.
+        var rows = await QueryAsync(_dataSource, _prepare, _get, [KeyParameter(key)], ReadRecord, retry: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
     }
 
     /// <inheritdoc/>
@@ -203,7 +167,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         ArgumentNullException.ThrowIfNull(record);
         try
         {
-            await ExecuteAsync(_insert, RecordParameters(record), ct).ConfigureAwait(false);
+            await ExecuteAsync(_dataSource, _prepare, _insert, RecordParameters(record), ct).ConfigureAwait(false);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -220,7 +184,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
             KeyParameter(record.Key), Text(record.UserId), Json(record.Data), Text(record.Client),
             Instant(record.LastSeenAt), Instant(record.ExpiresAt),
         ];
-        return await ExecuteAsync(_update, p, ct).ConfigureAwait(false) == 1;
+        return await ExecuteAsync(_dataSource, _prepare, _update, p, ct).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>
@@ -228,7 +192,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     {
         ArgumentNullException.ThrowIfNull(record);
         NpgsqlParameter[] p = [KeyParameter(record.Key), Text(record.UserId), Instant(record.LastSeenAt), Instant(record.ExpiresAt)];
-        return await ExecuteAsync(_touch, p, ct).ConfigureAwait(false) == 1;
+        return await ExecuteAsync(_dataSource, _prepare, _touch, p, ct).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>
@@ -237,7 +201,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         ArgumentNullException.ThrowIfNull(next);
         try
         {
-            return await ExecuteAsync(_rotate, [KeyParameter(oldKey), .. RecordParameters(next)], ct).ConfigureAwait(false) == 1;
+            return await ExecuteAsync(_dataSource, _prepare, _rotate, [KeyParameter(oldKey), .. RecordParameters(next)], ct).ConfigureAwait(false) == 1;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -247,44 +211,27 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
 
     /// <inheritdoc/>
     public async ValueTask<bool> DeleteAsync(SessionKey key, CancellationToken ct) =>
-        await ExecuteAsync(_delete, [KeyParameter(key)], ct).ConfigureAwait(false) == 1;
+        await ExecuteAsync(_dataSource, _prepare, _delete, [KeyParameter(key)], ct).ConfigureAwait(false) == 1;
 
     /// <inheritdoc/>
     public async ValueTask<int> DeleteUserAsync(string userId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(userId);
-        return await ExecuteAsync(_deleteUser, [Text(userId)], ct).ConfigureAwait(false);
+        return await ExecuteAsync(_dataSource, _prepare, _deleteUser, [Text(userId)], ct).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
     public async ValueTask<IReadOnlyList<SessionRecord>> ListUserAsync(string userId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(userId);
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await using var conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-                await using var cmd = new NpgsqlCommand(_listUser, conn);
-                cmd.Parameters.Add(Text(userId));
-                await PrepareAsync(cmd, ct).ConfigureAwait(false);
-                await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                var list = new List<SessionRecord>();
-                while (await reader.ReadAsync(ct).ConfigureAwait(false)) list.Add(ReadRecord(reader));
-                return list;
-            }
-            catch (NpgsqlException e) when (IsConnectionFault(e) && attempt == 0)
-            {
-                _dataSource.Clear();
-            }
-        }
+        return await QueryAsync(_dataSource, _prepare, _listUser, [Text(userId)], ReadRecord, retry: true, ct).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
     public async ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        return await ExecuteAsync(_sweep, [Instant(now), new NpgsqlParameter<int> { TypedValue = batchSize }], ct).ConfigureAwait(false);
+        return await ExecuteAsync(_dataSource, _prepare, _sweep, [Instant(now), Int(batchSize)], ct).ConfigureAwait(false);
     }
 
     /// <summary>Disposes the data source when this store built it; a data source passed in is left alone.</summary>
@@ -295,38 +242,6 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     {
         if (_ownsDataSource) _dataSource.Dispose();
     }
-
-    private async Task<int> ExecuteAsync(string sql, NpgsqlParameter[] parameters, CancellationToken ct)
-    {
-        try
-        {
-            await using var conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand(sql, conn);
-            cmd.Parameters.AddRange(parameters);
-            await PrepareAsync(cmd, ct).ConfigureAwait(false);
-            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
-        catch (NpgsqlException e) when (IsConnectionFault(e))
-        {
-            // Not retried (the write may have committed before the reply was lost), but the pool's other
-            // idle connections are as dead as this one: drop them so the caller's retry dials afresh.
-            _dataSource.Clear();
-            throw;
-        }
-    }
-
-    private ValueTask PrepareAsync(NpgsqlCommand cmd, CancellationToken ct) =>
-        // Prepared once per physical connection; later calls with the same SQL find it already there.
-        _prepare ? new ValueTask(cmd.PrepareAsync(ct)) : ValueTask.CompletedTask;
-
-    private static bool IsConnectionFault(NpgsqlException e) => e switch
-    {
-        // The server saying it is going away or not yet back: admin shutdown, crash shutdown, cannot connect now.
-        PostgresException p => p.SqlState is "57P01" or "57P02" or "57P03",
-        // Transient I/O on a dead or refused socket. A timeout is transient too but says nothing about the
-        // pool's other connections, and a retry would only double the wait: neither cleared nor retried.
-        _ => e.IsTransient && e.InnerException is not TimeoutException,
-    };
 
     private static NpgsqlParameter[] RecordParameters(SessionRecord r) =>
     [
@@ -355,14 +270,8 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
     private static NpgsqlParameter KeyParameter(SessionKey key) =>
         new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = key.ToArray() };
 
-    private static NpgsqlParameter Text(string? value) =>
-        new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
-
     // Sent as json (not text) so the server parses it as json without a cast and keeps the text verbatim.
     private static NpgsqlParameter Json(string? value) =>
         new() { NpgsqlDbType = NpgsqlDbType.Json, Value = (object?)value ?? DBNull.Value };
-
-    // Npgsql writes a DateTimeOffset to timestamptz only when its offset is zero.
-    private static NpgsqlParameter Instant(DateTimeOffset value) =>
-        new NpgsqlParameter<DateTimeOffset> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = value.ToUniversalTime() };
 }
+

@@ -4,9 +4,9 @@ using NpgsqlTypes;
 namespace Bouncer.Stores.Postgres;
 
 /// <summary>
-/// What the refresh-token, revocation, user and secret stores share with <see cref="PostgresSessionStore"/>:
-/// schema creation under an advisory lock, one prepared statement per call, and the transient-fault rule
-/// (clear the pool on a connection fault; retry reads once, never writes).
+/// What every PostgreSQL store shares: schema creation under an advisory lock, one prepared statement per
+/// call, parameter builders, and the transient-fault rule (clear the pool on a connection fault; retry
+/// reads once, never writes).
 /// </summary>
 internal static class PostgresStatements
 {
@@ -32,8 +32,8 @@ internal static class PostgresStatements
         await using var conn = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
         // CREATE ... IF NOT EXISTS is not race-free (two sessions can both pass the check and one fails on
-        // the catalog's unique index), hence the lock; the same key as the session store's, so all of
-        // Bouncer's DDL runs one at a time.
+        // the catalog's unique index), hence the lock; one fixed key for every store, so all of Bouncer's
+        // DDL runs one at a time.
         await using (var lk = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7235019470236119001)", conn, tx))
             await lk.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         // CREATE SCHEMA checks the CREATE right on the database even when IF NOT EXISTS makes it a no-op:
@@ -102,8 +102,10 @@ internal static class PostgresStatements
     }
 
     /// <summary>
-    /// A connection fault: the server going away or not yet back (57P01-57P03), or transient I/O on a dead
-    /// or refused socket. A timeout is transient too but says nothing about the pool's other connections.
+    /// A connection fault: the server going away or not yet back (57P01-57P03: admin shutdown, crash
+    /// shutdown, cannot connect now), or transient I/O on a dead or refused socket. A timeout is transient
+    /// too but says nothing about the pool's other connections, and a retry would only double the wait:
+    /// it is neither cleared nor retried.
     /// </summary>
     public static bool IsConnectionFault(NpgsqlException e) => e switch
     {
@@ -111,17 +113,21 @@ internal static class PostgresStatements
         _ => e.IsTransient && e.InnerException is not TimeoutException,
     };
 
+    /// <summary>A text parameter; null binds SQL NULL.</summary>
     public static NpgsqlParameter Text(string? value) =>
         new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 
+    /// <summary>An integer parameter.</summary>
     public static NpgsqlParameter Int(int value) => new NpgsqlParameter<int> { TypedValue = value };
 
+    /// <summary>A bigint parameter.</summary>
     public static NpgsqlParameter Long(long value) => new NpgsqlParameter<long> { TypedValue = value };
 
-    // Npgsql writes a DateTimeOffset to timestamptz only when its offset is zero.
+    /// <summary>A timestamptz parameter, sent as UTC: Npgsql writes a DateTimeOffset to timestamptz only when its offset is zero.</summary>
     public static NpgsqlParameter Instant(DateTimeOffset value) =>
         new NpgsqlParameter<DateTimeOffset> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = value.ToUniversalTime() };
 
+    /// <summary>A nullable timestamptz parameter; null binds SQL NULL.</summary>
     public static NpgsqlParameter Instant(DateTimeOffset? value) =>
         value is { } v ? Instant(v) : new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = DBNull.Value };
 

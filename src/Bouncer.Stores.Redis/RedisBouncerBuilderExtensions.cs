@@ -48,7 +48,7 @@ public static class RedisBouncerBuilderExtensions
         var time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
         var keys = new RedisStoreOptions { KeyPrefix = keyPrefix, TimeProvider = time };
         var name = $"redis {string.Join(",", redis.GetEndPoints().Select(e => e.ToString()))} prefix {keyPrefix}";
-        return new BouncerStores(new RedisSessionStore(redis, new RedisSessionStoreOptions { KeyPrefix = keyPrefix, TimeProvider = time }),
+        return new BouncerStores(new RedisSessionStore(redis, keys),
             new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys),
             name, owned ? [redis] : []);
     }

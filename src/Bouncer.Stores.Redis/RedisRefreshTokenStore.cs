@@ -1,9 +1,7 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Bouncer.Refresh;
 using StackExchange.Redis;
+using static Bouncer.Stores.Redis.RedisKeyspace;
 
 namespace Bouncer.Stores.Redis;
 
@@ -135,8 +133,6 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
     // Rotations of one family are seconds apart at most; each retry sees a newer index.
     private const int RevokeAttempts = 50;
 
-    private static readonly TimeSpan MinTtl = TimeSpan.FromSeconds(1);
-
     private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _db;
     private readonly string _prefix;
@@ -167,7 +163,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         // Hints first: a crash after them leaves hints without a record (harmless), never the reverse.
         var forgetBefore = (_clock.GetUtcNow() - _slack).ToUnixTimeMilliseconds();
         await _db.ScriptEvaluateAsync(UserIndexAddScript, [UserIndexKey(record.UserId)],
-            [record.FamilyId, Ms(record.FamilyExpiresAt), ttl, forgetBefore]).WaitAsync(ct).ConfigureAwait(false);
+            [record.FamilyId, UnixMs(record.FamilyExpiresAt), ttl, forgetBefore]).WaitAsync(ct).ConfigureAwait(false);
         if (!await ClaimPointerAsync(record.TokenHash, record.FamilyId, ttl, ct).ConfigureAwait(false))
         {
             // The pointer names another family: a duplicate when that family holds the record, otherwise a
@@ -208,7 +204,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         // winner's script finds it. Losers leave it: it names the same family and leads to the winner's record.
         if (!await ClaimPointerAsync(successor.TokenHash, successor.FamilyId, ttl, ct).ConfigureAwait(false)) return false;
         var args = new RedisValue[1 + RecordArgCount];
-        args[0] = Ms(rotatedAt);
+        args[0] = UnixMs(rotatedAt);
         RecordArgs(successor, ttl).CopyTo(args, 1);
         var rotated = await _db.ScriptEvaluateAsync(RotateScript,
             [RecordKey(successor.FamilyId, currentHash), RecordKey(successor.FamilyId, successor.TokenHash), FamilyIndexKey(successor.FamilyId)],
@@ -267,17 +263,8 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ct.ThrowIfCancellationRequested();
         var nowMs = now.ToUnixTimeMilliseconds();
-        var pattern = EscapeGlob(_prefix) + "rt:i:*";
-        var deleted = 0;
-        foreach (var server in _redis.GetServers().Where(s => !s.IsReplica))
-        {
-            await foreach (var index in server.KeysAsync(_db.Database, pattern, pageSize: 250).WithCancellation(ct).ConfigureAwait(false))
-            {
-                deleted += await SweepFamilyAsync(index, nowMs, batchSize - deleted, ct).ConfigureAwait(false);
-                if (deleted >= batchSize) return deleted;
-            }
-        }
-        return deleted;
+        return await SweepIndexesAsync(_redis, _db.Database, _prefix, "rt:i:", batchSize,
+            (index, budget) => SweepFamilyAsync(index, nowMs, budget, ct), ct).ConfigureAwait(false);
     }
 
     // ---- key layout (internal: the tests check TTLs and Cluster slots through these) ----
@@ -314,8 +301,8 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     private static RedisValue[] RecordArgs(RefreshRecord r, long ttl) =>
     [
-        r.TokenHash, ttl, Ms(Min(r.ExpiresAt, r.FamilyExpiresAt)), r.UserId, r.FamilyId, r.Generation.ToString(CultureInfo.InvariantCulture),
-        Ms(r.IssuedAt), Ms(r.ExpiresAt), Ms(r.FamilyExpiresAt), r.Scope is null ? "0" : "1", r.Scope ?? "", r.Revoked ? "1" : "0",
+        r.TokenHash, ttl, UnixMs(Min(r.ExpiresAt, r.FamilyExpiresAt)), r.UserId, r.FamilyId, r.Generation.ToString(CultureInfo.InvariantCulture),
+        UnixMs(r.IssuedAt), UnixMs(r.ExpiresAt), UnixMs(r.FamilyExpiresAt), r.Scope is null ? "0" : "1", r.Scope ?? "", r.Revoked ? "1" : "0",
     ];
 
     private static RefreshRecord? Read(string tokenHash, HashEntry[] fields)
@@ -352,33 +339,9 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         };
     }
 
-    private long TtlMilliseconds(RefreshRecord r)
-    {
-        var ttl = Min(r.ExpiresAt, r.FamilyExpiresAt) - _clock.GetUtcNow() + _slack;
-        return (long)(ttl < MinTtl ? MinTtl : ttl).TotalMilliseconds;
-    }
+    private long TtlMilliseconds(RefreshRecord r) => RedisKeyspace.TtlMilliseconds(Min(r.ExpiresAt, r.FamilyExpiresAt), _clock, _slack);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    private static string Digest(string value)
-    {
-        Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(value), digest);
-        return Base64Url.EncodeToString(digest);
-    }
-
     private static InvalidOperationException Duplicate() => new("A refresh token with this hash exists.");
-
-    private static string Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-
-    private static string EscapeGlob(string s)
-    {
-        var sb = new StringBuilder(s.Length + 4);
-        foreach (var c in s)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\') sb.Append('\\');
-            sb.Append(c);
-        }
-        return sb.ToString();
-    }
 }

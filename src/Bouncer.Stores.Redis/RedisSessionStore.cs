@@ -1,9 +1,7 @@
 using System.Buffers.Text;
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Bouncer.Sessions;
 using StackExchange.Redis;
+using static Bouncer.Stores.Redis.RedisKeyspace;
 
 namespace Bouncer.Stores.Redis;
 
@@ -120,8 +118,6 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         return 1
         """;
 
-    private static readonly TimeSpan MinTtl = TimeSpan.FromSeconds(1);
-
     private readonly IConnectionMultiplexer _redis;
     private readonly bool _ownsConnection;
     private readonly IDatabase _db;
@@ -131,15 +127,11 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
 
     /// <summary>Uses a connection the caller owns (and disposes).</summary>
     /// <exception cref="ArgumentException">The key prefix contains a brace, or the slack is negative.</exception>
-    public RedisSessionStore(IConnectionMultiplexer redis, RedisSessionStoreOptions? options = null)
+    public RedisSessionStore(IConnectionMultiplexer redis, RedisStoreOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
-        options ??= new RedisSessionStoreOptions();
-        ArgumentNullException.ThrowIfNull(options.KeyPrefix);
-        ArgumentNullException.ThrowIfNull(options.TimeProvider);
-        if (options.KeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
-            throw new ArgumentException("The key prefix must not contain '{' or '}': Redis Cluster would read it as the hash tag.", nameof(options));
-        if (options.TtlSlack < TimeSpan.Zero) throw new ArgumentException("The TTL slack must not be negative.", nameof(options));
+        options ??= new RedisStoreOptions();
+        options.Validate();
         _redis = redis;
         _db = redis.GetDatabase(options.Database);
         _prefix = options.KeyPrefix;
@@ -152,7 +144,8 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     /// connection: <see cref="Dispose"/> closes it. <c>abortConnect=false</c> is applied unless the string
     /// says otherwise, so an app starts while Redis is down and the connection heals by itself.
     /// </summary>
-    public RedisSessionStore(string configuration, RedisSessionStoreOptions? options = null)
+    /// <exception cref="ArgumentException">An empty configuration, a brace in the key prefix, or a negative slack.</exception>
+    public RedisSessionStore(string configuration, RedisStoreOptions? options = null)
         : this(Connect(configuration), options) => _ownsConnection = true;
 
     /// <inheritdoc/>
@@ -184,7 +177,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         await AddHintAsync(record, ct).ConfigureAwait(false);
         var result = await _db.ScriptEvaluateAsync(UpdateScript, [RecordKey(record.Key)],
         [
-            TtlMilliseconds(record.ExpiresAt), record.UserId, Ms(record.LastSeenAt), Ms(record.ExpiresAt),
+            TtlMilliseconds(record.ExpiresAt), record.UserId, UnixMs(record.LastSeenAt), UnixMs(record.ExpiresAt),
             record.Data is null ? "0" : "1", record.Data ?? "", record.Client is null ? "0" : "1", record.Client ?? "",
         ]).WaitAsync(ct).ConfigureAwait(false);
         return (long)result == 1;
@@ -196,7 +189,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         ct.ThrowIfCancellationRequested();
         await AddHintAsync(record, ct).ConfigureAwait(false);   // as in UpdateAsync: the hint moves first
         var result = await _db.ScriptEvaluateAsync(TouchScript, [RecordKey(record.Key)],
-            [TtlMilliseconds(record.ExpiresAt), record.UserId, Ms(record.LastSeenAt), Ms(record.ExpiresAt)]).WaitAsync(ct).ConfigureAwait(false);
+            [TtlMilliseconds(record.ExpiresAt), record.UserId, UnixMs(record.LastSeenAt), UnixMs(record.ExpiresAt)]).WaitAsync(ct).ConfigureAwait(false);
         return (long)result == 1;
     }
 
@@ -279,17 +272,8 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         var nowMs = now.ToUnixTimeMilliseconds();
-        var pattern = EscapeGlob(_prefix) + "u:*";
-        var deleted = 0;
-        foreach (var server in _redis.GetServers().Where(s => !s.IsReplica))
-        {
-            await foreach (var index in server.KeysAsync(_db.Database, pattern, pageSize: 250).WithCancellation(ct).ConfigureAwait(false))
-            {
-                deleted += await SweepIndexAsync(index, nowMs, batchSize - deleted, ct).ConfigureAwait(false);
-                if (deleted >= batchSize) return deleted;
-            }
-        }
-        return deleted;
+        return await SweepIndexesAsync(_redis, _db.Database, _prefix, "u:", batchSize,
+            (index, budget) => SweepIndexAsync(index, nowMs, budget, ct), ct).ConfigureAwait(false);
     }
 
     /// <summary>Closes the connection when this store opened it; otherwise does nothing.</summary>
@@ -312,9 +296,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     {
         // A digest, not the user id: user ids are often e-mail addresses, and key names show up in
         // monitoring tools, slow logs and MONITOR output.
-        Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(userId), digest);
-        return $"{_prefix}u:{{{Base64Url.EncodeToString(digest)}}}";
+        return $"{_prefix}u:{{{Digest(userId)}}}";
     }
 
     // ---- helpers ----
@@ -323,14 +305,14 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     {
         var result = await _db.ScriptEvaluateAsync(CreateScript, [RecordKey(r.Key)],
         [
-            TtlMilliseconds(r.ExpiresAt), r.UserId, Ms(r.CreatedAt), Ms(r.LastSeenAt), Ms(r.ExpiresAt), Ms(r.AbsoluteExpiresAt),
+            TtlMilliseconds(r.ExpiresAt), r.UserId, UnixMs(r.CreatedAt), UnixMs(r.LastSeenAt), UnixMs(r.ExpiresAt), UnixMs(r.AbsoluteExpiresAt),
             r.Data is null ? "0" : "1", r.Data ?? "", r.Client is null ? "0" : "1", r.Client ?? "",
         ]).WaitAsync(ct).ConfigureAwait(false);
         return (long)result == 1;
     }
 
     private Task AddHintAsync(SessionRecord r, CancellationToken ct) =>
-        _db.ScriptEvaluateAsync(IndexAddScript, [IndexKey(r.UserId)], [Member(r.Key), Ms(r.ExpiresAt), TtlMilliseconds(r.ExpiresAt)]).WaitAsync(ct);
+        _db.ScriptEvaluateAsync(IndexAddScript, [IndexKey(r.UserId)], [Member(r.Key), UnixMs(r.ExpiresAt), TtlMilliseconds(r.ExpiresAt)]).WaitAsync(ct);
 
     private Task RemoveHintsAsync(string userId, RedisValue[] members, CancellationToken ct) =>
         _db.SortedSetRemoveAsync(IndexKey(userId), members).WaitAsync(ct);
@@ -391,26 +373,9 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         };
     }
 
-    private long TtlMilliseconds(DateTimeOffset expiresAt)
-    {
-        var ttl = expiresAt - _clock.GetUtcNow() + _slack;
-        return (long)(ttl < MinTtl ? MinTtl : ttl).TotalMilliseconds;
-    }
+    private long TtlMilliseconds(DateTimeOffset expiresAt) => RedisKeyspace.TtlMilliseconds(expiresAt, _clock, _slack);
 
     private static RedisValue Member(SessionKey key) => key.ToArray();
-
-    private static string Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-
-    private static string EscapeGlob(string s)
-    {
-        var sb = new StringBuilder(s.Length + 4);
-        foreach (var c in s)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\') sb.Append('\\');
-            sb.Append(c);
-        }
-        return sb.ToString();
-    }
 
     private static ConnectionMultiplexer Connect(string configuration)
     {

@@ -1,8 +1,8 @@
 namespace Bouncer.Stores.Redis;
 
 /// <summary>
-/// Settings of the Redis refresh-token, user, secret and revocation stores (<see cref="RedisRefreshTokenStore"/>,
-/// <see cref="RedisUserStore"/>, <see cref="RedisSecretStore"/>, <see cref="RedisRevocationChannel"/>).
+/// Settings of every Redis store: <see cref="RedisSessionStore"/>, <see cref="RedisRefreshTokenStore"/>,
+/// <see cref="RedisUserStore"/>, <see cref="RedisSecretStore"/> and <see cref="RedisRevocationChannel"/>.
 /// Read once, when a store is built. Give every store of one deployment the same values.
 /// </summary>
 public sealed class RedisStoreOptions
@@ -15,20 +15,24 @@ public sealed class RedisStoreOptions
     public string KeyPrefix { get; set; } = "bouncer:";
 
     /// <summary>
-    /// The clock Redis TTLs are computed from; use the engine's (default <see cref="TimeProvider.System"/>).
-    /// TTL = expiry - now + <see cref="TtlSlack"/>.
+    /// The clock Redis TTLs are computed from; use the engine's, e.g. the <c>SessionManager</c>'s (default
+    /// <see cref="TimeProvider.System"/>). TTL = expiry - now + <see cref="TtlSlack"/>.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
-    /// How long Redis keeps a record after the engine's expiry (default 5 minutes). TTLs are only garbage
-    /// collection, late enough that clock skew never drops a record the engine still considers live.
+    /// How long Redis keeps a record after the engine's expiry (default 5 minutes). The engine decides
+    /// validity with its own clock; the TTL is only garbage collection, set late enough that clock skew
+    /// between app servers and Redis never drops a record the engine still considers live.
     /// </summary>
     public TimeSpan TtlSlack { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>The logical database (default -1: the connection's default). Redis Cluster has only 0.</summary>
     public int Database { get; set; } = -1;
 
+    /// <summary>Checks the settings a store is about to read.</summary>
+    /// <exception cref="ArgumentNullException">The prefix or the clock is null.</exception>
+    /// <exception cref="ArgumentException">The prefix contains a brace, or the slack is negative.</exception>
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(KeyPrefix);

@@ -1,9 +1,6 @@
-using System.Buffers.Text;
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Bouncer.Users;
 using StackExchange.Redis;
+using static Bouncer.Stores.Redis.RedisKeyspace;
 
 namespace Bouncer.Stores.Redis;
 
@@ -73,7 +70,7 @@ public sealed class RedisUserStore : IUserStore
         var created = await _db.ScriptEvaluateAsync(CreateScript, [UserKey(user.Username)],
         [
             user.Username, user.PasswordHash, user.Roles, user.FailedLogins, user.LockedUntil is null ? "0" : "1",
-            Ms(user.LockedUntil ?? default), Ms(user.CreatedAt),
+            UnixMs(user.LockedUntil ?? default), UnixMs(user.CreatedAt),
         ]).WaitAsync(ct).ConfigureAwait(false);
         return (long)created == 1;
     }
@@ -117,7 +114,7 @@ public sealed class RedisUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(user);
         ct.ThrowIfCancellationRequested();
         var updated = await _db.ScriptEvaluateAsync(UpdateScript, [UserKey(user.Username)],
-            [user.Roles, user.FailedLogins, user.LockedUntil is null ? "0" : "1", Ms(user.LockedUntil ?? default)]).WaitAsync(ct).ConfigureAwait(false);
+            [user.Roles, user.FailedLogins, user.LockedUntil is null ? "0" : "1", UnixMs(user.LockedUntil ?? default)]).WaitAsync(ct).ConfigureAwait(false);
         return (long)updated == 1;
     }
 
@@ -127,16 +124,10 @@ public sealed class RedisUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(username);
         ct.ThrowIfCancellationRequested();
         var result = await _db.ScriptEvaluateAsync(RecordFailureScript, [UserKey(username)],
-            [maxFailures, Ms(lockUntil)]).WaitAsync(ct).ConfigureAwait(false);
+            [maxFailures, UnixMs(lockUntil)]).WaitAsync(ct).ConfigureAwait(false);
         return (long)result == 1;
     }
 
-    internal RedisKey UserKey(string username)
-    {
-        Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(username), digest);
-        return $"{_prefix}user:{{{Base64Url.EncodeToString(digest)}}}";
-    }
-
-    private static string Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+    // A digest, not the username: usernames are often e-mail addresses, and key names show up in logs.
+    internal RedisKey UserKey(string username) => $"{_prefix}user:{{{Digest(username)}}}";
 }

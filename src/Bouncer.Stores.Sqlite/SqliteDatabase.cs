@@ -59,6 +59,7 @@ internal sealed partial class SqliteDatabase : IDisposable
     /// <summary>Full path of the database file.</summary>
     public string DatabasePath => Path.GetFullPath(_path);
 
+    /// <summary>True once <see cref="Dispose"/> has run: no connection is handed out any more.</summary>
     public bool IsDisposed => _disposed;
 
     /// <summary>True for a name that may be spliced into SQL as a quoted table name.</summary>
@@ -201,41 +202,4 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
     private static partial Regex IdentifierPattern();
-
-    /// <summary>
-    /// One open connection with its pragmas applied and its statements compiled on first use; used by one
-    /// caller at a time (a SqliteConnection is not thread-safe).
-    /// </summary>
-    internal sealed class Connection(SqliteConnection connection) : IDisposable
-    {
-        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
-
-        public SqliteConnection Sqlite { get; } = connection;
-
-        /// <summary>
-        /// The cached command for <paramref name="sql"/> with <paramref name="values"/> bound to its parameters
-        /// <c>$p0</c>, <c>$p1</c>, ... in order (null binds SQL NULL), enlisted in <paramref name="tx"/>.
-        /// </summary>
-        public SqliteCommand Command(string sql, SqliteTransaction? tx, params ReadOnlySpan<object?> values)
-        {
-            // Reusing the command keeps its compiled statement: SQLite parses each statement once per connection.
-            if (!_commands.TryGetValue(sql, out var cmd))
-            {
-                cmd = Sqlite.CreateCommand();
-                cmd.CommandText = sql;
-                _commands.Add(sql, cmd);
-            }
-            cmd.Transaction = tx;
-            var p = cmd.Parameters;
-            while (p.Count < values.Length) p.Add(new SqliteParameter { ParameterName = "$p" + p.Count });
-            for (var i = 0; i < values.Length; i++) p[i].Value = values[i] ?? DBNull.Value;
-            return cmd;
-        }
-
-        public void Dispose()
-        {
-            foreach (var c in _commands.Values) c.Dispose();
-            Sqlite.Dispose();
-        }
-    }
 }

@@ -20,7 +20,7 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     protected override ISessionStore CreateStore(TimeProvider clock) => CreateRedisStore(clock);
 
     private RedisSessionStore CreateRedisStore(TimeProvider clock) =>
-        new(server.Connection, new RedisSessionStoreOptions { KeyPrefix = _prefix, TimeProvider = clock, TtlSlack = Slack });
+        new(server.Connection, new RedisStoreOptions { KeyPrefix = _prefix, TimeProvider = clock, TtlSlack = Slack });
 
     private IDatabase Db => server.Connection.GetDatabase();
 
@@ -143,15 +143,15 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     [InlineData("app}")]
     public void Constructor_PrefixWithBrace_IsRefused(string prefix)
     {
-        Assert.Throws<ArgumentException>(() => new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = prefix }));
+        Assert.Throws<ArgumentException>(() => new RedisSessionStore(server.Connection, new RedisStoreOptions { KeyPrefix = prefix }));
     }
 
     [Fact]
     public async Task Sweep_PrefixWithGlobCharacters_StaysInsideItsPrefix()
     {
         // Unescaped, "[a]*?" would make SCAN's MATCH pattern also cover the neighbour's "ab..." keys.
-        var globbed = new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = _prefix + "[a]*?", TimeProvider = Clock });
-        var neighbour = new RedisSessionStore(server.Connection, new RedisSessionStoreOptions { KeyPrefix = _prefix + "ab", TimeProvider = Clock });
+        var globbed = new RedisSessionStore(server.Connection, new RedisStoreOptions { KeyPrefix = _prefix + "[a]*?", TimeProvider = Clock });
+        var neighbour = new RedisSessionStore(server.Connection, new RedisStoreOptions { KeyPrefix = _prefix + "ab", TimeProvider = Clock });
         var mine = NewRecord("alice", TimeSpan.FromMinutes(1));
         var theirs = NewRecord("alice", TimeSpan.FromMinutes(1));
         await globbed.CreateAsync(mine, default);
