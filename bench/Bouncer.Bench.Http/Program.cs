@@ -1,3 +1,5 @@
+using Bouncer;
+using Bouncer.Sessions;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using Bouncer.AspNetCore;
@@ -62,7 +64,7 @@ switch (mode)
             "bouncer-session-sqlite" => FromSqlite(Path.Combine(Path.GetTempPath(), $"bouncer-bench-{Environment.ProcessId}.db")),
             "bouncer-session-redis" or "bouncer-session-redis-nocache" =>
                 new BouncerStores(new RedisSessionStore(redis ?? throw new InvalidOperationException("--redis host:port needed")),
-                    new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel()),
+                    new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), "redis sessions, memory rest"),
             _ => BouncerStores.InMemory(),
         });
         break;
@@ -73,17 +75,19 @@ if (mode.StartsWith("bouncer-", StringComparison.Ordinal))
 {
     app.UseBouncer();
     app.MapBouncerEndpoints();
+    // The host's own resource, as the server maps it.
+    app.MapGet("/api/me", (ClaimsPrincipal user) => Results.Json(new { sub = user.FindFirst("sub")?.Value, via = user.FindFirst(BouncerClaims.Via)?.Value })).RequireAuthorization();
     app.MapGet("/bench/credential", async (HttpContext ctx) =>
     {
-        var runtime = ctx.RequestServices.GetRequiredService<BouncerRuntime>();
-        await runtime.Users.RegisterAsync("bench", "bench-password", "", ctx.RequestAborted);
+        var services = ctx.RequestServices;
+        await services.GetRequiredService<UserService>().RegisterAsync("bench", "bench-password", "", ctx.RequestAborted);
         if (mode.StartsWith("bouncer-session", StringComparison.Ordinal))
         {
-            var (_, id) = await runtime.Sessions.CreateAsync("bench", "{\"roles\":\"\"}", "wrk", ctx.RequestAborted);
+            var (_, id) = await services.GetRequiredService<SessionManager>().CreateAsync("bench", "{\"roles\":\"\"}", "wrk", ctx.RequestAborted);
             return $"Cookie: {BouncerDefaults.SessionCookieName}={id}";
         }
-        var grant = (await runtime.Refresh.IssueAsync("bench", null, ctx.RequestAborted)).Access!;
-        var token = runtime.TokenIssuer.Issue(new TokenRequest { Subject = grant.Subject, SessionId = grant.Sid, JwtId = grant.Jti, Lifetime = TimeSpan.FromMinutes(10) });
+        var grant = (await services.GetRequiredService<RefreshTokenService>().IssueAsync("bench", null, ctx.RequestAborted)).Access!;
+        var token = services.GetRequiredService<BouncerTokens>().Signer.Issue(new TokenRequest { Subject = grant.Subject, SessionId = grant.Sid, JwtId = grant.Jti, Lifetime = TimeSpan.FromMinutes(10) });
         return $"Authorization: Bearer {token}";
     });
 }
@@ -129,7 +133,7 @@ string? Arg(string name)
 static BouncerStores FromSqlite(string path)
 {
     var s = SqliteBouncerStores.Open(path);
-    return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations);
+    return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations, "sqlite " + path, s);
 }
 
 sealed class NoopHandler(Microsoft.Extensions.Options.IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder)

@@ -25,7 +25,7 @@ public abstract class NetworkStoreCommandsTests
     public async Task ListThenRevokeUser_DeletesInTheStore_AndAnnouncesIt()
     {
         var (store, channel) = await OpenAsync();
-        var sessions = new SessionManager(store, TimeProvider.System, LongLived);
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), TimeProvider.System, LongLived);
         var user = "cli-" + Guid.NewGuid().ToString("N")[..10];
         var (phone, phoneId) = await sessions.CreateAsync(user, null, "phone", default);
         await using var listener = new RevocationListener(channel);

@@ -23,7 +23,7 @@ public sealed class SessionsCommandsTests : IDisposable
         _db = Path.Combine(_folder, "sessions.db");
         _store = new SqliteSessionStore(_db);
         // The CLI reads with the system clock, so seeded sessions are live by the system clock too.
-        _sessions = new SessionManager(_store, TimeProvider.System, LongLived);
+        _sessions = new SessionManager(_store, new Bouncer.Revocation.InProcessRevocationChannel(), TimeProvider.System, LongLived);
     }
 
     public void Dispose()
@@ -131,7 +131,7 @@ public sealed class SessionsCommandsTests : IDisposable
     public async Task Sweep_RemovesExpiredOnly_ReportingEachBatch()
     {
         // Created three days ago on a fake clock: expired by the system clock the CLI uses.
-        var past = new SessionManager(_store, new ManualClock(DateTimeOffset.UtcNow.AddDays(-3)), LongLived);
+        var past = new SessionManager(_store, new Bouncer.Revocation.InProcessRevocationChannel(), new ManualClock(DateTimeOffset.UtcNow.AddDays(-3)), LongLived);
         for (var i = 0; i < 5; i++) await past.CreateAsync("old" + i, default);
         var (_, live) = await _sessions.CreateAsync("alice", default);
 

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Bouncer;
 using Bouncer.AspNetCore;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -40,7 +41,8 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
         if (Clock is { } clock) builder.ConfigureTestServices(s => s.AddSingleton(clock));
     }
 
-    public BouncerRuntime Runtime => Services.GetRequiredService<BouncerRuntime>();
+    /// <summary>The engine's services as the host composed them.</summary>
+    public EngineView Runtime => new(Services);
 
     /// <summary>A client without cookie handling, on https://localhost (so the request's own origin is https://localhost).</summary>
     public HttpClient Client() => KestrelAddress is { } address
@@ -98,6 +100,20 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     {
         using (request) return await Client().SendAsync(request);
     }
+}
+
+/// <summary>The engine services a test looks at, resolved from the host's container.</summary>
+public sealed class EngineView(IServiceProvider services)
+{
+    public BouncerStores Stores => services.GetRequiredService<BouncerStores>();
+    public Bouncer.Sessions.SessionManager Sessions => services.GetRequiredService<Bouncer.Sessions.SessionManager>();
+    public BouncerOptions Options => services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerOptions>>().Value;
+    public Bouncer.Tokens.BouncerTokens Tokens => services.GetRequiredService<Bouncer.Tokens.BouncerTokens>();
+    public Bouncer.Tokens.KeyRing Keys => Tokens.Keys;
+    public Bouncer.Tokens.JwsVerifier VerifierFor(string audience) => Tokens.VerifierFor(audience);
+
+    /// <summary>The demo host's switches, or null when the host runs without demo controls.</summary>
+    public Bouncer.Server.DemoState? Demo => services.GetService<Bouncer.Server.DemoState>();
 }
 
 public static class Passwords

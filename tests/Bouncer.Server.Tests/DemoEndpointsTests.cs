@@ -16,7 +16,7 @@ public sealed class DemoEndpointsTests
         var pair = await host.LoginJwtAsync("alice");
         using var response = await host.SendAsync(BouncerHost.WithBearer(new HttpMethod(method), path, pair.AccessToken, method == "POST" ? new { enabled = false } : null));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.True(host.Runtime.PushEnabled);
+        Assert.Null(host.Runtime.Demo);   // the demo host's switches are not even registered
     }
 
     [Fact]
@@ -96,11 +96,60 @@ public sealed class DemoEndpointsTests
     }
 
     [Fact]
-    public async Task DemoPush_Disable_TurnsOffRevocationChecks()
+    public async Task DemoPush_Anonymous_Returns401()
     {
         await using var host = new BouncerHost("Development");
         using var response = await host.Client().PostAsJsonAsync("/demo/push", new { enabled = false });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.False(host.Runtime.PushEnabled);
+        await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, "credential_missing");
+    }
+
+    [Fact]
+    public async Task DemoPush_Off_AcceptsOnlyTheCallersOwnRevokedTokens()
+    {
+        await using var host = new BouncerHost("Development");
+        var alice = await host.LoginJwtAsync("alice");
+        var bob = await host.LoginJwtAsync("bob");
+        using (var off = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/push", alice.AccessToken, new { enabled = false })))
+            Assert.False((await off.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("push").GetBoolean());
+        foreach (var token in new[] { alice.AccessToken, bob.AccessToken })
+            using (var revoke = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/revoke", token)))
+                Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+
+        // Alice switched the push off for her own tokens: the plain-JWT paradox, for her alone.
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", alice.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        // Bob did not: another visitor's switch changes nothing for his requests.
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", bob.AccessToken)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
+        Assert.False(host.Runtime.Demo!.PushEnabledFor("alice"));
+        Assert.True(host.Runtime.Demo!.PushEnabledFor("bob"));
+    }
+
+    [Fact]
+    public async Task DemoPush_CrossSiteWithSessionCookie_IsRefused()
+    {
+        await using var host = new BouncerHost("Development");
+        var alice = await host.LoginSessionAsync("alice");
+        var request = BouncerHost.WithSession(HttpMethod.Post, "/demo/push", alice.Cookie, new { enabled = false });
+        request.Headers.Add("Origin", "https://evil.test");
+        using var response = await host.SendAsync(request);
+        await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "csrf_rejected");
+        Assert.True(host.Runtime.Demo!.PushEnabledFor("alice"));
+    }
+
+    [Fact]
+    public async Task DemoExpire_Jwt_RefreshedTokenWorksAgain()
+    {
+        await using var host = new BouncerHost("Development");
+        var alice = await host.LoginJwtAsync("alice");
+        using (var expire = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/expire", alice.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, expire.StatusCode);
+        using var refreshed = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = alice.RefreshToken });
+        var next = await TokenPair.ReadAsync(refreshed);
+
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", alice.AccessToken)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_expired");
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", next.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
     }
 }

@@ -11,6 +11,6 @@ public sealed class HostTests
         using var response = await host.Client().GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.IsType<Bouncer.Sessions.MemorySessionStore>(host.Runtime.Stores.Sessions);
-        Assert.False(host.Runtime.Options.Demo);
+        Assert.Null(host.Runtime.Demo);
     }
 }

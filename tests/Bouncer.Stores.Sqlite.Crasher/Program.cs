@@ -13,7 +13,7 @@ if (args.Length != 1)
 using var store = new SqliteSessionStore(args[0]);
 // Same long timeouts as the test's SessionManager on the system clock, so the sessions are still live
 // when the parent looks for them.
-var sessions = new SessionManager(store, TimeProvider.System, new SessionOptions { IdleTimeout = TimeSpan.FromDays(1), AbsoluteTimeout = TimeSpan.FromDays(2) });
+var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), TimeProvider.System, new SessionOptions { IdleTimeout = TimeSpan.FromDays(1), AbsoluteTimeout = TimeSpan.FromDays(2) });
 var stdout = Console.Out;
 for (var i = 0; ; i++)
 {

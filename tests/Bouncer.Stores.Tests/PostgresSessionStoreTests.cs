@@ -48,7 +48,7 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
         await using var dataSource = NpgsqlDataSource.Create(own.ConnectionString);
         var store = new PostgresSessionStore(dataSource);
         await store.EnsureSchemaAsync();
-        var sessions = new SessionManager(store, Clock);
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         var ids = new List<string>();
         // Several concurrent creates leave several idle connections in the pool, all dead after the crash.
         await Parallel.ForAsync(0, 30, new ParallelOptions { MaxDegreeOfParallelism = 6 }, async (i, ct) =>
@@ -134,7 +134,7 @@ public sealed class PostgresSessionStoreTests(PostgresServer server) : SessionSt
     public async Task Table_HoldsOnlyThe32ByteDigest_NeverTheId()
     {
         var store = CreatePostgresStore();
-        var sessions = new SessionManager(store, Clock);
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         var (_, id) = await sessions.CreateAsync("alice", """{"k":"v"}""", "Firefox", default);
 
         await using var cmd = server.DataSource.CreateCommand($"SELECT id, t::text FROM \"{store.Options.Schema}\".\"{store.Options.Table}\" t");

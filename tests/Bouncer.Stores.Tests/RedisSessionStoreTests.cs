@@ -168,7 +168,7 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     public async Task Keys_HoldOnlyDigests_NeverTheLiveIdOrTheUserId()
     {
         const string user = "alice.secret@example.com";
-        var sessions = new SessionManager(CreateRedisStore(Clock), Clock);
+        var sessions = new SessionManager(CreateRedisStore(Clock), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         var ids = new List<string>();
         for (var i = 0; i < 3; i++) ids.Add((await sessions.CreateAsync(user, default)).Id);
         var rotated = await sessions.RotateAsync(ids[0], default);
@@ -212,7 +212,7 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     public async Task EveryCommandSent_TouchesKeysOfOneClusterSlot()
     {
         var store = CreateRedisStore(Clock);
-        var sessions = new SessionManager(store, Clock, new SessionOptions { MaxSessionsPerUser = 3, TouchInterval = TimeSpan.FromMinutes(1) });
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), Clock, new SessionOptions { MaxSessionsPerUser = 3, TouchInterval = TimeSpan.FromMinutes(1) });
         await using var monitor = await RedisMonitor.StartAsync(server.Connection, server.Configuration);
 
         // Every store operation, including the failure paths.

@@ -55,9 +55,10 @@ public abstract class RefreshStoreContract
     [Fact]
     public async Task Refresh_ReuseAfterGrace_RevokesTheWholeFamilyAndPushesIt()
     {
-        var audits = new List<RefreshAuditEvent>();
-        var service = CreateService();
-        service.OnAudit = audits.Add;
+        var audits = new List<Bouncer.Diagnostics.AuditEvent>();
+        var trail = new Bouncer.Diagnostics.BouncerAudit(time: Clock);
+        trail.Recorded += audits.Add;
+        var service = new RefreshTokenService(CreateStore(), Channel, Clock, new RefreshOptions { DerivationKey = new byte[32] }, audit: trail);
         await using var verifier = new RevocationListener(Channel, null, Clock);
         await verifier.StartAsync(default);
         var login = await service.IssueAsync("alice", null, default);
@@ -74,8 +75,9 @@ public abstract class RefreshStoreContract
         Assert.Equal(RevocationVerdict.Revoked, await verifier.CheckAsync(current.Access!.Sid, current.Access.Jti, "alice", current.Access.IssuedAt.ToUnixTimeSeconds(), default));
         Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(other.RefreshToken, default)).Outcome);
         var audit = Assert.Single(audits);
-        Assert.Equal("refresh_token_reused", audit.Kind);
-        Assert.Equal(login.Access.Sid, audit.FamilyId);
+        Assert.Equal(Bouncer.Diagnostics.AuditEventKind.RefreshReuseDetected, audit.Kind);
+        Assert.Equal("refresh_token_reused", audit.Reason);
+        Assert.Equal(login.Access.Sid, audit.Target);
     }
 
     [Fact]

@@ -17,8 +17,15 @@ public abstract class SessionStoreContract
     /// <summary>A fresh, empty store isolated from every other test, using <paramref name="clock"/>.</summary>
     protected abstract ISessionStore CreateStore(TimeProvider clock);
 
+    /// <summary>
+    /// One engine instance over <paramref name="store"/>: what each server process runs. The near-cache variant gives
+    /// each instance its own cache, fed by the pushes of the others.
+    /// </summary>
+    protected virtual SessionManager NewManager(ISessionStore store, TimeProvider clock, SessionOptions? options = null) =>
+        new(store, new Bouncer.Revocation.InProcessRevocationChannel(), clock, options);
+
     protected SessionManager CreateManager(SessionOptions? options = null) =>
-        new(CreateStore(Clock), Clock, options ?? new SessionOptions
+        NewManager(CreateStore(Clock), Clock, options ?? new SessionOptions
         {
             IdleTimeout = TimeSpan.FromMinutes(30),
             AbsoluteTimeout = TimeSpan.FromHours(8),
@@ -58,7 +65,7 @@ public abstract class SessionStoreContract
     public async Task Store_KeepsOnlyTheHashOfTheId()
     {
         var store = CreateStore(Clock);
-        var sessions = new SessionManager(store, Clock);
+        var sessions = NewManager(store, Clock);
         var (session, id) = await sessions.CreateAsync("alice", default);
 
         var idBytes = Base64Url.DecodeFromChars(id);
@@ -136,7 +143,7 @@ public abstract class SessionStoreContract
     public async Task Get_WithinTouchInterval_DoesNotWriteBack()
     {
         var store = CreateStore(Clock);
-        var sessions = new SessionManager(store, Clock, new SessionOptions { TouchInterval = TimeSpan.FromMinutes(5) });
+        var sessions = NewManager(store, Clock, new SessionOptions { TouchInterval = TimeSpan.FromMinutes(5) });
         var (created, id) = await sessions.CreateAsync("alice", default);
         SessionKey.TryParseHandle(created.Handle, out var key);
 
@@ -290,7 +297,7 @@ public abstract class SessionStoreContract
         // Two managers over one store stand for two server instances; all logins land in the same millisecond.
         var store = CreateStore(Clock);
         var options = new SessionOptions { MaxSessionsPerUser = 3 };
-        SessionManager[] instances = [new(store, Clock, options), new(store, Clock, options)];
+        SessionManager[] instances = [NewManager(store, Clock, options), NewManager(store, Clock, options)];
         var created = await Task.WhenAll(Enumerable.Range(0, 24).Select(i =>
             Task.Run(async () => (await instances[i % 2].CreateAsync("alice", default)).Id)));
 
@@ -315,9 +322,9 @@ public abstract class SessionStoreContract
         // Instance B's clock lags A's by a second: its new session sorts oldest, yet its login must get a live id.
         var store = CreateStore(Clock);
         var options = new SessionOptions { MaxSessionsPerUser = 2 };
-        var a = new SessionManager(store, Clock, options);
+        var a = NewManager(store, Clock, options);
         var lagging = new OffsetClock(Clock, TimeSpan.FromSeconds(-1));
-        var b = new SessionManager(store, lagging, options);
+        var b = NewManager(store, lagging, options);
         await a.CreateAsync("alice", default);
         await a.CreateAsync("alice", default);
 
@@ -335,7 +342,7 @@ public abstract class SessionStoreContract
     public async Task Sweep_RemovesOnlyExpired_InBatches()
     {
         var store = CreateStore(Clock);
-        var sessions = new SessionManager(store, Clock, new SessionOptions { SweepBatchSize = 7 });
+        var sessions = NewManager(store, Clock, new SessionOptions { SweepBatchSize = 7 });
         var doomed = new List<string>();
         for (var i = 0; i < 25; i++) doomed.Add((await sessions.CreateAsync("u" + (i % 3), default)).Id);
         Clock.Advance(TimeSpan.FromMinutes(31));

@@ -21,7 +21,7 @@ public sealed class SqliteBouncerStoresTests : IDisposable
         var path = _temp.NewPath();
         await using (var stores = SqliteBouncerStores.Open(path, TimeSpan.FromMilliseconds(50)))
         {
-            await new SessionManager(stores.Sessions, _clock).CreateAsync("alice", default);
+            await new SessionManager(stores.Sessions, new Bouncer.Revocation.InProcessRevocationChannel(), _clock).CreateAsync("alice", default);
             await new UserService(stores.Users, _clock).RegisterAsync("alice", "correct horse", "", default);
             await stores.Secrets.SetAsync("issuer", "https://auth.example", default);
             var refresh = new RefreshTokenService(stores.RefreshTokens, stores.Revocations, _clock, new RefreshOptions { DerivationKey = new byte[32] });

@@ -51,7 +51,7 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task Create_FileHoldsOnlyTheDigest_NeverTheId()
     {
         var path = NewPath();
-        var sessions = new SessionManager(Open(path), Clock);
+        var sessions = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         var (_, id) = await sessions.CreateAsync("alice", default);
 
         var raw = (byte[])Scalar(path, "SELECT id FROM bouncer_sessions")!;
@@ -92,7 +92,7 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
             committed.AddRange((await child.StandardOutput.ReadToEndAsync()).Split('\n').Where(l => l.Length == SessionId.Length));
         }
 
-        var sessions = new SessionManager(Open(path), TimeProvider.System, new SessionOptions
+        var sessions = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), TimeProvider.System, new SessionOptions
         {
             IdleTimeout = TimeSpan.FromDays(1),
             AbsoluteTimeout = TimeSpan.FromDays(2),
@@ -109,8 +109,8 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task TwoStores_SameFile_SeeEachOthersWrites()
     {
         var path = NewPath();
-        var a = new SessionManager(Open(path), Clock);
-        var b = new SessionManager(Open(path), Clock);
+        var a = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
+        var b = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
 
         var (_, fromA) = await a.CreateAsync("alice", """{"by":"a"}""", null, default);
         Assert.Equal("""{"by":"a"}""", (await b.GetAsync(fromA, default))!.Data);
@@ -127,8 +127,8 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task TwoStores_SameFile_ConcurrentWriters_AllCommit()
     {
         var path = NewPath();
-        var a = new SessionManager(Open(path), Clock);
-        var b = new SessionManager(Open(path), Clock);
+        var a = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
+        var b = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
 
         // Each store has its own writer connection, so these contend for SQLite's single write lock as
         // two processes would; busy_timeout must make them queue rather than fail with SQLITE_BUSY.
@@ -143,7 +143,7 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task Create_WhileAnotherConnectionHoldsTheWriteLock_WaitsThenCommits()
     {
         var path = NewPath();
-        var sessions = new SessionManager(Open(path), Clock);
+        var sessions = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         using var other = Raw(path);
         Execute(other, "BEGIN IMMEDIATE");
         var releasing = false;
@@ -166,7 +166,7 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task Get_WhileAnotherConnectionHasAnOpenWriteTransaction_ReadsTheCommittedRow()
     {
         var path = NewPath();
-        var sessions = new SessionManager(Open(path), Clock);
+        var sessions = new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
         var (_, id) = await sessions.CreateAsync("alice", default);
         using var other = Raw(path);
         Execute(other, "BEGIN IMMEDIATE");
@@ -185,9 +185,9 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
         var path = NewPath();
         string id;
         using (var first = new SqliteSessionStore(path))
-            (_, id) = await new SessionManager(first, Clock).CreateAsync("alice", """{"k":1}""", null, default);
+            (_, id) = await new SessionManager(first, new Bouncer.Revocation.InProcessRevocationChannel(), Clock).CreateAsync("alice", """{"k":1}""", null, default);
 
-        var found = await new SessionManager(Open(path), Clock).GetAsync(id, default);
+        var found = await new SessionManager(Open(path), new Bouncer.Revocation.InProcessRevocationChannel(), Clock).GetAsync(id, default);
 
         Assert.Equal("""{"k":1}""", found!.Data);
     }
@@ -196,8 +196,8 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     public async Task Open_ConnectionStringAndTableName_AreHonoured_TablesIsolated()
     {
         var path = NewPath();
-        var red = new SessionManager(Open($"Data Source={path}", "red_sessions"), Clock);
-        var blue = new SessionManager(Open(path, "blue_sessions"), Clock);
+        var red = new SessionManager(Open($"Data Source={path}", "red_sessions"), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
+        var blue = new SessionManager(Open(path, "blue_sessions"), new Bouncer.Revocation.InProcessRevocationChannel(), Clock);
 
         var (_, id) = await red.CreateAsync("alice", default);
 
@@ -253,7 +253,7 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
     {
         var path = NewPath();
         var store = Open(path);
-        await new SessionManager(store, Clock).CreateAsync("alice", default);
+        await new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), Clock).CreateAsync("alice", default);
         store.Dispose();
         File.Delete(path + "-wal");
         File.Delete(path + "-shm");

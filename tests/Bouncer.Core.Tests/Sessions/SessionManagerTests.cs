@@ -13,7 +13,7 @@ public sealed class SessionManagerTests
     public async Task Get_MalformedId_NeverReachesTheStore(string id)
     {
         var store = new CountingStore();
-        var sessions = new SessionManager(store, new ManualClock());
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), new ManualClock());
 
         Assert.Null(await sessions.GetAsync(id, default));
         Assert.False(await sessions.DeleteAsync(id, default));
@@ -55,9 +55,9 @@ public sealed class SessionManagerTests
     {
         var store = new MemorySessionStore();
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, null, new SessionOptions { IdleTimeout = TimeSpan.Zero }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, null, new SessionOptions { AbsoluteTimeout = TimeSpan.FromMinutes(1) }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, null, new SessionOptions { MaxSessionsPerUser = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), null, new SessionOptions { IdleTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), null, new SessionOptions { AbsoluteTimeout = TimeSpan.FromMinutes(1) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), null, new SessionOptions { MaxSessionsPerUser = 0 }));
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class SessionManagerTests
     {
         var clock = new ManualClock();
         var store = new MemorySessionStore();
-        var sessions = new SessionManager(store, clock, new SessionOptions { SweepInterval = TimeSpan.FromMinutes(5) });
+        var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), clock, new SessionOptions { SweepInterval = TimeSpan.FromMinutes(5) });
         await sessions.CreateAsync("alice", default);
         clock.Advance(TimeSpan.FromHours(1));
         using var sweeper = new SessionSweeper(sessions, clock);

@@ -1,34 +1,28 @@
 using Bouncer.Revocation;
 using Bouncer.Sessions;
 
-namespace Bouncer.Stores.Tests;
+namespace Bouncer.Core.Tests.Sessions;
 
-/// <summary>The near cache must keep every promise of the store it fronts.</summary>
-public sealed class NearCacheSessionStoreContractTests : SessionStoreContract
-{
-    protected override ISessionStore CreateStore(TimeProvider clock)
-    {
-        var channel = new InProcessRevocationChannel();
-        var listener = new RevocationListener(channel, null, clock);
-        listener.StartAsync(default).GetAwaiter().GetResult();
-        return new NearCacheSessionStore(new MemorySessionStore(), channel, listener, clock);
-    }
-}
-
-public sealed class NearCacheSessionStoreTests
+/// <summary>
+/// The near cache as the session engine uses it: hits served from memory, and every end of a session, here or on
+/// another instance (by the push), evicts.
+/// </summary>
+public sealed class SessionCacheTests
 {
     private readonly Bouncer.Tests.ManualClock _clock = new();
 
-    private async Task<(SessionManager Sessions, NearCacheSessionStore Cache, CountingStore Shared)[]> Instances(int n, ISessionStore shared, IRevocationChannel channel)
+    // Each instance is one server process: its own listener and cache, the shared store and channel.
+    private async Task<(SessionManager Sessions, SessionCache Cache, CountingStore Shared)[]> Instances(int n, ISessionStore shared, IRevocationChannel channel,
+        SessionOptions? options = null, NearCacheOptions? cacheOptions = null)
     {
-        var counting = new CountingStore(shared);
-        var result = new (SessionManager, NearCacheSessionStore, CountingStore)[n];
+        var counting = shared as CountingStore ?? new CountingStore(shared);
+        var result = new (SessionManager, SessionCache, CountingStore)[n];
         for (var i = 0; i < n; i++)
         {
             var listener = new RevocationListener(channel, null, _clock);
             await listener.StartAsync(default);
-            var cache = new NearCacheSessionStore(counting, channel, listener, _clock);
-            result[i] = (new SessionManager(cache, _clock), cache, counting);
+            var cache = new SessionCache(listener, _clock, cacheOptions);
+            result[i] = (new SessionManager(counting, channel, _clock, options, cache), cache, counting);
         }
         return result;
     }
@@ -85,10 +79,9 @@ public sealed class NearCacheSessionStoreTests
         var channel = new InProcessRevocationChannel();
         var listener = new RevocationListener(channel, null, _clock);
         await listener.StartAsync(default);
-        ISessionStore store = nearCache
-            ? new NearCacheSessionStore(new MemorySessionStore(), channel, listener, _clock)
-            : new PublishingSessionStore(new MemorySessionStore(), channel, _clock);
-        var sessions = new SessionManager(store, _clock);
+        var sessions = nearCache
+            ? new SessionManager(new MemorySessionStore(), channel, _clock, null, new SessionCache(listener, _clock))
+            : new SessionManager(new MemorySessionStore(), channel, _clock);
         var (first, _) = await sessions.CreateAsync("alice", default);
         var (second, _) = await sessions.CreateAsync("alice", default);
         var (other, _) = await sessions.CreateAsync("bob", default);
@@ -107,8 +100,9 @@ public sealed class NearCacheSessionStoreTests
     [Fact]
     public async Task CachedRecord_NeverOutlivesItsExpiry()
     {
-        var instances = await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel());
-        var sessions = new SessionManager(instances[0].Cache, _clock, new SessionOptions { IdleTimeout = TimeSpan.FromMinutes(2), TouchInterval = TimeSpan.FromMinutes(1) });
+        var instances = await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel(),
+            new SessionOptions { IdleTimeout = TimeSpan.FromMinutes(2), TouchInterval = TimeSpan.FromMinutes(1) });
+        var sessions = instances[0].Sessions;
         var (_, id) = await sessions.CreateAsync("alice", default);
 
         _clock.Advance(TimeSpan.FromSeconds(121));
@@ -119,11 +113,7 @@ public sealed class NearCacheSessionStoreTests
     [Fact]
     public async Task Cache_StaysWithinItsBound()
     {
-        var channel = new InProcessRevocationChannel();
-        var listener = new RevocationListener(channel, null, _clock);
-        await listener.StartAsync(default);
-        var cache = new NearCacheSessionStore(new MemorySessionStore(), channel, listener, _clock, new NearCacheOptions { MaxEntries = 100 });
-        var sessions = new SessionManager(cache, _clock);
+        var (sessions, cache, _) = (await Instances(1, new MemorySessionStore(), new InProcessRevocationChannel(), cacheOptions: new NearCacheOptions { MaxEntries = 100 }))[0];
         var ids = new List<string>();
 
         for (var i = 0; i < 1000; i++) ids.Add((await sessions.CreateAsync("u" + i, default)).Id);
@@ -186,7 +176,7 @@ public sealed class NearCacheSessionStoreTests
         var shared = new CountingStore(new MemorySessionStore());
         var channel = new InProcessRevocationChannel();
         var instance = (await Instances(1, shared, channel))[0];
-        var (_, id) = await new SessionManager(shared, _clock).CreateAsync("alice", default);   // not through the cache
+        var (_, id) = await new SessionManager(shared, channel, _clock).CreateAsync("alice", default);   // not through the cache
 
         var readDone = new TaskCompletionSource();
         var release = new TaskCompletionSource();
