@@ -19,7 +19,7 @@ public static class PostgresBouncerBuilderExtensions
         {
             NpgsqlDataSource source;
             try { source = PostgresDataSources.Create(connectionString); }
-            catch (ArgumentException ex) { throw new InvalidOperationException("The PostgreSQL connection string is not valid: " + ex.Message, ex); }
+            catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
             try
             {
                 return Create(source, schema, owned: true);

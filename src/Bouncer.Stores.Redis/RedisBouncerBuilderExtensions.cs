@@ -17,7 +17,7 @@ public static class RedisBouncerBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
         ConfigurationOptions parsed;
         try { parsed = ConfigurationOptions.Parse(configuration); }
-        catch (ArgumentException ex) { throw new InvalidOperationException("The Redis configuration string is not valid: " + ex.Message, ex); }
+        catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid Redis configuration: " + ex.Message, ex); }
         return builder.UseStores(sp =>
         {
             parsed.AbortOnConnectFail = false;   // reconnect by itself after a restart

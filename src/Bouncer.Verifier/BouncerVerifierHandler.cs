@@ -29,10 +29,10 @@ public sealed class BouncerVerifierHandler(
             Logger.TokenRefused(result.Failure!);
             return AuthenticateResult.Fail(result.Failure!);
         }
-        var claims = result.Claims!;
+        var claims = result.Claims;
         var identity = new ClaimsIdentity(Scheme.Name, BouncerVerifierClaims.Subject, BouncerVerifierClaims.Role);
         identity.AddClaim(new Claim(BouncerVerifierClaims.Subject, claims.Subject!));
-        identity.AddClaim(new Claim(BouncerVerifierClaims.Issuer, claims.Issuer));
+        identity.AddClaim(new Claim(BouncerVerifierClaims.Issuer, result.Issuer!));
         if (claims.SessionId is not null) identity.AddClaim(new Claim(BouncerVerifierClaims.SessionId, claims.SessionId));
         if (claims.JwtId is not null) identity.AddClaim(new Claim(BouncerVerifierClaims.TokenId, claims.JwtId));
         if (claims.Scope is not null) identity.AddClaim(new Claim(BouncerVerifierClaims.Scope, claims.Scope));
@@ -47,7 +47,7 @@ public sealed class BouncerVerifierHandler(
         Response.Headers[HeaderNames.WWWAuthenticate] = reason is null
             ? "Bearer realm=\"bouncer\""
             : $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\"";
-        return WriteProblemAsync(401, reason ?? "credential_missing", reason is null
+        return WriteProblemAsync(401, reason ?? FailureCodes.CredentialMissing, reason is null
             ? "This resource needs a bearer token."
             : "The credential was refused: " + reason + ".");
     }
@@ -56,7 +56,7 @@ public sealed class BouncerVerifierHandler(
     {
         // RFC 6750 3.1: insufficient_scope for a valid token lacking the privileges.
         Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer realm=\"bouncer\", error=\"insufficient_scope\"";
-        return WriteProblemAsync(403, "forbidden", "The token is valid but lacks the required role.");
+        return WriteProblemAsync(403, FailureCodes.Forbidden, "The token is valid but lacks the required role.");
     }
 
     private Task WriteProblemAsync(int status, string reason, string detail)

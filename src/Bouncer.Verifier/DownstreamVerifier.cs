@@ -14,11 +14,11 @@ using Microsoft.Extensions.Options;
 namespace Bouncer.Verifier;
 
 /// <summary>
-/// The outcome of <see cref="DownstreamVerifier.VerifyAsync"/>: the claims of an accepted token, or a stable reason code
-/// (a <see cref="VerifyFailure"/> code, <c>untrusted_issuer</c>, <c>keys_unavailable</c>, <c>missing_sub</c>,
-/// <c>token_revoked</c> or <c>revocation_state_stale</c>).
+/// The outcome of <see cref="DownstreamVerifier.VerifyAsync"/>: the claims of an accepted token and its issuer, or a
+/// stable reason code from <see cref="FailureCodes"/> (a verification code, <c>untrusted_issuer</c>,
+/// <c>keys_unavailable</c>, <c>missing_sub</c>, <c>token_revoked</c> or <c>revocation_state_stale</c>).
 /// </summary>
-public readonly record struct DownstreamResult(string? Failure, JwtClaims? Claims)
+public readonly record struct DownstreamResult(string? Failure, AccessClaims Claims, string? Issuer)
 {
     /// <summary>True when the token was accepted; <see cref="Claims"/> is then set.</summary>
     public bool IsValid => Failure is null;
@@ -150,6 +150,7 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
         _channel = new HttpRevocationChannel(_http, feedUri, _options.RevocationLongPollWait, _options.BackchannelTimeout, _time,
             _loggers.CreateLogger<HttpRevocationChannel>(), _options.RevocationFeedKey);
         Revocations = new RevocationListener(_channel, _options.Revocation, _time, _loggers.CreateLogger<RevocationListener>());
+        keys.Revocations = Revocations;
         while (true)
         {
             try
@@ -177,47 +178,33 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
     public ValueTask<DownstreamResult> VerifyAsync(string token, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(token);
-        if (token.Length > MaxTokenBytes) return Fail(VerifyFailure.TooLarge.ToCode());
+        if (token.Length > MaxTokenBytes) return Fail(FailureCodes.TooLarge);
         var claimed = ReadUntrustedIssuer(token);
-        if (claimed is null) return Fail(VerifyFailure.Malformed.ToCode());
+        if (claimed is null) return Fail(FailureCodes.Malformed);
         // Isolation: the iss picks exactly one issuer; its verifier then requires that same iss and only its keys,
         // so a key of issuer A can never vouch for a token claiming issuer B.
-        if (!_issuers.TryGetValue(claimed, out var keys)) return Fail("untrusted_issuer");
-        var verifier = keys.Verifier;
-        if (verifier is null) return Fail("keys_unavailable");
+        if (!_issuers.TryGetValue(claimed, out var keys)) return Fail(FailureCodes.UntrustedIssuer);
 
-        JwtClaims claims;
-        {
-            var result = verifier.Verify(token);
-            if (!result.IsValid)
-            {
-                // The issuer may have rotated; the refresh runs in the background (rate-limited), never in this request.
-                if (result.Failure == VerifyFailure.UnknownKid) keys.OnUnknownKid();
-                return Fail(result.Failure.ToCode());
-            }
-            claims = result.ToClaims();
-        }
-        if (string.IsNullOrEmpty(claims.Subject)) return Fail("missing_sub");
-        if (!keys.IsAuthority || Revocations is null) return ValueTask.FromResult(new DownstreamResult(null, claims));
-
-        var check = Revocations.CheckAsync(claims.SessionId, claims.JwtId, claims.Subject,
-            claims.IssuedAt?.ToUnixTimeSeconds() ?? 0, ct);
-        return check.IsCompletedSuccessfully
-            ? ValueTask.FromResult(Judge(check.Result, claims))
-            : AwaitCheckAsync(check, claims);
+        var validator = keys.Validator;
+        if (validator is null) return Fail(FailureCodes.KeysUnavailable);
+        // The one bearer pipeline (as the server's): verified by this issuer's keys and rules alone, claims read once,
+        // and for the authority's tokens the revocation verdict.
+        var check = validator.ValidateAsync(token, ct);
+        return check.IsCompletedSuccessfully ? ValueTask.FromResult(Judge(check.Result, keys)) : AwaitCheckAsync(check, keys);
     }
 
-    private static async ValueTask<DownstreamResult> AwaitCheckAsync(ValueTask<RevocationVerdict> check, JwtClaims claims) =>
-        Judge(await check.ConfigureAwait(false), claims);
+    private static async ValueTask<DownstreamResult> AwaitCheckAsync(ValueTask<AccessTokenResult> check, IssuerKeys keys) =>
+        Judge(await check.ConfigureAwait(false), keys);
 
-    private static DownstreamResult Judge(RevocationVerdict verdict, JwtClaims claims) => verdict switch
+    private static DownstreamResult Judge(AccessTokenResult result, IssuerKeys keys)
     {
-        RevocationVerdict.Revoked => new DownstreamResult("token_revoked", null),
-        RevocationVerdict.Stale => new DownstreamResult("revocation_state_stale", null),
-        _ => new DownstreamResult(null, claims),
-    };
+        if (result.IsValid) return new DownstreamResult(null, result.Claims, keys.Issuer);
+        // The issuer may have rotated; the refresh runs in the background (rate-limited), never in this request.
+        if (result.Failure == FailureCodes.UnknownKid) keys.OnUnknownKid();
+        return new DownstreamResult(result.Failure, default, null);
+    }
 
-    private static ValueTask<DownstreamResult> Fail(string reason) => ValueTask.FromResult(new DownstreamResult(reason, null));
+    private static ValueTask<DownstreamResult> Fail(string reason) => ValueTask.FromResult(new DownstreamResult(reason, default, null));
 
     /// <summary>
     /// The payload's top-level <c>iss</c>, read without verifying anything: only to choose which issuer's verifier

@@ -19,6 +19,7 @@ internal sealed class IssuerKeys : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile JwsVerifier? _verifier;
+    private volatile AccessTokenValidator? _validator;
     private long _lastUnknownKidRefresh = long.MinValue;
     private Task? _loop;
 
@@ -43,6 +44,12 @@ internal sealed class IssuerKeys : IAsyncDisposable
     /// <summary>The verifier over the current keys; null until the first JWKS has loaded.</summary>
     public JwsVerifier? Verifier => _verifier;
 
+    /// <summary>The revocation state of this issuer's tokens (the authority's feed); null for outside issuers. Set before the first load.</summary>
+    public Bouncer.Revocation.RevocationListener? Revocations { get; set; }
+
+    /// <summary>The shared bearer pipeline over the current keys and this issuer's revocation state; null until the first JWKS has loaded.</summary>
+    public AccessTokenValidator? Validator => _validator;
+
     private int _loads;
 
     /// <summary>How many JWKS loads were attempted: for tests and metrics.</summary>
@@ -57,7 +64,9 @@ internal sealed class IssuerKeys : IAsyncDisposable
             Interlocked.Increment(ref _loads);
             var set = await _load(ct).ConfigureAwait(false);
             // A new verifier per set: JwsVerifier is immutable over its key source, so readers never see a half-swapped set.
-            _verifier = new JwsVerifier(set, _verifyOptions, _time);
+            var verifier = new JwsVerifier(set, _verifyOptions, _time);
+            _validator = new AccessTokenValidator(verifier, Revocations);
+            _verifier = verifier;
             _logger.KeysLoaded(Issuer, set.Keys.Count);
         }
         finally

@@ -36,16 +36,8 @@ public interface ISessionStore
     /// stored. The sliding renewal uses it: an instance renewing from an older cached copy must not write that
     /// copy's data back over a newer change. False when the record is gone.
     /// </summary>
-    /// <remarks>
-    /// The default (for stores written before this member) reads the stored record and updates it with the new times
-    /// in two steps; a data change landing between them is lost. Every Bouncer store overrides it with one write.
-    /// </remarks>
-    async ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct)
-    {
-        var stored = await GetAsync(record.Key, ct).ConfigureAwait(false);
-        return stored is not null && stored.UserId == record.UserId &&
-            await UpdateAsync(stored with { LastSeenAt = record.LastSeenAt, ExpiresAt = record.ExpiresAt }, ct).ConfigureAwait(false);
-    }
+    /// <remarks>One atomic write: a read-then-update would lose a data change landing between the two.</remarks>
+    ValueTask<bool> TouchAsync(SessionRecord record, CancellationToken ct);
 
     /// <summary>
     /// Atomically deletes <paramref name="oldKey"/> and inserts <paramref name="next"/>. False (and no

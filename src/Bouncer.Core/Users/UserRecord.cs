@@ -39,17 +39,7 @@ public interface IUserStore
     /// Atomic so that parallel guesses (on one instance or many) cannot each read the same count and write it back
     /// plus one. True when this failure locked the account; false otherwise, also when the account is gone.
     /// </summary>
-    /// <remarks>
-    /// The default (for stores written before this member) reads and updates in two steps, which parallel failures
-    /// can undercount. Every Bouncer store overrides it with one atomic write.
-    /// </remarks>
-    async ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
-    {
-        if (await GetAsync(username, ct).ConfigureAwait(false) is not { } user) return false;
-        bool locks = user.FailedLogins + 1 >= maxFailures;
-        await UpdateAsync(locks ? user with { FailedLogins = 0, LockedUntil = lockUntil } : user with { FailedLogins = user.FailedLogins + 1 }, ct).ConfigureAwait(false);
-        return locks;
-    }
+    ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct);
 }
 
 /// <summary>
@@ -72,14 +62,5 @@ public interface ISecretStore
     /// replaced; false when it changed meanwhile or was never set. For read-modify-write by several instances, such as
     /// a key rotation, so that one instance's change never silently overwrites another's.
     /// </summary>
-    /// <remarks>
-    /// The default (for stores written before this member) compares and sets in two steps, so it is atomic only for a
-    /// store one process owns. Every Bouncer store overrides it with one atomic write.
-    /// </remarks>
-    async ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct)
-    {
-        if (await GetAsync(name, ct).ConfigureAwait(false) != expected) return false;
-        await SetAsync(name, value, ct).ConfigureAwait(false);
-        return true;
-    }
+    ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct);
 }

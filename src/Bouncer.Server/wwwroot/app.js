@@ -16,6 +16,9 @@
     // Which column's token the inspector shows, so one column's log-out does not blank the other's.
     inspecting: null,
     demo: false,
+    // The push toggle acts on this visitor's own users only (the server keeps it per user): the wanted setting is
+    // kept here and sent with each credential the page holds, again after each log-in.
+    push: true,
   };
 
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -188,6 +191,7 @@
         await ensureUser("session");
         const r = await call("session", "Log in", "POST", "/auth/login", { body: { username: state.session.user, password, mode: "session" } });
         state.session.loggedIn = r.status === 204;
+        if (!state.push) await sendPush();
       },
       request: () => call("session", "Request", "GET", "/api/me"),
       // Sessions need no client-side refresh: the idle deadline slides on the server. Listing the
@@ -202,6 +206,7 @@
         await ensureUser("jwt");
         const r = await call("jwt", "Log in", "POST", "/auth/login", { body: { username: state.jwt.user, password, mode: "jwt", transport: "cookie" } });
         keepToken("jwt", r.json);
+        if (!state.push) await sendPush();
       },
       request: () => call("jwt", "Request", "GET", "/api/me", { bearer: state.jwt.accessToken, cookies: false }),
       async refresh() {
@@ -273,9 +278,20 @@
     }
   }
 
+  // Sends the wanted push setting with each credential held: the JWT column's token, and the session cookie (the
+  // Session and hybrid columns' user). Without any, the setting waits for the next log-in.
+  async function sendPush() {
+    const body = JSON.stringify({ enabled: state.push });
+    const headers = { "Content-Type": "application/json" };
+    const sent = [];
+    if (state.jwt.accessToken) sent.push(fetch("/demo/push", { method: "POST", headers: { ...headers, Authorization: "Bearer " + state.jwt.accessToken }, body, credentials: "omit" }));
+    if (state.session.loggedIn || !state.jwt.accessToken) sent.push(fetch("/demo/push", { method: "POST", headers, body, credentials: "same-origin" }));
+    await Promise.all(sent.map(p => p.catch(() => null)));
+  }
+
   $("#push-toggle").addEventListener("change", async event => {
-    const r = await fetch("/demo/push", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ enabled: event.target.checked }) });
-    if (r.ok) event.target.checked = (await r.json()).push;
+    state.push = event.target.checked;
+    await sendPush();
   });
 
   // The decision helper: the articles' questions, Bouncer's answer and the configuration for it.
