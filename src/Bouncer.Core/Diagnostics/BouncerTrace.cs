@@ -22,8 +22,11 @@ public sealed class BouncerTrace
     /// <summary>Session lookups served (near cache or store).</summary>
     public int SessionLookups { get; set; }
 
-    /// <summary>Round trips to a store: session reads past the near cache, and every read or write of login, refresh and revoke.</summary>
+    /// <summary>Session reads that went past the near cache to the store (what a session check cost).</summary>
     public int StoreLookups { get; set; }
+
+    /// <summary>Every round trip to a store the operation made: reads and writes of login, refresh, revoke and session checks.</summary>
+    public int StoreRoundTrips { get; set; }
 
     /// <summary>Signatures verified.</summary>
     public int SignatureChecks { get; set; }
@@ -37,14 +40,22 @@ public sealed class BouncerTrace
     /// <summary>The failure code of a refusal, or null.</summary>
     public string? Reason { get; set; }
 
+    /// <summary>Counts one session read past the near cache (also a round trip) on the current trace, if any.</summary>
+    public static void StoreLookup()
+    {
+        if (CurrentTrace.Value is not { } trace) return;
+        trace.StoreLookups++;
+        trace.StoreRoundTrips++;
+    }
+
     /// <summary>Counts one store round trip on the current trace, if any.</summary>
     public static void StoreRoundTrip()
     {
-        if (CurrentTrace.Value is { } trace) trace.StoreLookups++;
+        if (CurrentTrace.Value is { } trace) trace.StoreRoundTrips++;
     }
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"strategy={Strategy}; session-lookups={SessionLookups}; store-lookups={StoreLookups}; signature-checks={SignatureChecks}; revocation-checks={RevocationChecks}; credential-bytes={CredentialBytes}" +
+        $"strategy={Strategy}; session-lookups={SessionLookups}; store-lookups={StoreLookups}; store-round-trips={StoreRoundTrips}; signature-checks={SignatureChecks}; revocation-checks={RevocationChecks}; credential-bytes={CredentialBytes}" +
         (Reason is null ? "" : $"; reason={Reason}");
 }

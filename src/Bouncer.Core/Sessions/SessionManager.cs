@@ -259,7 +259,7 @@ public sealed class SessionManager
     private async ValueTask<SessionRecord?> LoadAsync(SessionKey key, CancellationToken ct)
     {
         var evictionsBefore = _cache?.Evictions ?? 0;
-        BouncerTrace.StoreRoundTrip();
+        BouncerTrace.StoreLookup();
         _metrics?.StoreLookups.Add(1);
         var record = await _store.GetAsync(key, ct).ConfigureAwait(false);
         if (_cache is null) return record;

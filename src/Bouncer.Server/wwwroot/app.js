@@ -228,6 +228,7 @@
         state.session.loggedIn = r.status === 204;
         // Login replaces the session (fixation defence), so a token minted from the old one is not kept.
         if (r.status === 204) dropToken("hybrid");
+        if (!state.push) await sendPush();
       },
       async request() {
         const token = await hybridToken();

@@ -44,6 +44,9 @@ public sealed class RevocationListenerTests
         var channel = new FlakyChannel(new InProcessRevocationChannel());
         await using var listener = new RevocationListener(channel, null, _clock);
         await listener.StartAsync(default);
+        // The on-connect replay runs in the background: let it finish first, or on a loaded machine it reads the
+        // entry published below and the "still allowed while down" step races it.
+        await WaitUntil(() => channel.Reads >= 2);
 
         channel.Disconnect();
         await channel.PublishAsync(Sid("while-down"), default);
