@@ -59,14 +59,19 @@ public sealed class SqliteStoreSet : IDisposable, IAsyncDisposable
         _shared = shared;
     }
 
+    /// <summary>The session store.</summary>
     public SqliteSessionStore Sessions { get; }
 
+    /// <summary>The refresh token store.</summary>
     public SqliteRefreshTokenStore RefreshTokens { get; }
 
+    /// <summary>The user store.</summary>
     public SqliteUserStore Users { get; }
 
+    /// <summary>The secret store (signing keys).</summary>
     public SqliteSecretStore Secrets { get; }
 
+    /// <summary>The revocation channel.</summary>
     public SqliteRevocationChannel Revocations { get; }
 
     /// <summary>Stops the revocation poll, then closes every connection.</summary>
