@@ -8,8 +8,11 @@ namespace Bouncer.Cli;
 /// </summary>
 public static class BouncerCli
 {
+    /// <summary>Exit code: success.</summary>
     public const int Ok = 0;
+    /// <summary>Exit code: a token was refused, or nothing matched.</summary>
     public const int Refused = 1;
+    /// <summary>Exit code: bad arguments, an unreadable or unsafe key file, or an unreachable store.</summary>
     public const int UsageError = 2;
 
     private static readonly AsyncLocal<TextReader?> CurrentInput = new();
@@ -17,6 +20,7 @@ public static class BouncerCli
     /// <summary>Standard input of the current run (tests run the CLI in-process with their own reader).</summary>
     public static TextReader Input => CurrentInput.Value ?? Console.In;
 
+    /// <summary>The root command with every subcommand attached.</summary>
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("Bouncer: sessions, tokens and keys");

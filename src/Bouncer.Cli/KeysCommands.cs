@@ -6,6 +6,7 @@ namespace Bouncer.Cli;
 /// <summary><c>bouncer keys new</c> and <c>bouncer keys jwks</c>.</summary>
 public static class KeysCommands
 {
+    /// <summary>The <c>keys</c> command and its subcommands.</summary>
     public static Command Build()
     {
         var keys = new Command("keys", "Generate keys and export public JWK sets");

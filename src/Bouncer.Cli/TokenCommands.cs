@@ -12,6 +12,7 @@ public static class TokenCommands
 {
     private static readonly TimeSpan CliMaxLifetime = TimeSpan.FromHours(24);
 
+    /// <summary>The <c>token</c> command and its subcommands.</summary>
     public static Command Build()
     {
         var token = new Command("token", "Issue, decode and verify access tokens");

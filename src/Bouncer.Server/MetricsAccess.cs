@@ -10,12 +10,14 @@ namespace Bouncer.Server;
 /// </summary>
 public sealed class MetricsAccess(string? password)
 {
+    /// <summary>The Basic user name a scrape presents.</summary>
     public const string User = "metrics";
 
     private readonly byte[]? _expected = password is { Length: > 0 }
         ? SHA256.HashData(Encoding.UTF8.GetBytes("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(User + ":" + password))))
         : null;
 
+    /// <summary>True when no password is configured: every scrape is allowed.</summary>
     public bool IsOpen => _expected is null;
 
     /// <summary>Whether an <c>Authorization</c> header value grants a scrape. Digests first: no timing oracle on length or prefix.</summary>

@@ -17,6 +17,7 @@ public sealed class PrometheusExporter : IDisposable
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Name, string Tags), long> _totals = new();
 
+    /// <summary>Starts listening to Bouncer's instruments.</summary>
     public PrometheusExporter()
     {
         _listener.InstrumentPublished = (instrument, listener) =>
@@ -52,5 +53,6 @@ public sealed class PrometheusExporter : IDisposable
 
     private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
+    /// <summary>Stops listening to the instruments.</summary>
     public void Dispose() => _listener.Dispose();
 }

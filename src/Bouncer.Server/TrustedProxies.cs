@@ -27,6 +27,7 @@ public sealed class TrustedProxies
         return new TrustedProxies(addresses);
     }
 
+    /// <summary>Trusts forwarded headers from these proxies only, replacing the framework's defaults.</summary>
     public void Apply(ForwardedHeadersOptions options)
     {
         options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;

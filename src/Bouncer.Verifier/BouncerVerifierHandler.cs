@@ -17,6 +17,7 @@ public sealed class BouncerVerifierHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, DownstreamVerifier verifier)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    /// <summary>Validates the bearer token with the <see cref="DownstreamVerifier"/>; no bearer header means no result.</summary>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
@@ -40,6 +41,7 @@ public sealed class BouncerVerifierHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
+    /// <summary>Answers 401 with an RFC 6750 <c>WWW-Authenticate</c> header.</summary>
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var reason = Context.Items[BouncerVerifierDefaults.FailureReasonItem] as string;
@@ -52,6 +54,7 @@ public sealed class BouncerVerifierHandler(
             : "The credential was refused: " + reason + ".");
     }
 
+    /// <summary>Answers 403 with an RFC 6750 <c>insufficient_scope</c> header.</summary>
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         // RFC 6750 3.1: insufficient_scope for a valid token lacking the privileges.

@@ -15,10 +15,15 @@ public static class BouncerVerifierDefaults
 /// <summary>Claim types the downstream verifier puts on <c>HttpContext.User</c> (the same names as the Bouncer server's).</summary>
 public static class BouncerVerifierClaims
 {
+    /// <summary>The user id (<c>sub</c>).</summary>
     public const string Subject = "sub";
+    /// <summary>The session id (<c>sid</c>).</summary>
     public const string SessionId = "sid";
+    /// <summary>One claim per role.</summary>
     public const string Role = "role";
+    /// <summary>The access token id (<c>jti</c>).</summary>
     public const string TokenId = "jti";
+    /// <summary>The token's <c>scope</c>, space-separated.</summary>
     public const string Scope = "scope";
     /// <summary>The verified <c>iss</c>: which trusted issuer vouched for the token.</summary>
     public const string Issuer = "iss";

@@ -50,6 +50,10 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
     private volatile FrozenDictionary<string, IssuerKeys> _issuers = FrozenDictionary<string, IssuerKeys>.Empty;
     private HttpRevocationChannel? _channel;
 
+    /// <summary>A verifier for the issuers in <paramref name="options"/>; keys and revocations are fetched once started.</summary>
+    /// <param name="options">The trusted issuers and their endpoints.</param>
+    /// <param name="time">The clock; the system clock when null.</param>
+    /// <param name="loggers">The log factory, or null for none.</param>
     public DownstreamVerifier(IOptions<BouncerVerifierOptions> options, TimeProvider? time = null, ILoggerFactory? loggers = null)
     {
         _options = options.Value;
@@ -287,6 +291,7 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
         _all.Clear();
     }
 
+    /// <summary>Stops the revocation feed and key refreshes and releases the HTTP client.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync(default).ConfigureAwait(false);

@@ -67,6 +67,7 @@ public enum RefreshOutcome
 /// <summary>The answer of <see cref="RefreshTokenService"/>: a pair when <see cref="Succeeded"/>.</summary>
 public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken, AccessGrant? Access, DateTimeOffset? RefreshExpiresAt)
 {
+    /// <summary>True when a pair was issued: a fresh rotation, or a replay inside the grace window.</summary>
     public bool Succeeded => Outcome is RefreshOutcome.Issued or RefreshOutcome.Replayed;
 
     /// <summary>Stable reason code for 401 bodies and logs; null on success.</summary>

@@ -12,11 +12,13 @@ public sealed record RefreshRecord
     /// <summary>The family: every token rotated from one login. Also the <c>sid</c> of its access tokens.</summary>
     public required string FamilyId { get; init; }
 
+    /// <summary>The user the family belongs to.</summary>
     public required string UserId { get; init; }
 
     /// <summary>0 for the token issued at login, +1 per rotation.</summary>
     public required int Generation { get; init; }
 
+    /// <summary>When this token was issued (login or rotation).</summary>
     public required DateTimeOffset IssuedAt { get; init; }
 
     /// <summary>Idle limit: unused until then, the token dies (never past <see cref="FamilyExpiresAt"/>).</summary>

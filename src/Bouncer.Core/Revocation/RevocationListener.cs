@@ -33,6 +33,11 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     private long _disconnectedAtTicks;
     private int _replayRequested;
 
+    /// <summary>A listener on <paramref name="channel"/>; nothing is read until <c>StartAsync</c>.</summary>
+    /// <param name="channel">The revocation log and push feed to follow.</param>
+    /// <param name="options">Replay period and staleness policy; defaults when null.</param>
+    /// <param name="time">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="logger">The log, or null for none.</param>
     public RevocationListener(IRevocationChannel channel, RevocationOptions? options = null, TimeProvider? time = null, ILogger<RevocationListener>? logger = null)
     {
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
@@ -207,6 +212,7 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
         }
     }
 
+    /// <summary>Stops the listener loop and drops the channel subscription.</summary>
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();

@@ -28,6 +28,7 @@ public sealed class RevocationSet
     private long[] _userFilter = new long[FilterBits / 64];
     private readonly Lock _writeGate = new();
 
+    /// <summary>An empty set.</summary>
     public RevocationSet()
     {
         _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();

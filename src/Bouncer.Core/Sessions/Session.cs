@@ -17,12 +17,19 @@ public sealed class Session
     /// </summary>
     public string Handle => _handle ??= _record.Key.ToString();
 
+    /// <summary>The user the session belongs to.</summary>
     public string UserId => _record.UserId;
+    /// <summary>Application data stored with the session (a small JSON object), or null.</summary>
     public string? Data => _record.Data;
+    /// <summary>A short description of the client (user agent, IP), or null.</summary>
     public string? Client => _record.Client;
+    /// <summary>When the session was created.</summary>
     public DateTimeOffset CreatedAt => _record.CreatedAt;
+    /// <summary>Last time the idle deadline was renewed.</summary>
     public DateTimeOffset LastSeenAt => _record.LastSeenAt;
+    /// <summary>When the session dies unless renewed (idle deadline, capped by <see cref="AbsoluteExpiresAt"/>).</summary>
     public DateTimeOffset ExpiresAt => _record.ExpiresAt;
+    /// <summary>The absolute end of the session; nothing extends it.</summary>
     public DateTimeOffset AbsoluteExpiresAt => _record.AbsoluteExpiresAt;
 
     internal static Session From(SessionRecord r) => r.View;

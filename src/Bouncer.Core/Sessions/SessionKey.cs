@@ -73,9 +73,14 @@ public readonly struct SessionKey : IEquatable<SessionKey>
         return true;
     }
 
+    /// <summary>True when both keys hold the same digest.</summary>
     public bool Equals(SessionKey other) => _a == other._a & _b == other._b & _c == other._c & _d == other._d;
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is SessionKey other && Equals(other);
+    /// <inheritdoc/>
     public override int GetHashCode() => (int)_a ^ (int)(_a >> 32);
+    /// <summary>True when both keys hold the same digest.</summary>
     public static bool operator ==(SessionKey left, SessionKey right) => left.Equals(right);
+    /// <summary>True when the keys hold different digests.</summary>
     public static bool operator !=(SessionKey left, SessionKey right) => !left.Equals(right);
 }

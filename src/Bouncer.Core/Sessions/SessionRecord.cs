@@ -8,6 +8,7 @@ public sealed record SessionRecord
 {
     private Session? _view;
 
+    /// <summary>An empty record; set the required members with an object initializer.</summary>
     public SessionRecord() { }
 
     // A copy made with `with` is a different record: it must not share the original's view.
@@ -32,6 +33,7 @@ public sealed record SessionRecord
         && CreatedAt == other.CreatedAt && LastSeenAt == other.LastSeenAt && ExpiresAt == other.ExpiresAt
         && AbsoluteExpiresAt == other.AbsoluteExpiresAt;
 
+    /// <summary>A hash over the key, user and expiry, consistent with <see cref="Equals(SessionRecord)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Key, UserId, ExpiresAt);
 
     /// <summary>SHA-256 of the session id: the primary key.</summary>
@@ -46,6 +48,7 @@ public sealed record SessionRecord
     /// <summary>A short description of the client (user agent, IP) for "your sessions" lists.</summary>
     public string? Client { get; init; }
 
+    /// <summary>When the session was created.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Last time the idle deadline was renewed (written at most once per touch interval).</summary>

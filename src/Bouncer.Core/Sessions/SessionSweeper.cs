@@ -12,6 +12,7 @@ public sealed partial class SessionSweeper(SessionManager sessions, TimeProvider
 {
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
 
+    /// <summary>Sweeps on every tick until the host stops.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(sessions.Options.SweepInterval, time);

@@ -74,5 +74,6 @@ public sealed class FileKeyStore(string path) : IKeyStore
         await writer.WriteAsync(contents.AsMemory(), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Names the store by its path, never its contents.</summary>
     public override string ToString() => $"FileKeyStore({Path})";
 }

@@ -8,22 +8,37 @@ namespace Bouncer.Tokens;
 /// </summary>
 public sealed class Jwk
 {
+    /// <summary>Key type (<c>kty</c>): <c>EC</c>, <c>OKP</c>, <c>RSA</c> or <c>oct</c>.</summary>
     public string? Kty { get; init; }
+    /// <summary>Algorithm (<c>alg</c>) the key is for, or null.</summary>
     public string? Alg { get; init; }
+    /// <summary>Key id (<c>kid</c>), or null.</summary>
     public string? Kid { get; init; }
+    /// <summary>Intended use (<c>use</c>), e.g. <c>sig</c>, or null.</summary>
     public string? Use { get; init; }
+    /// <summary>Permitted operations (<c>key_ops</c>), or null.</summary>
     public IReadOnlyList<string>? KeyOps { get; init; }
+    /// <summary>Curve (<c>crv</c>) of an EC or OKP key.</summary>
     public string? Crv { get; init; }
+    /// <summary>Public: the <c>x</c> coordinate (EC) or public key (OKP).</summary>
     public string? X { get; init; }
+    /// <summary>Public: the <c>y</c> coordinate of an EC key.</summary>
     public string? Y { get; init; }
+    /// <summary>Public: the RSA modulus (<c>n</c>).</summary>
     public string? N { get; init; }
+    /// <summary>Public: the RSA public exponent (<c>e</c>).</summary>
     public string? E { get; init; }
     /// <summary>Private: EC/OKP private key, RSA private exponent.</summary>
     public string? D { get; init; }
+    /// <summary>Private: the first RSA prime factor (<c>p</c>).</summary>
     public string? P { get; init; }
+    /// <summary>Private: the second RSA prime factor (<c>q</c>).</summary>
     public string? Q { get; init; }
+    /// <summary>Private: the first RSA CRT exponent (<c>dp</c>).</summary>
     public string? DP { get; init; }
+    /// <summary>Private: the second RSA CRT exponent (<c>dq</c>).</summary>
     public string? DQ { get; init; }
+    /// <summary>Private: the RSA CRT coefficient (<c>qi</c>).</summary>
     public string? QI { get; init; }
     /// <summary>Private: the symmetric key of an <c>oct</c> JWK.</summary>
     public string? K { get; init; }
@@ -33,6 +48,7 @@ public sealed class Jwk
     /// <summary>True when the JWK holds secret material (<c>d</c> or <c>k</c>).</summary>
     public bool HasPrivateMaterial => D is not null || K is not null;
 
+    /// <summary>Type, algorithm, key id and whether the key is private; never key material.</summary>
     public override string ToString() => $"Jwk(kty={Kty}, alg={Alg}, kid={Kid}, {(HasPrivateMaterial ? "private" : "public")})";
 
     /// <summary>Writes the JWK; private members only when <paramref name="includePrivate"/>.</summary>

@@ -3,13 +3,21 @@ namespace Bouncer.Tokens;
 /// <summary>The validated claims of a token, copied out of a valid <see cref="VerifyResult"/> by <see cref="VerifyResult.ToClaims"/>.</summary>
 public sealed class JwtClaims
 {
+    /// <summary>The <c>iss</c> claim.</summary>
     public required string Issuer { get; init; }
+    /// <summary>The <c>aud</c> claim, as a list even when a single string.</summary>
     public required IReadOnlyList<string> Audiences { get; init; }
+    /// <summary>The <c>sub</c> claim, or null.</summary>
     public string? Subject { get; init; }
+    /// <summary>The <c>jti</c> claim, or null.</summary>
     public string? JwtId { get; init; }
+    /// <summary>The <c>sid</c> claim, or null.</summary>
     public string? SessionId { get; init; }
+    /// <summary>The <c>exp</c> claim.</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>The <c>iat</c> claim, or null when absent.</summary>
     public DateTimeOffset? IssuedAt { get; init; }
+    /// <summary>The <c>nbf</c> claim, or null when absent.</summary>
     public DateTimeOffset? NotBefore { get; init; }
     /// <summary>The <c>roles</c> claim (RFC 9068 2.2.3.1); empty when absent.</summary>
     public required IReadOnlyList<string> Roles { get; init; }

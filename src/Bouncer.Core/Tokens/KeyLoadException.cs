@@ -6,8 +6,15 @@ namespace Bouncer.Tokens;
 /// </summary>
 public sealed class KeyLoadException : Exception
 {
+    /// <summary>A refusal with its stable <paramref name="reason"/> code.</summary>
+    /// <param name="reason">Stable snake_case code naming the rule the key broke.</param>
+    /// <param name="message">Which key and why, never the key material.</param>
     public KeyLoadException(string reason, string message) : base(message) => Reason = reason;
 
+    /// <summary>A refusal with its stable <paramref name="reason"/> code and the error that caused it.</summary>
+    /// <param name="reason">Stable snake_case code naming the rule the key broke.</param>
+    /// <param name="message">Which key and why, never the key material.</param>
+    /// <param name="inner">The underlying error.</param>
     public KeyLoadException(string reason, string message, Exception inner) : base(message, inner) => Reason = reason;
 
     /// <summary>Stable code naming the rule the key broke.</summary>

@@ -204,6 +204,7 @@ public sealed class KeyRing : IKeySource
         }
     }
 
+    /// <summary>Algorithm and key count; never key material.</summary>
     public override string ToString() => $"KeyRing({Options.Algorithm.Name()}, {_entries.Length} keys)";
 
     internal SigningKey GetSigningKey(DateTimeOffset at)

@@ -66,6 +66,7 @@ public sealed class SigningKey
 
     internal int SignatureLength { get; }
 
+    /// <summary>Algorithm, key id and whether the key can sign; never key material.</summary>
     public override string ToString() => $"SigningKey({Algorithm.Name()}, kid={KeyId}, {(CanSign ? "private" : "public")})";
 
     /// <summary>Generates a fresh key: HS256 256-bit secret, RSA 2048-bit (e = 65537), P-256, or Ed25519.</summary>

@@ -18,6 +18,7 @@ public sealed record UserRecord
     /// <summary>Refuse logins until then (lockout), or null.</summary>
     public DateTimeOffset? LockedUntil { get; init; }
 
+    /// <summary>When the user was registered.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 }
 

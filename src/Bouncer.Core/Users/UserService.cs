@@ -23,6 +23,7 @@ public sealed class UserOptions
 /// <summary>Why a login or registration failed, or that it succeeded.</summary>
 public enum UserOutcome
 {
+    /// <summary>The login or registration succeeded.</summary>
     Ok,
     /// <summary>Unknown user or wrong password: deliberately not told apart (<c>invalid_credentials</c>).</summary>
     InvalidCredentials,
