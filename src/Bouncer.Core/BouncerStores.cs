@@ -1,3 +1,4 @@
+using Bouncer.Diagnostics;
 using Bouncer.Refresh;
 using Bouncer.Revocation;
 using Bouncer.Sessions;
@@ -20,16 +21,18 @@ public sealed class BouncerStores : IAsyncDisposable
     /// <param name="users">Accounts.</param>
     /// <param name="secrets">Named shared values: signing keys, the derivation secret, the issuer name.</param>
     /// <param name="revocations">The revocation log and push.</param>
+    /// <param name="audit">The audit trail.</param>
     /// <param name="name">What the backend is, for start-up logs (<c>sqlite /var/lib/app/bouncer.db</c>); never a password.</param>
     /// <param name="owned">Connections and pools to close on dispose, in order.</param>
     public BouncerStores(ISessionStore sessions, IRefreshTokenStore refreshTokens, IUserStore users, ISecretStore secrets,
-        IRevocationChannel revocations, string name, params IAsyncDisposable[] owned)
+        IRevocationChannel revocations, IAuditStore audit, string name, params IAsyncDisposable[] owned)
     {
         Sessions = sessions ?? throw new ArgumentNullException(nameof(sessions));
         RefreshTokens = refreshTokens ?? throw new ArgumentNullException(nameof(refreshTokens));
         Users = users ?? throw new ArgumentNullException(nameof(users));
         Secrets = secrets ?? throw new ArgumentNullException(nameof(secrets));
         Revocations = revocations ?? throw new ArgumentNullException(nameof(revocations));
+        Audit = audit ?? throw new ArgumentNullException(nameof(audit));
         Name = name;
         _owned = owned;
     }
@@ -49,12 +52,15 @@ public sealed class BouncerStores : IAsyncDisposable
     /// <summary>The revocation log and push.</summary>
     public IRevocationChannel Revocations { get; }
 
+    /// <summary>The audit trail.</summary>
+    public IAuditStore Audit { get; }
+
     /// <summary>What the backend is, for logs: kind and location, never credentials.</summary>
     public string Name { get; }
 
     /// <summary>Everything in process memory: tests and single-process demos; lost at exit.</summary>
     public static BouncerStores InMemory() =>
-        new(new MemorySessionStore(), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), "memory");
+        new(new MemorySessionStore(), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), new MemoryAuditStore(), "memory");
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

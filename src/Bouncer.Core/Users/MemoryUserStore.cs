@@ -25,6 +25,30 @@ public sealed class MemoryUserStore : IUserStore
     }
 
     /// <inheritdoc/>
+    public ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct)
+    {
+        while (_users.TryGetValue(username, out var current))
+        {
+            if (_users.TryUpdate(username, current with { PasswordHash = passwordHash }, current)) return ValueTask.FromResult(true);
+        }
+        return ValueTask.FromResult(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeleteAsync(string username, CancellationToken ct) => ValueTask.FromResult(_users.TryRemove(username, out _));
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<UserRecord>> ListAsync(string? prefix, string? after, int limit, CancellationToken ct)
+    {
+        IReadOnlyList<UserRecord> page = _users.Values
+            .Where(u => (prefix is null || u.Username.StartsWith(prefix, StringComparison.Ordinal)) && (after is null || string.CompareOrdinal(u.Username, after) > 0))
+            .OrderBy(u => u.Username, StringComparer.Ordinal)
+            .Take(limit)
+            .ToList();
+        return ValueTask.FromResult(page);
+    }
+
+    /// <inheritdoc/>
     public ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
     {
         while (_users.TryGetValue(username, out var current))

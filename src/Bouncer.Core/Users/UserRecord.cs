@@ -20,6 +20,11 @@ public sealed record UserRecord
 
     /// <summary>When the user was registered.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>
+    /// Suspended by an admin: no login succeeds and every credential of the account is refused until unsuspended.
+    /// </summary>
+    public bool Suspended { get; init; }
 }
 
 /// <summary>Persists accounts. "Not found" is a result; exceptions mean broken infrastructure.</summary>
@@ -31,8 +36,24 @@ public interface IUserStore
     /// <summary>The account, or null.</summary>
     ValueTask<UserRecord?> GetAsync(string username, CancellationToken ct);
 
-    /// <summary>Replaces roles, failure count and lockout of an existing account; false when it is gone.</summary>
+    /// <summary>
+    /// Replaces roles, failure count, lockout and suspension of an existing account (never its password hash or
+    /// creation time); false when it is gone.
+    /// </summary>
     ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct);
+
+    /// <summary>Replaces the password hash of an existing account; false when it is gone.</summary>
+    ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct);
+
+    /// <summary>Deletes the account; false when it was not there.</summary>
+    ValueTask<bool> DeleteAsync(string username, CancellationToken ct);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> accounts in ordinal order of username: those whose name starts with
+    /// <paramref name="prefix"/> (null: any) and sorts after <paramref name="after"/> (null: from the first), so a
+    /// caller pages by passing the last name it got.
+    /// </summary>
+    ValueTask<IReadOnlyList<UserRecord>> ListAsync(string? prefix, string? after, int limit, CancellationToken ct);
 
     /// <summary>
     /// Counts one failed login in a single atomic step: the count goes up by one and, on reaching
