@@ -3,7 +3,7 @@
 # drops declared symbols that no longer exist (RS0017). Review the diff: the files are the API's change log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(dotnet build Bouncer.slnx -c Release -nologo -v quiet 2>&1 || true)
+out=$(dotnet build "${1:-Bouncer.slnx}" -c Release -nologo -v quiet 2>&1 || true)   # a project or the solution
 python3 - "$out" <<'PY'
 import re, sys, collections, os
 added = collections.defaultdict(set); removed = collections.defaultdict(set)

@@ -27,6 +27,13 @@ public static class BouncerAuthEndpoints
     /// <summary>The body of refresh; the token may come from the refresh cookie instead.</summary>
     public sealed record RefreshRequest([property: JsonPropertyName("refresh_token")] string? RefreshToken, string? Transport);
 
+    /// <summary>The body of a password change.</summary>
+    public sealed record PasswordRequest(
+        [property: JsonPropertyName("current_password")] string? CurrentPassword,
+        [property: JsonPropertyName("new_password")] string? NewPassword,
+        [property: JsonPropertyName("sign_out_others")] bool? SignOutOthers,
+        string? Transport);
+
     /// <summary>The body of the hybrid exchange.</summary>
     public sealed record ExchangeRequest(string? Audience);
 
@@ -42,6 +49,7 @@ public static class BouncerAuthEndpoints
         var audit = sp.GetRequiredService<BouncerAudit>();
         var metrics = sp.GetRequiredService<BouncerMetrics>();
         var throttle = sp.GetRequiredService<LoginThrottle>();
+        var time = sp.GetRequiredService<TimeProvider>();
         var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
 
         var auth = app.MapGroup("/auth");
@@ -51,7 +59,7 @@ public static class BouncerAuthEndpoints
             var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
             if (body is null) return BouncerHttp.BadBody();
             var roles = UserService.Normalize(body.Username) is { } n && n == options.BootstrapAdmin ? "admin" : "";
-            var (outcome, username) = await users.RegisterAsync(body.Username, body.Password, roles, ct);
+            var (outcome, username) = await access.CreateUserAsync(body.Username, body.Password, roles, "register", ct);
             return outcome switch
             {
                 UserOutcome.Ok => Results.Json(new { username }, statusCode: 201),
@@ -76,22 +84,32 @@ public static class BouncerAuthEndpoints
             if (outcome != UserOutcome.Ok)
             {
                 throttle.Failed(ip);
-                var reason = outcome == UserOutcome.Locked ? FailureCodes.AccountLocked : FailureCodes.InvalidCredentials;
+                var reason = outcome switch
+                {
+                    UserOutcome.Locked => FailureCodes.AccountLocked,
+                    UserOutcome.Suspended => FailureCodes.UserSuspended,
+                    _ => FailureCodes.InvalidCredentials,
+                };
                 metrics.Fail(reason);
-                audit.Record(AuditEventKind.LoginFailed, UserService.Normalize(body.Username), null, reason);
-                return outcome == UserOutcome.Locked && options.Users.RevealLockout
-                    ? BouncerProblems.Result(401, reason, "Too many failed logins: the account is locked for a while.")
-                    : BouncerProblems.Result(401, FailureCodes.InvalidCredentials, "Unknown username or wrong password.");
+                await audit.RecordAsync(AuditEventKind.LoginFailed, UserService.Normalize(body.Username), null, reason);
+                // Only an existing account can be locked or suspended: saying so tells a guesser the name exists.
+                if (options.Users.RevealLockout && outcome == UserOutcome.Locked)
+                    return BouncerProblems.Result(401, reason, "Too many failed logins: the account is locked for a while.");
+                if (options.Users.RevealLockout && outcome == UserOutcome.Suspended)
+                    return BouncerProblems.Result(401, reason, "The account is suspended.");
+                return BouncerProblems.Result(401, FailureCodes.InvalidCredentials, "Unknown username or wrong password.");
             }
 
             metrics.Logins.Add(1, new KeyValuePair<string, object?>("mode", mode));
-            audit.Record(AuditEventKind.LoginSucceeded, user!.Username, null, mode);
+            await audit.RecordAsync(AuditEventKind.LoginSucceeded, user!.Username, null, mode);
             if (mode == "session")
             {
                 // Session fixation defence: a session presented before login is ended, never promoted.
                 if (ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var previous))
                     await sessions.DeleteAsync(previous, ct);
-                var data = JsonSerializer.Serialize(new { roles = user.Roles });
+                // When the user last proved the password (OIDC auth_time): the step-up checks build on it. Roles are
+                // read from the account on every check, never copied here.
+                var data = JsonSerializer.Serialize(new { auth_time = time.GetUtcNow().ToUnixTimeSeconds() });
                 var (_, id) = await sessions.CreateAsync(user.Username, data, BouncerHttp.ClientSummary(ctx), ct);
                 BouncerHttp.SetSessionCookie(ctx, options, id);
                 if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
@@ -140,6 +158,40 @@ public static class BouncerAuthEndpoints
             await access.RevokeUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, "logout_all", ct);
             BouncerHttp.ClearSessionCookie(ctx, options);
             BouncerHttp.ClearRefreshCookie(ctx);
+            return Results.NoContent();
+        }).RequireAuthorization();
+
+        // Change the password with the current one (OWASP ASVS 6.2.3); by default every other session and refresh
+        // family ends, and the caller's own session gets a new id (or a token caller a new pair).
+        auth.MapPost("/password", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            var body = await BouncerHttp.ReadAsync<PasswordRequest>(ctx, ct);
+            if (body is null || body.CurrentPassword is null || body.NewPassword is null) return BouncerHttp.BadBody();
+            var viaSession = BouncerHttp.Via(user) == "session";
+            string? sessionId = null;
+            if (viaSession) ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out sessionId);
+            var ip = BouncerHttp.ClientAddress(ctx);
+            using var turn = await throttle.TurnAsync(ip, ct);
+            if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
+            var change = await access.ChangePasswordAsync(user.FindFirstValue(BouncerClaims.Subject)!, body.CurrentPassword, body.NewPassword,
+                body.SignOutOthers ?? true, sessionId, reissueTokens: !viaSession, ct);
+            switch (change.Outcome)
+            {
+                case UserOutcome.Ok:
+                    break;
+                case UserOutcome.Invalid:
+                    return BouncerProblems.Result(400, FailureCodes.InvalidRequest, $"The new password needs at least {options.Users.MinPasswordLength} characters.");
+                default:
+                    throttle.Failed(ip);
+                    metrics.Fail(FailureCodes.InvalidCredentials);
+                    return BouncerProblems.Result(401, FailureCodes.InvalidCredentials, "The current password is wrong.");
+            }
+            if (change.SessionId is { } id)
+            {
+                BouncerHttp.SetSessionCookie(ctx, options, id);
+                if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
+            }
+            if (change.Tokens is { } pair) return TokenPair(ctx, tokens.Value, pair, body.Transport);
             return Results.NoContent();
         }).RequireAuthorization();
 

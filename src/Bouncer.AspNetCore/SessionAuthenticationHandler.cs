@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
-using System.Text.Json;
 using Bouncer.Diagnostics;
 using Bouncer.Sessions;
+using Bouncer.Users;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,7 +15,7 @@ namespace Bouncer.AspNetCore;
 /// </summary>
 public sealed class SessionAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    SessionManager sessions, IOptions<BouncerOptions> bouncer, BouncerMetrics metrics)
+    SessionManager sessions, UserDirectory users, IOptions<BouncerOptions> bouncer, BouncerMetrics metrics)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     /// <inheritdoc/>
@@ -32,12 +32,16 @@ public sealed class SessionAuthenticationHandler(
         metrics.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "session"));
         var session = await sessions.GetAsync(id, Context.RequestAborted).ConfigureAwait(false);
         if (session is null) return Refuse(FailureCodes.SessionInvalid);
+        // Roles come from the account, never from a copy taken at login: a change reaches every session at once.
+        var user = await users.GetAsync(session.UserId, Context.RequestAborted).ConfigureAwait(false);
+        if (user is null) return Refuse(FailureCodes.SessionInvalid);
+        if (user.Suspended) return Refuse(FailureCodes.UserSuspended);
 
         var identity = new ClaimsIdentity(BouncerDefaults.SessionScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, session.UserId));
         identity.AddClaim(new Claim(BouncerClaims.SessionId, session.Handle));
         identity.AddClaim(new Claim(BouncerClaims.Via, "session"));
-        foreach (var role in RolesOf(session)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
+        foreach (var role in RolesOf(user.Roles)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
         var principal = new ClaimsPrincipal(identity);
         var validated = new BouncerValidatedContext(Context, principal);
         await bouncer.Value.Events.SessionValidated(validated).ConfigureAwait(false);
@@ -69,19 +73,9 @@ public sealed class SessionAuthenticationHandler(
         return AuthenticateResult.Fail(reason);
     }
 
-    // Parsed once per stored record: a near-cache hit returns the same Session view every time.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Session, string[]> Roles = new();
+    // Split once per account record: a directory hit returns the same record until the account changes.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, string[]> Roles = new();
 
-    private static string[] RolesOf(Session session) =>
-        Roles.GetValue(session, static s => RolesOf(s.Data));
-
-    /// <summary>Roles live in the session data as <c>{"roles":"admin ..."}</c>, written at login.</summary>
-    internal static string[] RolesOf(string? data)
-    {
-        if (data is null) return [];
-        using var doc = JsonDocument.Parse(data);
-        return doc.RootElement.TryGetProperty("roles", out var roles) && roles.ValueKind == JsonValueKind.String
-            ? roles.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            : [];
-    }
+    private static string[] RolesOf(string roles) =>
+        roles.Length == 0 ? [] : Roles.GetValue(roles, static r => r.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 }

@@ -27,6 +27,8 @@ public static class BouncerCli
         root.Add(KeysCommands.Build());
         root.Add(TokenCommands.Build());
         root.Add(SessionsCommands.Build());
+        root.Add(UsersCommands.Build());
+        root.Add(AuditCommands.Build());
         return root;
     }
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Bouncer.Sessions;
-using Microsoft.Extensions.Options;
 
 namespace Bouncer.Cli;
 
@@ -24,40 +23,31 @@ public static class SessionsCommands
     /// <summary>Builds the <c>sessions</c> command with its subcommands.</summary>
     public static Command Build()
     {
-        var store = new Option<string>("--store")
-        {
-            Description = "Store: memory, sqlite, redis or postgres (as the server's --store).",
-            DefaultValueFactory = _ => "sqlite",
-            Recursive = true,
-        };
-        store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
-        var connection = new Option<string?>("--connection")
-        {
-            Description = "Connection string of the store (as the server's --connection); for sqlite a file path or \"Data Source=...\", default ./data/bouncer.db.",
-            Recursive = true,
-        };
-        var sessions = new Command("sessions", "List, revoke and sweep sessions.") { store, connection };
-        sessions.Add(BuildList(store, connection));
-        sessions.Add(BuildRevoke(store, connection));
-        sessions.Add(BuildSweep(store, connection));
+        var storeOptions = new StoreOptions();
+        var (store, connection) = (storeOptions.Store, storeOptions.Connection);
+        var sessions = storeOptions.Group("sessions", "List, revoke and sweep sessions.");
+        sessions.Add(BuildList(storeOptions));
+        sessions.Add(BuildRevoke(storeOptions));
+        sessions.Add(BuildSweep(storeOptions));
         return sessions;
     }
 
-    private static Command BuildList(Option<string> store, Option<string?> connection)
+    private static Command BuildList(StoreOptions store)
     {
         var user = new Option<string>("--user") { Description = "User whose live sessions to list.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table." };
         var list = new Command("list", "List a user's live sessions, newest first.") { user, json };
-        list.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        list.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
         {
+            var manager = bouncer.Get<SessionManager>();
             var found = await manager.ListUserAsync(parse.GetValue(user)!, ct);
             output.Write(parse.GetValue(json) ? ToJson(found) : ToTable(found));
             return 0;
-        }, null, ct));
+        }));
         return list;
     }
 
-    private static Command BuildRevoke(Option<string> store, Option<string?> connection)
+    private static Command BuildRevoke(StoreOptions store)
     {
         var user = new Option<string?>("--user") { Description = "Alone: revoke every session of the user. With --id: the owner of the session." };
         var id = new Option<string?>("--id") { Description = "A session id, or (with --user) the public handle shown by list." };
@@ -66,8 +56,9 @@ public static class SessionsCommands
         {
             if (result.GetResult(user) is null && result.GetResult(id) is null) result.AddError("revoke needs --user, --id, or both.");
         });
-        revoke.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        revoke.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
         {
+            var manager = bouncer.Get<SessionManager>();
             var userId = parse.GetValue(user);
             var target = parse.GetValue(id);
             if (target is null)
@@ -83,11 +74,11 @@ public static class SessionsCommands
                 || (userId is not null && await manager.EndSessionAsync(userId, target, "cli_revoke", ct));
             output.WriteLine(revoked ? "revoked 1 session" : "no such session");
             return revoked ? 0 : 1;
-        }, null, ct));
+        }));
         return revoke;
     }
 
-    private static Command BuildSweep(Option<string> store, Option<string?> connection)
+    private static Command BuildSweep(StoreOptions store)
     {
         var batch = new Option<int>("--batch-size") { Description = "Rows deleted per transaction.", DefaultValueFactory = _ => 1000 };
         batch.Validators.Add(r =>
@@ -95,8 +86,9 @@ public static class SessionsCommands
             if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be at least 1.");
         });
         var sweep = new Command("sweep", "Delete every expired session, in short batches.") { batch };
-        sweep.SetAction((parse, ct) => RunAsync(parse, store, connection, async (manager, output) =>
+        sweep.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
         {
+            var manager = bouncer.Get<SessionManager>();
             long last = 0;
             // Synchronous progress: Progress<T> would post to the thread pool and print out of order.
             var progress = new LineProgress(total =>
@@ -108,39 +100,8 @@ public static class SessionsCommands
             var swept = await manager.SweepAsync(progress, ct);
             output.WriteLine($"swept {swept} expired session(s)");
             return 0;
-        }, o => o.Sessions.SweepBatchSize = parse.GetValue(batch), ct));
+        }, o => o.Sessions.SweepBatchSize = parse.GetValue(batch)));
         return sweep;
-    }
-
-    /// <summary>
-    /// Opens the store, runs <paramref name="body"/> and closes it. Infrastructure and input failures
-    /// become one line on stderr and exit code 2: an operator needs the cause, not a stack trace.
-    /// </summary>
-    private static async Task<int> RunAsync(
-        ParseResult parse, Option<string> storeOption, Option<string?> connectionOption,
-        Func<SessionManager, TextWriter, Task<int>> body, Action<BouncerEngineOptions>? configure, CancellationToken ct)
-    {
-        var output = parse.InvocationConfiguration.Output;
-        var error = parse.InvocationConfiguration.Error;
-        BouncerConnection? bouncer = null;
-        try
-        {
-            bouncer = BouncerConnection.Open(parse.GetValue(storeOption)!, parse.GetValue(connectionOption), configure);
-            return await body(bouncer.Get<SessionManager>(), output);
-        }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException
-                                   or OptionsValidationException or StackExchange.Redis.RedisException or System.Data.Common.DbException
-                                   or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            // ArgumentException covers bad user ids (SessionInputException) and malformed connection strings;
-            // IOException covers SqliteStoreException; drivers' own failures derive from these.
-            error.WriteLine("error: " + OneLine(ex.Message));
-            return 2;
-        }
-        finally
-        {
-            if (bouncer is not null) await bouncer.DisposeAsync();
-        }
     }
 
     private static string ToTable(IReadOnlyList<Session> sessions)
@@ -182,7 +143,7 @@ public static class SessionsCommands
 
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
+    private static string OneLine(string s) => StoreOptions.OneLine(s);
 
     private sealed class LineProgress(Action<long> report) : IProgress<long>
     {

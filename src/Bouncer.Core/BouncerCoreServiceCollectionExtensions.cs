@@ -45,19 +45,19 @@ public static class BouncerCoreServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new BouncerMetrics(sp.GetService<IMeterFactory>()));
-        services.TryAddSingleton(sp => new BouncerAudit(sp.GetService<ILoggerFactory>(), sp.GetRequiredService<BouncerMetrics>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new BouncerAudit(sp.GetService<ILoggerFactory>(), sp.GetRequiredService<BouncerMetrics>(), sp.GetRequiredService<TimeProvider>(), Stores(sp).Audit));
         services.TryAddSingleton<BouncerStores>(_ => throw new InvalidOperationException(
             "Bouncer has no store: add a backend to AddBouncer(...), e.g. .UseSqlite(\"bouncer.db\"), .UseRedis(\"localhost:6379\"), .UsePostgres(connectionString) or .UseMemory()."));
 
         services.TryAddSingleton(sp => new RevocationListener(Stores(sp).Revocations, Engine(sp).Revocation, sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>()?.CreateLogger<RevocationListener>()));
+            sp.GetService<ILoggerFactory>()?.CreateLogger<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
         services.TryAddSingleton(sp =>
         {
             var engine = Engine(sp);
             var time = sp.GetRequiredService<TimeProvider>();
             var cache = engine.NearCache is { } near ? new SessionCache(sp.GetRequiredService<RevocationListener>(), time, near) : null;
             return new SessionManager(Stores(sp).Sessions, Stores(sp).Revocations, time, engine.Sessions, cache,
-                sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>());
+                sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(), sp.GetRequiredService<RevocationListener>());
         });
         services.TryAddSingleton(sp =>
         {
@@ -65,12 +65,16 @@ public static class BouncerCoreServiceCollectionExtensions
             // Shared by every instance through the store: the first instance's value wins a start-up race.
             var derivation = Block(stores.Secrets.GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
             return new RefreshTokenService(stores.RefreshTokens, stores.Revocations, sp.GetRequiredService<TimeProvider>(), Engine(sp).Refresh, null,
-                Engine(sp).Refresh.DerivationKey ?? Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>());
+                Engine(sp).Refresh.DerivationKey ?? Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(),
+                sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<RevocationListener>());
         });
         services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));
+        services.TryAddSingleton(sp => new UserDirectory(Stores(sp).Users, sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<TimeProvider>(), Engine(sp).NearCache));
         services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Stores(sp).Secrets, Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));
         services.TryAddSingleton<IAccessTokenValidator>(sp => new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
-        services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>()));
+        services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>(),
+            sp.GetRequiredService<UserService>(), Stores(sp).Users, Stores(sp).Revocations, Engine(sp), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<BouncerAudit>()));
         services.TryAddSingleton<BouncerEngineService>();
         services.AddHostedService(sp => sp.GetRequiredService<BouncerEngineService>());
         return new BouncerBuilder(services);

@@ -55,6 +55,9 @@ public class BouncerEngineOptions
     /// <summary>Registration and login policy.</summary>
     public UserOptions Users { get; set; } = new();
 
+    /// <summary>How long audit events are kept in the store (swept with sessions). Default 90 days; 1 day to 10 years.</summary>
+    public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(90);
+
     /// <summary>Serve session reads from a near cache invalidated by the revocation push. Null: off.</summary>
     public NearCacheOptions? NearCache { get; set; } = new();
 
@@ -70,6 +73,8 @@ public class BouncerEngineOptions
             throw new InvalidOperationException("Bouncer:ExchangeTokenLifetime must be between 0 and 15 minutes.");
         if (KeyPrePublicationDelay < TimeSpan.Zero || KeyPrePublicationDelay > TimeSpan.FromDays(7))
             throw new InvalidOperationException("Bouncer:KeyPrePublicationDelay must be between 0 and 7 days.");
+        if (AuditRetention < TimeSpan.FromDays(1) || AuditRetention > TimeSpan.FromDays(3650))
+            throw new InvalidOperationException("Bouncer:AuditRetention must be between 1 day and 10 years.");
         Nested("Sessions", Sessions.Validate);
         Nested("Refresh", Refresh.Validate);
         Nested("NearCache", () => NearCache?.Validate());

@@ -106,6 +106,10 @@ public static class FailureCodes
     public const string MetricsAuthRequired = "metrics_auth_required";
     /// <summary>A store did not answer in time or refused the connection.</summary>
     public const string StoreUnavailable = "store_unavailable";
+    /// <summary>The account is suspended.</summary>
+    public const string UserSuspended = "user_suspended";
+    /// <summary>A role name that is not 1 to 64 of a-z 0-9 _ . : -, or more than 32 roles.</summary>
+    public const string InvalidRoles = "invalid_roles";
     /// <summary>The named user does not exist.</summary>
     public const string UserNotFound = "user_not_found";
 }

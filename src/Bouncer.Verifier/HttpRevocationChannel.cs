@@ -151,6 +151,7 @@ public sealed class HttpRevocationChannel : IRevocationChannel
                 "session" => RevocationKind.Session,
                 "token" => RevocationKind.Token,
                 "user" => RevocationKind.User,
+                "everyone" => RevocationKind.Everyone,
                 // An unknown kind from a newer server cannot be applied; failing the page makes the loop retry
                 // (and the listener go stale) rather than silently skip a revocation.
                 _ => throw new InvalidDataException($"unknown revocation kind '{e.Kind}'"),

@@ -24,4 +24,22 @@ public enum AuditEventKind
     UserCutOff = 4113,
     /// <summary>A session was given a new id.</summary>
     SessionRotated = 4114,
+    /// <summary>A rotated refresh token was presented again inside the grace window (a retry, a second tab, or a copy).</summary>
+    RefreshReplayed = 4115,
+    /// <summary>An account was created (registration or an admin).</summary>
+    UserCreated = 4120,
+    /// <summary>An account's roles were replaced.</summary>
+    RolesChanged = 4121,
+    /// <summary>An account was suspended: every credential refused, no login.</summary>
+    UserSuspended = 4122,
+    /// <summary>A suspension was lifted.</summary>
+    UserUnsuspended = 4123,
+    /// <summary>A lockout after failed logins was cleared by an admin.</summary>
+    UserUnlocked = 4124,
+    /// <summary>An account was deleted with every credential.</summary>
+    UserDeleted = 4125,
+    /// <summary>A password was changed.</summary>
+    PasswordChanged = 4126,
+    /// <summary>Every credential of every user issued before now was cut off (an incident's revoke-all).</summary>
+    EveryoneCutOff = 4127,
 }

@@ -15,6 +15,15 @@ public static class AuditEvents
         AuditEventKind.RefreshFamilyRevoked => "refresh_family_revoked",
         AuditEventKind.UserCutOff => "user_cut_off",
         AuditEventKind.SessionRotated => "session_rotated",
+        AuditEventKind.RefreshReplayed => "refresh_replayed",
+        AuditEventKind.UserCreated => "user_created",
+        AuditEventKind.RolesChanged => "roles_changed",
+        AuditEventKind.UserSuspended => "user_suspended",
+        AuditEventKind.UserUnsuspended => "user_unsuspended",
+        AuditEventKind.UserUnlocked => "user_unlocked",
+        AuditEventKind.UserDeleted => "user_deleted",
+        AuditEventKind.PasswordChanged => "password_changed",
+        AuditEventKind.EveryoneCutOff => "everyone_cut_off",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }

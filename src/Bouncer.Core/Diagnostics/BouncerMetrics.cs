@@ -26,6 +26,8 @@ public sealed class BouncerMetrics : IDisposable
         Verifications = _meter.CreateCounter<long>("bouncer.verifications", description: "Credential checks by strategy.");
         Failures = _meter.CreateCounter<long>("bouncer.failures", description: "Refused credentials and requests by reason code.");
         AuditEvents = _meter.CreateCounter<long>("bouncer.audit.events", description: "Security audit events by kind.");
+        RevocationPropagation = _meter.CreateHistogram<double>("bouncer.revocation.propagation", unit: "ms",
+            description: "From an announcement's creation on any instance to its application on this one.");
     }
 
     /// <summary>Successful logins, tagged <c>mode</c>.</summary>
@@ -51,6 +53,9 @@ public sealed class BouncerMetrics : IDisposable
 
     /// <summary>Audit events, tagged <c>kind</c>.</summary>
     public Counter<long> AuditEvents { get; }
+
+    /// <summary>Propagation of each announcement to this instance, in milliseconds (clock skew between instances included).</summary>
+    public Histogram<double> RevocationPropagation { get; }
 
     /// <summary>Counts one refusal by its failure code.</summary>
     public void Fail(string reason) => Failures.Add(1, new KeyValuePair<string, object?>("reason", reason));

@@ -80,6 +80,8 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         var stores = _services.GetRequiredService<BouncerStores>();
         var tokens = _services.GetRequiredService<BouncerTokens>();
         var sessions = _services.GetRequiredService<SessionManager>();
+        var audit = _services.GetRequiredService<Bouncer.Diagnostics.BouncerAudit>();
+        var options = _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerEngineOptions>>().Value;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30), _time);
         try
         {
@@ -91,6 +93,7 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
                     await sessions.SweepAsync(null, ct).ConfigureAwait(false);
                     while (await stores.RefreshTokens.SweepAsync(_time.GetUtcNow(), 1000, ct).ConfigureAwait(false) == 1000) { }
                     await stores.Revocations.PruneAsync(_time.GetUtcNow(), ct).ConfigureAwait(false);
+                    await audit.SweepAsync(options.AuditRetention, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

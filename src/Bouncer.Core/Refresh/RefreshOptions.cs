@@ -62,6 +62,9 @@ public enum RefreshOutcome
 
     /// <summary>A rotated token was presented after the grace window: theft; the family is now revoked (<c>refresh_token_reused</c>).</summary>
     ReuseDetected,
+
+    /// <summary>The account is suspended: the family is now revoked (<c>user_suspended</c>).</summary>
+    UserSuspended,
 }
 
 /// <summary>The answer of <see cref="RefreshTokenService"/>: a pair when <see cref="Succeeded"/>.</summary>
@@ -77,6 +80,7 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
         RefreshOutcome.Expired => FailureCodes.RefreshTokenExpired,
         RefreshOutcome.Revoked => FailureCodes.RefreshTokenRevoked,
         RefreshOutcome.ReuseDetected => FailureCodes.RefreshTokenReused,
+        RefreshOutcome.UserSuspended => FailureCodes.UserSuspended,
         _ => null,
     };
 
@@ -84,5 +88,6 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
     internal static readonly RefreshResult ExpiredResult = new(RefreshOutcome.Expired, null, null, null);
     internal static readonly RefreshResult RevokedResult = new(RefreshOutcome.Revoked, null, null, null);
     internal static readonly RefreshResult ReusedResult = new(RefreshOutcome.ReuseDetected, null, null, null);
+    internal static readonly RefreshResult SuspendedResult = new(RefreshOutcome.UserSuspended, null, null, null);
 }
 

@@ -30,6 +30,8 @@ public sealed class RefreshTokenService
     private readonly RefreshOptions _options;
     private readonly byte[] _derivationKey;
     private readonly BouncerAudit? _audit;
+    private readonly Users.UserDirectory? _users;
+    private readonly RevocationListener? _revocations;
     private readonly BouncerMetrics? _metrics;
 
     /// <param name="store">Where families persist (hashed).</param>
@@ -41,9 +43,15 @@ public sealed class RefreshTokenService
     /// <see cref="RefreshOptions.DerivationKey"/>, else a random key for this process only.</param>
     /// <param name="audit">The audit trail, or null.</param>
     /// <param name="metrics">The instruments, or null.</param>
+    /// <param name="users">The accounts: a refresh of a suspended or deleted user is refused and ends the family, and the
+    /// new access token carries the account's current roles (never the family's copy). Null: the family's roles.</param>
+    /// <param name="revocations">This instance's revocation state: a token issued before a global cut-off is refused.</param>
     public RefreshTokenService(IRefreshTokenStore store, IRevocationChannel channel, TimeProvider? time = null, RefreshOptions? options = null,
-        ILogger<RefreshTokenService>? logger = null, byte[]? derivationKey = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null)
+        ILogger<RefreshTokenService>? logger = null, byte[]? derivationKey = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null,
+        Users.UserDirectory? users = null, RevocationListener? revocations = null)
     {
+        _users = users;
+        _revocations = revocations;
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _time = time ?? TimeProvider.System;
@@ -114,6 +122,24 @@ public sealed class RefreshTokenService
         if (record.Revoked) return RefreshResult.RevokedResult;
         var now = Now();
         if (now >= record.FamilyExpiresAt) return RefreshResult.ExpiredResult;
+        // Revoke-everyone: every refresh token alive at the cut-off was issued before it (whole seconds, as tokens).
+        if (_revocations is not null && record.IssuedAt.ToUnixTimeSeconds() < _revocations.Set.EveryoneNotBefore)
+        {
+            await RevokeFamilyAsync(record.UserId, record.FamilyId, "revoked_everyone", ct).ConfigureAwait(false);
+            return RefreshResult.RevokedResult;
+        }
+        // The account decides what the next token says: a suspended or deleted user gets nothing and loses the family.
+        string? scope = record.Scope;
+        if (_users is not null)
+        {
+            var user = await _users.GetAsync(record.UserId, ct).ConfigureAwait(false);
+            if (user is null || user.Suspended)
+            {
+                await RevokeFamilyAsync(record.UserId, record.FamilyId, user is null ? "user_deleted" : "user_suspended", ct).ConfigureAwait(false);
+                return user is null ? RefreshResult.RevokedResult : RefreshResult.SuspendedResult;
+            }
+            scope = user.Roles.Length == 0 ? null : user.Roles;
+        }
 
         var successorToken = Successor(presented!);
         if (record.RotatedAt is null)
@@ -128,7 +154,7 @@ public sealed class RefreshTokenService
                 IssuedAt = now,
                 ExpiresAt = Min(now + _options.IdleLimit, record.FamilyExpiresAt),
                 FamilyExpiresAt = record.FamilyExpiresAt,
-                Scope = record.Scope,
+                Scope = scope,
             };
             if (await Store.RotateAsync(hash, now, successor, ct).ConfigureAwait(false))
                 return new RefreshResult(RefreshOutcome.Issued, successorToken, GrantFor(successorToken, successor), successor.ExpiresAt);
@@ -146,6 +172,8 @@ public sealed class RefreshTokenService
             var existing = await Store.GetAsync(Hash(successorToken), ct).ConfigureAwait(false);
             if (existing is null) return RefreshResult.InvalidResult;
             if (existing.Revoked) return RefreshResult.RevokedResult;
+            // A copy presented inside the window looks like a retry: keep a trace of every one (RFC 9700 4.14.2).
+            if (_audit is not null) await _audit.RecordAsync(AuditEventKind.RefreshReplayed, record.UserId, record.FamilyId, "grace_window", ct).ConfigureAwait(false);
             return new RefreshResult(RefreshOutcome.Replayed, successorToken, GrantFor(successorToken, existing), existing.ExpiresAt);
         }
 
@@ -162,7 +190,7 @@ public sealed class RefreshTokenService
         await Store.RevokeFamilyAsync(familyId, ct).ConfigureAwait(false);
         var now = Now();
         await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, familyId, now, now + _options.AccessTokenLifetime + _options.ClockSkew), ct).ConfigureAwait(false);
-        Audit(reason, userId, familyId);
+        await AuditAsync(reason, userId, familyId, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -177,7 +205,7 @@ public sealed class RefreshTokenService
         foreach (var family in families)
             await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, family, now, until), ct).ConfigureAwait(false);
         await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
-        Audit(reason, userId, "*");
+        await AuditAsync(reason, userId, "*", ct).ConfigureAwait(false);
         return families.Count;
     }
 
@@ -217,13 +245,14 @@ public sealed class RefreshTokenService
         return Base64Url.EncodeToString(digest);
     }
 
-    private void Audit(string reason, string userId, string familyId)
+    private async ValueTask AuditAsync(string reason, string userId, string familyId, CancellationToken ct)
     {
         var reuse = reason == FailureCodes.RefreshTokenReused;
         if (reuse) _metrics?.ReuseDetected.Add(1);
         _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
-        _audit?.Record(reuse ? AuditEventKind.RefreshReuseDetected : familyId == "*" ? AuditEventKind.UserCutOff : AuditEventKind.RefreshFamilyRevoked,
-            userId, familyId == "*" ? null : familyId, reason);
+        if (_audit is null) return;
+        await _audit.RecordAsync(reuse ? AuditEventKind.RefreshReuseDetected : familyId == "*" ? AuditEventKind.UserCutOff : AuditEventKind.RefreshFamilyRevoked,
+            userId, familyId == "*" ? null : familyId, reason, ct).ConfigureAwait(false);
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());

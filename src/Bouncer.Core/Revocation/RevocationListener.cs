@@ -29,6 +29,8 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     private IAsyncDisposable? _subscription;
     private Task? _loop;
     private long _cursor;
+    private long _measuredCursor;
+    private readonly Bouncer.Diagnostics.BouncerMetrics? _metrics;
     private volatile bool _connected;
     private long _disconnectedAtTicks;
     private int _replayRequested;
@@ -38,8 +40,10 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     /// <param name="options">Replay period and staleness policy; defaults when null.</param>
     /// <param name="time">The clock; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="logger">The log, or null for none.</param>
-    public RevocationListener(IRevocationChannel channel, RevocationOptions? options = null, TimeProvider? time = null, ILogger<RevocationListener>? logger = null)
+    public RevocationListener(IRevocationChannel channel, RevocationOptions? options = null, TimeProvider? time = null, ILogger<RevocationListener>? logger = null,
+        Bouncer.Diagnostics.BouncerMetrics? metrics = null)
     {
+        _metrics = metrics;
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _options = options ?? new RevocationOptions();
         _time = time ?? TimeProvider.System;
@@ -117,7 +121,11 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
             while (true)
             {
                 var page = await _channel.ReadAfterAsync(Cursor, _options.ReplayPageSize, ct).ConfigureAwait(false);
-                foreach (var entry in page) Apply(entry.Revocation);
+                foreach (var entry in page)
+                {
+                    Apply(entry.Revocation);
+                    Measure(entry);
+                }
                 if (page.Count > 0) Interlocked.Exchange(ref _cursor, page[^1].Cursor);
                 if (page.Count < _options.ReplayPageSize) return;
             }
@@ -133,6 +141,7 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
         // Applying early is safe (entries are idempotent): the revocation takes effect now, and the
         // cursor moves only in order so a gap is filled by the next replay.
         Apply(entry.Revocation);
+        Measure(entry);
         if (Interlocked.CompareExchange(ref _cursor, entry.Cursor, entry.Cursor - 1) != entry.Cursor - 1 && entry.Cursor > Cursor)
             RequestReplay();
     }
@@ -176,6 +185,20 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
         lock (_appliedGate) signal = _applied.Task;
         try { await signal.WaitAsync(timeout, _time, ct).ConfigureAwait(false); }
         catch (TimeoutException) { }
+    }
+
+    // Each announcement is measured once, when first applied here (a push, or the replay that found it).
+    private void Measure(in RevocationEntry entry)
+    {
+        if (_metrics is null) return;
+        long seen;
+        do
+        {
+            seen = Interlocked.Read(ref _measuredCursor);
+            if (entry.Cursor <= seen) return;
+        }
+        while (Interlocked.CompareExchange(ref _measuredCursor, entry.Cursor, seen) != seen);
+        _metrics.RevocationPropagation.Record((_time.GetUtcNow() - entry.Revocation.At).TotalMilliseconds);
     }
 
     private void RequestReplay()

@@ -11,6 +11,12 @@ public enum RevocationKind : byte
 
     /// <summary>Every token of a user (<c>sub</c>) issued before <see cref="RevocationRecord.At"/>.</summary>
     User = 3,
+
+    /// <summary>
+    /// Everyone (an incident's "revoke all"): every token, session and refresh family issued or started before
+    /// <see cref="RevocationRecord.At"/>. The subject is <c>*</c>.
+    /// </summary>
+    Everyone = 4,
 }
 
 /// <summary>

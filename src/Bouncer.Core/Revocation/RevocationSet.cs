@@ -27,6 +27,9 @@ public sealed class RevocationSet
     private long[] _tokenFilter = new long[FilterBits / 64];
     private long[] _userFilter = new long[FilterBits / 64];
     private readonly Lock _writeGate = new();
+    // The global cut-off (RevocationKind.Everyone): not-before in unix seconds, and when the entry expires (unix ms).
+    private long _everyoneNotBefore = long.MinValue;
+    private long _everyoneExpires;
 
     /// <summary>An empty set.</summary>
     public RevocationSet()
@@ -37,7 +40,7 @@ public sealed class RevocationSet
     }
 
     /// <summary>Number of entries held (all kinds).</summary>
-    public int Count => _sessions.Count + _tokens.Count + _users.Count;
+    public int Count => _sessions.Count + _tokens.Count + _users.Count + (EveryoneNotBefore == long.MinValue ? 0 : 1);
 
     /// <summary>Records a revocation. Idempotent; a later user not-before wins over an earlier one.</summary>
     public void Apply(in RevocationRecord revocation)
@@ -48,6 +51,12 @@ public sealed class RevocationSet
     private void ApplyLocked(in RevocationRecord revocation)
     {
         var expires = revocation.ExpiresAt.ToUnixTimeMilliseconds();
+        if (revocation.Kind == RevocationKind.Everyone)
+        {
+            Volatile.Write(ref _everyoneNotBefore, Math.Max(_everyoneNotBefore, revocation.At.ToUnixTimeSeconds()));
+            _everyoneExpires = Math.Max(_everyoneExpires, expires);
+            return;
+        }
         Mark(revocation.Kind switch
         {
             RevocationKind.Session => _sessionFilter,
@@ -80,10 +89,17 @@ public sealed class RevocationSet
     /// </summary>
     public bool IsRevoked(ReadOnlySpan<char> sid, ReadOnlySpan<char> jti, ReadOnlySpan<char> sub, long issuedAtUnixSeconds)
     {
+        if (issuedAtUnixSeconds < Volatile.Read(ref _everyoneNotBefore)) return true;
         if (MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid)) return true;
         if (MayContain(_tokenFilter, jti) && _tokensBySpan.ContainsKey(jti)) return true;
         return MayContain(_userFilter, sub) && _usersBySpan.TryGetValue(sub, out var cut) && issuedAtUnixSeconds < cut.NotBefore;
     }
+
+    /// <summary>
+    /// The global cut-off in unix seconds: whatever was issued or started before it is revoked (long.MinValue: none).
+    /// Sessions and refresh families compare their start against it.
+    /// </summary>
+    public long EveryoneNotBefore => Volatile.Read(ref _everyoneNotBefore);
 
     /// <summary>True when the session (or refresh family) id is revoked.</summary>
     public bool IsSessionRevoked(ReadOnlySpan<char> sid) => MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid);
@@ -129,6 +145,11 @@ public sealed class RevocationSet
             foreach (var (k, v) in _sessions) if (v <= ms && _sessions.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _tokens) if (v <= ms && _tokens.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _users) if (v.Expires <= ms && _users.TryRemove(new(k, v))) removed++;
+            if (_everyoneNotBefore != long.MinValue && _everyoneExpires <= ms)
+            {
+                Volatile.Write(ref _everyoneNotBefore, long.MinValue);
+                removed++;
+            }
             if (removed == 0) return 0;
             // Rebuilt under the write lock, so no concurrent Apply can set a bit in a discarded filter.
             _sessionFilter = Rebuild(_sessions.Keys);

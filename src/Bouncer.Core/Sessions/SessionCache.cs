@@ -117,6 +117,11 @@ public sealed class SessionCache
             case RevocationKind.User:
                 EvictUser(revocation.Subject);
                 break;
+            case RevocationKind.Everyone:
+                Interlocked.Increment(ref _evictions);
+                _entries.Clear();
+                _byUser.Clear();
+                break;
         }
     }
 

@@ -33,6 +33,7 @@ public sealed class SessionManager
     private readonly BouncerAudit? _audit;
     private readonly BouncerMetrics? _metrics;
     private readonly TimeSpan _announceFor;
+    private readonly RevocationListener? _revocations;
 
     /// <param name="store">Where sessions persist.</param>
     /// <param name="channel">The deployment's revocation channel: every session end is announced on it.</param>
@@ -41,9 +42,11 @@ public sealed class SessionManager
     /// <param name="cache">This instance's near cache, or null for none (a CLI, a server with the cache off).</param>
     /// <param name="audit">The audit trail, or null.</param>
     /// <param name="metrics">The instruments, or null.</param>
+    /// <param name="revocations">This instance's revocation state: a session created before a global cut-off is ended.</param>
     public SessionManager(ISessionStore store, IRevocationChannel channel, TimeProvider? time = null, SessionOptions? options = null,
-        SessionCache? cache = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null)
+        SessionCache? cache = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null, RevocationListener? revocations = null)
     {
+        _revocations = revocations;
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _time = time ?? TimeProvider.System;
@@ -154,7 +157,7 @@ public sealed class SessionManager
         if (!rotated) return null;
         _cache?.Put(next);
         await AnnounceAsync(RevocationKind.Session, record.Key.ToString(), "rotated", ct).ConfigureAwait(false);
-        _audit?.Record(AuditEventKind.SessionRotated, record.UserId, record.Key.ToString(), "rotated");
+        if (_audit is not null) await _audit.RecordAsync(AuditEventKind.SessionRotated, record.UserId, record.Key.ToString(), "rotated", ct).ConfigureAwait(false);
         return (Session.From(next), newId);
     }
 
@@ -215,7 +218,7 @@ public sealed class SessionManager
         _cache?.EvictUser(userId);
         await SessionRevocations.PublishUserAsync(_channel, userId, sessions, _time, _announceFor, ct).ConfigureAwait(false);
         _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
-        _audit?.Record(AuditEventKind.UserSessionsEnded, userId, deleted.ToString(System.Globalization.CultureInfo.InvariantCulture), reason);
+        if (_audit is not null) await _audit.RecordAsync(AuditEventKind.UserSessionsEnded, userId, deleted.ToString(System.Globalization.CultureInfo.InvariantCulture), reason, ct).ConfigureAwait(false);
         return deleted;
     }
 
@@ -244,6 +247,12 @@ public sealed class SessionManager
         if (!SessionId.TryGetKey(id, out var key)) return null;
         var record = await ReadAsync(key, ct).ConfigureAwait(false);
         if (record is null) return null;
+        // Revoke-everyone: a session that started before the cut-off (whole seconds, as for tokens) is over.
+        if (_revocations is not null && record.CreatedAt.ToUnixTimeSeconds() < _revocations.Set.EveryoneNotBefore)
+        {
+            await EndAsync(key, record.UserId, "revoked_everyone", ct).ConfigureAwait(false);
+            return null;
+        }
         if (IsLive(record, Now())) return record;
         await EndAsync(key, record.UserId, "expired", ct).ConfigureAwait(false);
         return null;
@@ -287,7 +296,7 @@ public sealed class SessionManager
         _cache?.Evict(key);
         if (!deleted) return false;
         await AnnounceAsync(RevocationKind.Session, key.ToString(), reason, ct).ConfigureAwait(false);
-        _audit?.Record(AuditEventKind.SessionEnded, userId, key.ToString(), reason);
+        if (_audit is not null) await _audit.RecordAsync(AuditEventKind.SessionEnded, userId, key.ToString(), reason, ct).ConfigureAwait(false);
         return true;
     }
 

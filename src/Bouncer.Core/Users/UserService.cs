@@ -33,6 +33,10 @@ public enum UserOutcome
     Taken,
     /// <summary>Bad username or weak password (<c>invalid_request</c>).</summary>
     Invalid,
+    /// <summary>The account is suspended (<c>user_suspended</c>, said only when the deployment reveals it).</summary>
+    Suspended,
+    /// <summary>No such account (<c>user_not_found</c>; admin operations only, never login).</summary>
+    NotFound,
 }
 
 /// <summary>Accounts: registration, login with lockout. Thread-safe.</summary>
@@ -49,12 +53,16 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
         return u;
     }
 
+    /// <summary>True when <paramref name="password"/> meets the policy (length; OWASP ASVS 6.2.1, at most 1024 to bound hashing).</summary>
+    public bool IsAcceptablePassword(string? password) =>
+        password is not null && password.Length >= _options.MinPasswordLength && password.Length <= 1024;
+
     /// <summary>Creates an account.</summary>
     public async ValueTask<(UserOutcome Outcome, string? Username)> RegisterAsync(string? username, string? password, string roles, CancellationToken ct)
     {
         var name = Normalize(username);
-        if (name is null || password is null || password.Length < _options.MinPasswordLength || password.Length > 1024) return (UserOutcome.Invalid, null);
-        var user = new UserRecord { Username = name, PasswordHash = PasswordHasher.Hash(password), Roles = roles, CreatedAt = _time.GetUtcNow() };
+        if (name is null || !IsAcceptablePassword(password)) return (UserOutcome.Invalid, null);
+        var user = new UserRecord { Username = name, PasswordHash = PasswordHasher.Hash(password!), Roles = roles, CreatedAt = _time.GetUtcNow() };
         return await store.CreateAsync(user, ct).ConfigureAwait(false) ? (UserOutcome.Ok, name) : (UserOutcome.Taken, null);
     }
 
@@ -77,6 +85,13 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
             // The check runs anyway, right password or not: a locked account must cost what any other attempt costs.
             PasswordHasher.Verify(user.PasswordHash, password);
             return (UserOutcome.Locked, null);
+        }
+        if (user.Suspended)
+        {
+            // Like a lockout: the check costs what any attempt costs, and a right password gets nothing.
+            if (!PasswordHasher.Verify(user.PasswordHash, password))
+                await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
+            return (UserOutcome.Suspended, null);
         }
         if (!PasswordHasher.Verify(user.PasswordHash, password))
         {

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Microsoft.Extensions.Options;
+
+namespace Bouncer.Cli;
+
+/// <summary>
+/// <c>--store</c> and <c>--connection</c>, as the server takes them, and the runner every store command shares: the
+/// engine composed on that store, the command's body, and infrastructure faults as one line on stderr and exit 2.
+/// </summary>
+internal sealed class StoreOptions
+{
+    public Option<string> Store { get; } = new("--store")
+    {
+        Description = "Store: memory, sqlite, redis or postgres (as the server's --store).",
+        DefaultValueFactory = _ => "sqlite",
+        Recursive = true,
+    };
+
+    public Option<string?> Connection { get; } = new("--connection")
+    {
+        Description = "Connection string of the store (as the server's --connection); for sqlite a file path or \"Data Source=...\", default ./data/bouncer.db.",
+        Recursive = true,
+    };
+
+    public StoreOptions() => Store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
+
+    /// <summary>A command group carrying both options for all its subcommands.</summary>
+    public Command Group(string name, string description) => new(name, description) { Store, Connection };
+
+    /// <summary>
+    /// Opens the engine, runs <paramref name="body"/> and closes it. Infrastructure and input failures become one line
+    /// on stderr and exit code 2: an operator needs the cause, not a stack trace.
+    /// </summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<BouncerConnection, TextWriter, Task<int>> body, Action<BouncerEngineOptions>? configure = null)
+    {
+        var output = parse.InvocationConfiguration.Output;
+        var error = parse.InvocationConfiguration.Error;
+        BouncerConnection? bouncer = null;
+        try
+        {
+            bouncer = BouncerConnection.Open(parse.GetValue(Store)!, parse.GetValue(Connection), configure);
+            return await body(bouncer, output);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException
+                                   or OptionsValidationException or StackExchange.Redis.RedisException or System.Data.Common.DbException
+                                   or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            // ArgumentException covers bad user ids (SessionInputException) and malformed connection strings;
+            // IOException covers SqliteStoreException; drivers' own failures derive from these.
+            error.WriteLine("error: " + OneLine(ex.Message));
+            return BouncerCli.UsageError;
+        }
+        finally
+        {
+            if (bouncer is not null) await bouncer.DisposeAsync();
+        }
+    }
+
+    public static string OneLine(string s) => s.ReplaceLineEndings(" ");
+}
