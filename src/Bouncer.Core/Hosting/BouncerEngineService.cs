@@ -37,10 +37,14 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         var stores = _services.GetRequiredService<BouncerStores>();
         var options = _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerEngineOptions>>().Value;
         var tokens = _services.GetRequiredService<BouncerTokens>();
-        // The session manager (and its near cache) observe the listener: resolve them before it replays.
+        // The session manager (its near cache) and the user directory observe the listener: resolve them before it replays.
         _services.GetRequiredService<SessionManager>();
+        _services.GetRequiredService<Bouncer.Users.UserDirectory>();
         await _services.GetRequiredService<RevocationListener>().StartAsync(cancellationToken).ConfigureAwait(false);
-        _housekeeping = Task.Run(() => HousekeepingAsync(_stop.Token), CancellationToken.None);
+        // Resolved here, not in the loop: a provider disposed before the loop's first step must not fault the stop.
+        var sessions = _services.GetRequiredService<SessionManager>();
+        var audit = _services.GetRequiredService<Bouncer.Diagnostics.BouncerAudit>();
+        _housekeeping = Task.Run(() => HousekeepingAsync(stores, tokens, sessions, audit, options, _stop.Token), CancellationToken.None);
         LogStarted(stores.Name, tokens.Issuer, options.Audience, options.SigningAlgorithm.Name());
     }
 
@@ -75,13 +79,9 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         _stop.Dispose();
     }
 
-    private async Task HousekeepingAsync(CancellationToken ct)
+    private async Task HousekeepingAsync(BouncerStores stores, BouncerTokens tokens, SessionManager sessions, Bouncer.Diagnostics.BouncerAudit audit,
+        BouncerEngineOptions options, CancellationToken ct)
     {
-        var stores = _services.GetRequiredService<BouncerStores>();
-        var tokens = _services.GetRequiredService<BouncerTokens>();
-        var sessions = _services.GetRequiredService<SessionManager>();
-        var audit = _services.GetRequiredService<Bouncer.Diagnostics.BouncerAudit>();
-        var options = _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerEngineOptions>>().Value;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30), _time);
         try
         {
