@@ -50,6 +50,7 @@ public static class BouncerAuthEndpoints
         var metrics = sp.GetRequiredService<BouncerMetrics>();
         var throttle = sp.GetRequiredService<LoginThrottle>();
         var time = sp.GetRequiredService<TimeProvider>();
+        var directory = sp.GetRequiredService<UserDirectory>();
         var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
 
         var auth = app.MapGroup("/auth");
@@ -91,7 +92,10 @@ public static class BouncerAuthEndpoints
                     _ => FailureCodes.InvalidCredentials,
                 };
                 metrics.Fail(reason);
-                await audit.RecordAsync(AuditEventKind.LoginFailed, UserService.Normalize(body.Username), null, reason);
+                // The subject only when the account exists: a password typed into the name field must not reach the trail.
+                var name = UserService.Normalize(body.Username);
+                var subject = name is not null && await directory.GetAsync(name, ct) is not null ? name : null;
+                await audit.RecordAsync(AuditEventKind.LoginFailed, subject, null, reason, ct);
                 // Only an existing account can be locked or suspended: saying so tells a guesser the name exists.
                 if (options.Users.RevealLockout && outcome == UserOutcome.Locked)
                     return BouncerProblems.Result(401, reason, "Too many failed logins: the account is locked for a while.");

@@ -62,10 +62,12 @@ public static class BouncerCoreServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var stores = Stores(sp);
-            // Shared by every instance through the store: the first instance's value wins a start-up race.
-            var derivation = Block(stores.Secrets.GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
+            // Shared by every instance through the store: the stored value wins (a configured key only seeds a new
+            // deployment), so instances never disagree on successors or anti-forgery tokens.
+            var seed = Engine(sp).Refresh.DerivationKey ?? RandomNumberGenerator.GetBytes(32);
+            var derivation = Block(stores.Secrets.GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(seed), default).AsTask());
             return new RefreshTokenService(stores.RefreshTokens, stores.Revocations, sp.GetRequiredService<TimeProvider>(), Engine(sp).Refresh, null,
-                Engine(sp).Refresh.DerivationKey ?? Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(),
+                Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(),
                 sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<RevocationListener>());
         });
         services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));

@@ -78,6 +78,8 @@ public class BouncerEngineOptions
         Nested("Sessions", Sessions.Validate);
         Nested("Refresh", Refresh.Validate);
         Nested("NearCache", () => NearCache?.Validate());
+        Nested("Revocation", Revocation.Validate);
+        Nested("Users", Users.Validate);
     }
 
     // Nested options throw ArgumentOutOfRangeException naming their own property: say which section it is in.

@@ -11,7 +11,7 @@ namespace Bouncer;
 /// sessions, refresh families, accounts, signing keys and the revocation log. A backend's <c>UseX(...)</c> builds it;
 /// the engine's services are built on it. Disposing closes what the backend opened.
 /// </summary>
-public sealed class BouncerStores : IAsyncDisposable
+public sealed class BouncerStores : IAsyncDisposable, IDisposable
 {
     private readonly IAsyncDisposable[] _owned;
     private int _disposed;
@@ -68,6 +68,9 @@ public sealed class BouncerStores : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         foreach (var owned in _owned) await owned.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <inheritdoc/>
     public override string ToString() => Name;

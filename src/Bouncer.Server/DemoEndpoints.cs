@@ -40,7 +40,7 @@ public static class DemoEndpoints
         group.MapGet("/state", (ClaimsPrincipal user) => Results.Json(new
         {
             // The caller's own setting; anonymous callers see the default.
-            push = user.FindFirstValue(BouncerClaims.Subject) is not { } sub || demo.PushEnabledFor(sub),
+            push = demo.PushEnabledFor(user.FindFirstValue(BouncerClaims.SessionId)),
             mode = options.Mode.ToString().ToLowerInvariant(),
             access_token_lifetime = (int)options.Refresh.AccessTokenLifetime.TotalSeconds,
             // The simulator's hybrid column mints for this deployment's own audience, the only one /api/me accepts.
@@ -49,13 +49,14 @@ public static class DemoEndpoints
             near_cache = options.NearCache is not null,
         }));
 
-        // Push on or off for the caller's own tokens only: another visitor's requests are judged as before.
+        // Push on or off for the caller's own credential only (its sid: a session and the tokens minted from it, or
+        // one refresh family): another visitor's requests, and the user's other credentials, are judged as before.
         group.MapPost("/push", async (HttpContext ctx, ClaimsPrincipal user) =>
         {
             var body = await BouncerHttp.ReadAsync<PushToggle>(ctx, ctx.RequestAborted);
-            var sub = user.FindFirstValue(BouncerClaims.Subject)!;
-            demo.SetPush(sub, body?.Enabled ?? true);
-            return Results.Json(new { push = demo.PushEnabledFor(sub) });
+            if (user.FindFirstValue(BouncerClaims.SessionId) is not { } sid) return Results.NotFound();
+            demo.SetPush(sid, body?.Enabled ?? true);
+            return Results.Json(new { push = demo.PushEnabledFor(sid) });
         }).RequireAuthorization();
 
         // Expires the caller's credential only: their session's idle deadline is moved to now; the token they
@@ -70,7 +71,8 @@ public static class DemoEndpoints
                 if (record is null) return Results.NotFound();
                 var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
                 await stores.Sessions.UpdateAsync(record with { ExpiresAt = now }, ct);
-                sessions.Cache?.Drop(key);
+                // An eviction, not a drop: a load already in flight must not cache the record from before.
+                sessions.Cache?.Evict(key);
                 return Results.Json(new { expired = "session" });
             }
             // Every token Bouncer signs carries a jti (JwsIssuer draws one when none is given).

@@ -3,22 +3,24 @@ using System.Collections.Concurrent;
 namespace Bouncer.Server;
 
 /// <summary>
-/// The simulator's per-visitor switches, held by the demo host only (never by the library): which users turned the
-/// revocation push off for their own tokens, and which tokens (by <c>jti</c>) the demo clock has expired.
+/// The simulator's per-visitor switches, held by the demo host only (never by the library): which credentials (by
+/// <c>sid</c>: a session handle, or a refresh family) have the revocation push turned off, and which tokens (by
+/// <c>jti</c>) the demo clock has expired. Keyed by credential, not user, so a token cannot switch off checks for
+/// the user's other credentials.
 /// </summary>
 public sealed class DemoState
 {
     private readonly ConcurrentDictionary<string, byte> _pushOff = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _expired = new(StringComparer.Ordinal);
 
-    /// <summary>True unless <paramref name="user"/> turned the push off for their own tokens.</summary>
-    public bool PushEnabledFor(string user) => !_pushOff.ContainsKey(user);
+    /// <summary>True unless the push was turned off for the credential <paramref name="sid"/> (tokens of it, or minted from it).</summary>
+    public bool PushEnabledFor(string? sid) => sid is null || !_pushOff.ContainsKey(sid);
 
-    /// <summary>Turns the push on or off for <paramref name="user"/>'s own tokens only.</summary>
-    public void SetPush(string user, bool enabled)
+    /// <summary>Turns the push on or off for the tokens of one credential only.</summary>
+    public void SetPush(string sid, bool enabled)
     {
-        if (enabled) _pushOff.TryRemove(user, out _);
-        else _pushOff[user] = 0;
+        if (enabled) _pushOff.TryRemove(sid, out _);
+        else _pushOff[sid] = 0;
     }
 
     /// <summary>Judges the token with this id as expired from now on (a refreshed token has another id).</summary>

@@ -121,8 +121,32 @@ public sealed class DemoEndpointsTests
         // Bob did not: another visitor's switch changes nothing for his requests.
         using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", bob.AccessToken)))
             await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
-        Assert.False(host.Runtime.Demo!.PushEnabledFor("alice"));
-        Assert.True(host.Runtime.Demo!.PushEnabledFor("bob"));
+        Assert.False(host.Runtime.Demo!.PushEnabledFor(Sid(alice.AccessToken)));
+        Assert.True(host.Runtime.Demo!.PushEnabledFor(Sid(bob.AccessToken)));
+    }
+
+    [Fact]
+    public async Task DemoPush_Off_CoversThatCredentialOnly_NotTheUsersOthers()
+    {
+        await using var host = new BouncerHost("Development");
+        var first = await host.LoginJwtAsync("alice");
+        var second = await host.LoginJwtAsync("alice", register: false);
+        using (var off = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/push", first.AccessToken, new { enabled = false })))
+            Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+        using (var revoke = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/demo/revoke", second.AccessToken)))
+            Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", first.AccessToken)))
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        using (var me = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/api/me", second.AccessToken)))
+            await Problem.AssertAsync(me, HttpStatusCode.Unauthorized, "token_revoked");
+    }
+
+    private static string Sid(string token)
+    {
+        var payload = token.Split('.')[1];
+        using var doc = System.Text.Json.JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(payload));
+        return doc.RootElement.GetProperty("sid").GetString()!;
     }
 
     [Fact]
@@ -134,7 +158,9 @@ public sealed class DemoEndpointsTests
         request.Headers.Add("Origin", "https://evil.test");
         using var response = await host.SendAsync(request);
         await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "csrf_rejected");
-        Assert.True(host.Runtime.Demo!.PushEnabledFor("alice"));
+        using var sessions = await host.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/auth/sessions", alice.Cookie));
+        var handle = (await sessions.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>())[0].GetProperty("id").GetString();
+        Assert.True(host.Runtime.Demo!.PushEnabledFor(handle));
     }
 
     [Fact]

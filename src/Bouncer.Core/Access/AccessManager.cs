@@ -113,9 +113,9 @@ public sealed partial class AccessManager
     /// <param name="ct">Cancels the operation.</param>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        var ended = await _sessions.EndUserSessionsAsync(userId, reason, ct).ConfigureAwait(false);
+        // Families first: if an announcement below fails, the refresh tokens that would mint new access are already dead.
         await _refresh.RevokeUserAsync(userId, reason, ct).ConfigureAwait(false);
-        return ended;
+        return await _sessions.EndUserSessionsAsync(userId, reason, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace Bouncer.Hosting;
 /// sessions and refresh families, prunes the revocation log. The engine's services are usable before it starts;
 /// until the listener connects, the revocation state simply counts as not yet fresh.
 /// </summary>
-public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposable
+public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposable, IDisposable
 {
     private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
@@ -78,6 +78,9 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         await StopAsync(default).ConfigureAwait(false);
         _stop.Dispose();
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task HousekeepingAsync(BouncerStores stores, BouncerTokens tokens, SessionManager sessions, Bouncer.Diagnostics.BouncerAudit audit,
         BouncerEngineOptions options, CancellationToken ct)

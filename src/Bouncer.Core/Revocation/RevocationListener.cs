@@ -15,7 +15,7 @@ namespace Bouncer.Revocation;
 /// var verdict = await listener.CheckAsync(sid, jti, sub, iat, ct);   // Allowed, Revoked or Stale
 /// </code>
 /// </example>
-public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDisposable
+public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDisposable, IDisposable
 {
     private readonly IRevocationChannel _channel;
     private readonly RevocationOptions _options;
@@ -34,6 +34,7 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     private volatile bool _connected;
     private long _disconnectedAtTicks;
     private int _replayRequested;
+    private int _disposed;
 
     /// <summary>A listener on <paramref name="channel"/>; nothing is read until <c>StartAsync</c>.</summary>
     /// <param name="channel">The revocation log and push feed to follow.</param>
@@ -48,7 +49,8 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
         _options = options ?? new RevocationOptions();
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _disconnectedAtTicks = _time.GetUtcNow().UtcTicks;
+        // Until the first replay completes nothing vouches for the state: stale from the start, not for StaleAfter.
+        _disconnectedAtTicks = long.MinValue / 2;
     }
 
     /// <summary>The in-memory state checked on the hot path.</summary>
@@ -74,6 +76,11 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     {
         _subscription = await _channel.SubscribeAsync(this, ct).ConfigureAwait(false);
         await ReplayAsync(ct).ConfigureAwait(false);
+        // Caught up as of now: a push connection still coming up gets the usual StaleAfter from here.
+        var notBefore = _time.GetUtcNow().UtcTicks;
+        long seen;
+        do seen = Interlocked.Read(ref _disconnectedAtTicks);
+        while (seen < notBefore && Interlocked.CompareExchange(ref _disconnectedAtTicks, notBefore, seen) != seen);
         _loop = Task.Run(() => PeriodicAsync(_stop.Token), CancellationToken.None);
     }
 
@@ -236,8 +243,13 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     }
 
     /// <summary>Stops the listener loop and drops the channel subscription.</summary>
+    /// <inheritdoc/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _stop.Cancel();
         if (_subscription is not null) await _subscription.DisposeAsync().ConfigureAwait(false);
         if (_loop is not null) await _loop.ConfigureAwait(false);

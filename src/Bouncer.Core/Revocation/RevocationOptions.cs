@@ -27,6 +27,14 @@ public sealed class RevocationOptions
 
     /// <summary>Entries read per replay page. Default 1000.</summary>
     public int ReplayPageSize { get; set; } = 1000;
+
+    /// <summary>Throws when a value is out of range, naming it (a zero page size would replay forever).</summary>
+    public void Validate()
+    {
+        if (StaleAfter <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StaleAfter), "StaleAfter must be positive.");
+        if (ReplayInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ReplayInterval), "ReplayInterval must be positive.");
+        if (ReplayPageSize is < 1 or > 100_000) throw new ArgumentOutOfRangeException(nameof(ReplayPageSize), "ReplayPageSize must be between 1 and 100000.");
+    }
 }
 
 /// <summary>The outcome of a revocation check.</summary>

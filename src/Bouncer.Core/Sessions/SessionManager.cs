@@ -93,9 +93,11 @@ public sealed class SessionManager
             ExpiresAt = Min(now + _options.IdleTimeout, absolute),
             AbsoluteExpiresAt = absolute,
         };
+        var evictionsBefore = _cache?.Evictions ?? 0;
         BouncerTrace.StoreRoundTrip();
         await _store.CreateAsync(record, ct).ConfigureAwait(false);
-        _cache?.Put(record);
+        // Add, not Put: a log-out-everywhere that landed during the write must not leave this record cached.
+        _cache?.Add(record, evictionsBefore);
         if (_options.MaxSessionsPerUser is int cap) await EvictOverCapAsync(userId, cap, key, now, ct).ConfigureAwait(false);
         return (Session.From(record), id);
     }
@@ -134,9 +136,10 @@ public sealed class SessionManager
         var record = await GetRecordAsync(id, ct).ConfigureAwait(false);
         if (record is null) return false;
         var next = Renew(record, Now()) with { Data = data };
+        var evictionsBefore = _cache?.Evictions ?? 0;
         BouncerTrace.StoreRoundTrip();
         var updated = await _store.UpdateAsync(next, ct).ConfigureAwait(false);
-        if (updated) _cache?.Put(next); else _cache?.Evict(next.Key);
+        if (updated) _cache?.Add(next, evictionsBefore); else _cache?.Evict(next.Key);
         return updated;
     }
 
@@ -155,7 +158,8 @@ public sealed class SessionManager
         var rotated = await _store.RotateAsync(record.Key, next, ct).ConfigureAwait(false);
         _cache?.Evict(record.Key);
         if (!rotated) return null;
-        _cache?.Put(next);
+        // Read after this instance's own eviction above: only a later one (a push) keeps the successor out.
+        _cache?.Add(next, _cache.Evictions);
         await AnnounceAsync(RevocationKind.Session, record.Key.ToString(), "rotated", ct).ConfigureAwait(false);
         if (_audit is not null) await _audit.RecordAsync(AuditEventKind.SessionRotated, record.UserId, record.Key.ToString(), "rotated", ct).ConfigureAwait(false);
         return (Session.From(next), newId);

@@ -18,6 +18,14 @@ public sealed class UserOptions
     /// guesser which names exist. Turn on when users must be told (the audit log and metrics always say locked).
     /// </summary>
     public bool RevealLockout { get; set; }
+
+    /// <summary>Throws when a value is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (MaxFailedLogins < 1) throw new ArgumentOutOfRangeException(nameof(MaxFailedLogins), "MaxFailedLogins must be at least 1.");
+        if (LockoutDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LockoutDuration), "LockoutDuration must be positive.");
+        if (MinPasswordLength is < 8 or > 1024) throw new ArgumentOutOfRangeException(nameof(MinPasswordLength), "MinPasswordLength must be between 8 (OWASP ASVS 6.2.1) and 1024.");
+    }
 }
 
 /// <summary>Why a login or registration failed, or that it succeeded.</summary>
