@@ -47,6 +47,7 @@ public static class PostgresBouncerBuilderExtensions
         var users = new PostgresUserStore(source, tables);
         var secrets = new PostgresSecretStore(source, tables);
         var revocations = new PostgresRevocationChannel(source, tables);
+        var audit = new PostgresAuditStore(source, tables);
         var host = new NpgsqlConnectionStringBuilder(source.ConnectionString).Host;
         try
         {
@@ -56,11 +57,12 @@ public static class PostgresBouncerBuilderExtensions
             users.EnsureSchemaAsync().GetAwaiter().GetResult();
             secrets.EnsureSchemaAsync().GetAwaiter().GetResult();
             revocations.EnsureSchemaAsync().GetAwaiter().GetResult();
+            audit.EnsureSchemaAsync().GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
         {
             throw new InvalidOperationException($"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
         }
-        return new BouncerStores(sessions, refresh, users, secrets, revocations, $"postgres {host} schema {schema}", owned ? [source] : []);
+        return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", owned ? [source] : []);
     }
 }
