@@ -50,6 +50,7 @@ public static class RedisBouncerBuilderExtensions
         var name = $"redis {string.Join(",", redis.GetEndPoints().Select(e => e.ToString()))} prefix {keyPrefix}";
         return new BouncerStores(new RedisSessionStore(redis, keys),
             new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys),
+            new RedisAuditStore(redis, keys),
             name, owned ? [redis] : []);
     }
 }
