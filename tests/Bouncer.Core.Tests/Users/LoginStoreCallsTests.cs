@@ -11,6 +11,9 @@ public sealed class LoginStoreCallsTests
         public ValueTask<bool> CreateAsync(UserRecord user, CancellationToken ct) => inner.CreateAsync(user, ct);
         public ValueTask<UserRecord?> GetAsync(string username, CancellationToken ct) { Calls.Add("get"); return inner.GetAsync(username, ct); }
         public ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct) { Calls.Add("update"); return inner.UpdateAsync(user, ct); }
+        public ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct) { Calls.Add("password"); return inner.SetPasswordHashAsync(username, passwordHash, ct); }
+        public ValueTask<bool> DeleteAsync(string username, CancellationToken ct) { Calls.Add("delete"); return inner.DeleteAsync(username, ct); }
+        public ValueTask<IReadOnlyList<UserRecord>> ListAsync(string? prefix, string? after, int limit, CancellationToken ct) { Calls.Add("list"); return inner.ListAsync(prefix, after, limit, ct); }
         public ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
         {
             Calls.Add("failure");
