@@ -1,4 +1,5 @@
 using Bouncer;
+using Bouncer.Diagnostics;
 using Bouncer.Sessions;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -64,7 +65,7 @@ switch (mode)
             "bouncer-session-sqlite" => FromSqlite(Path.Combine(Path.GetTempPath(), $"bouncer-bench-{Environment.ProcessId}.db")),
             "bouncer-session-redis" or "bouncer-session-redis-nocache" =>
                 new BouncerStores(new RedisSessionStore(redis ?? throw new InvalidOperationException("--redis host:port needed")),
-                    new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), "redis sessions, memory rest"),
+                    new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), new MemoryAuditStore(), "redis sessions, memory rest"),
             _ => BouncerStores.InMemory(),
         });
         break;
@@ -133,7 +134,7 @@ string? Arg(string name)
 static BouncerStores FromSqlite(string path)
 {
     var s = SqliteBouncerStores.Open(path);
-    return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations, "sqlite " + path, s);
+    return new BouncerStores(s.Sessions, s.RefreshTokens, s.Users, s.Secrets, s.Revocations, s.Audit, "sqlite " + path, s);
 }
 
 sealed class NoopHandler(Microsoft.Extensions.Options.IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder)

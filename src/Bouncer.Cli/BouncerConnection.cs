@@ -50,11 +50,13 @@ public sealed class BouncerConnection : IAsyncDisposable
             case "redis":
                 if (string.IsNullOrWhiteSpace(connection)) throw new ArgumentException("--connection is required for the redis store (\"host:port[,password=...]\").");
                 // An admin command on an unreachable server must fail at once, not wait for a reconnect.
-                bouncer.UseRedis(connection + ",abortConnect=true,connectTimeout=3000");
+                bouncer.UseRedis(connection + ",abortConnect=true,connectTimeout=3000");   // UseRedis keeps an explicit abortConnect
                 break;
             case "postgres":
                 if (string.IsNullOrWhiteSpace(connection)) throw new ArgumentException("--connection is required for the postgres store (\"Host=...;Username=...;Database=...\").");
-                bouncer.UsePostgres(connection);
+                // An operator command never runs DDL: it works with the rights to read and change rows, and a mistyped
+                // database is an error instead of a new set of empty tables.
+                bouncer.UsePostgres(connection, ensureSchema: false);
                 break;
             default:
                 throw new ArgumentException($"Unknown store '{kind}'; expected one of: {string.Join(", ", Kinds)}.");

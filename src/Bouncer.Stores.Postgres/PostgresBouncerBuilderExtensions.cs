@@ -10,9 +10,10 @@ public static class PostgresBouncerBuilderExtensions
     /// <summary>
     /// Connects with an Npgsql connection string and keeps every store in <paramref name="schema"/>, creating the
     /// tables when missing; revocations travel over LISTEN/NOTIFY. An unreachable server or a refused schema at start
-    /// is an error naming the host.
+    /// is an error naming the host. With <paramref name="ensureSchema"/> false nothing is created: a least-privilege
+    /// role (no CREATE on the schema) works against tables an administrator made (docs/postgres.md has the DDL).
     /// </summary>
-    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, string connectionString, string schema = "public")
+    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, string connectionString, string schema = "public", bool ensureSchema = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         return builder.UseStores(_ =>
@@ -22,7 +23,7 @@ public static class PostgresBouncerBuilderExtensions
             catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
             try
             {
-                return Create(source, schema, owned: true);
+                return Create(source, schema, owned: true, ensureSchema);
             }
             catch
             {
@@ -33,13 +34,13 @@ public static class PostgresBouncerBuilderExtensions
     }
 
     /// <summary>Keeps every store on an existing data source (the app's own, which it disposes).</summary>
-    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, NpgsqlDataSource dataSource, string schema = "public")
+    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, NpgsqlDataSource dataSource, string schema = "public", bool ensureSchema = true)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        return builder.UseStores(_ => Create(dataSource, schema, owned: false));
+        return builder.UseStores(_ => Create(dataSource, schema, owned: false, ensureSchema));
     }
 
-    private static BouncerStores Create(NpgsqlDataSource source, string schema, bool owned)
+    private static BouncerStores Create(NpgsqlDataSource source, string schema, bool owned, bool ensureSchema)
     {
         var tables = new PostgresStoreOptions { Schema = schema };
         var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema });
@@ -47,8 +48,9 @@ public static class PostgresBouncerBuilderExtensions
         var users = new PostgresUserStore(source, tables);
         var secrets = new PostgresSecretStore(source, tables);
         var revocations = new PostgresRevocationChannel(source, tables);
+        var audit = new PostgresAuditStore(source, tables);
         var host = new NpgsqlConnectionStringBuilder(source.ConnectionString).Host;
-        try
+        if (ensureSchema) try
         {
             // Ready when resolved: the tables exist before any engine service reads them.
             sessions.EnsureSchemaAsync().GetAwaiter().GetResult();
@@ -56,11 +58,12 @@ public static class PostgresBouncerBuilderExtensions
             users.EnsureSchemaAsync().GetAwaiter().GetResult();
             secrets.EnsureSchemaAsync().GetAwaiter().GetResult();
             revocations.EnsureSchemaAsync().GetAwaiter().GetResult();
+            audit.EnsureSchemaAsync().GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
         {
             throw new InvalidOperationException($"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
         }
-        return new BouncerStores(sessions, refresh, users, secrets, revocations, $"postgres {host} schema {schema}", owned ? [source] : []);
+        return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", owned ? [source] : []);
     }
 }

@@ -120,6 +120,9 @@ internal static class PostgresStatements
     /// <summary>An integer parameter.</summary>
     public static NpgsqlParameter Int(int value) => new NpgsqlParameter<int> { TypedValue = value };
 
+    /// <summary>A boolean parameter.</summary>
+    public static NpgsqlParameter Bool(bool value) => new NpgsqlParameter<bool> { TypedValue = value };
+
     /// <summary>A bigint parameter.</summary>
     public static NpgsqlParameter Long(long value) => new NpgsqlParameter<long> { TypedValue = value };
 

@@ -1,9 +1,9 @@
 namespace Bouncer.Stores.Postgres;
 
 /// <summary>
-/// Where the refresh-token, revocation, user and secret stores keep their tables. Their table names are
+/// Where the refresh-token, revocation, user, secret and audit stores keep their tables. Their table names are
 /// fixed (<c>bouncer_refresh_tokens</c>, <c>bouncer_revocations</c>, <c>bouncer_users</c>,
-/// <c>bouncer_secrets</c>); only the schema varies, as with <see cref="PostgresSessionStoreOptions.Schema"/>.
+/// <c>bouncer_secrets</c>, <c>bouncer_audit</c>); only the schema varies, as with <see cref="PostgresSessionStoreOptions.Schema"/>.
 /// </summary>
 public sealed class PostgresStoreOptions
 {

@@ -17,12 +17,12 @@ public sealed class PostgresUserStore : IUserStore
     /// <summary>The table's name inside <see cref="PostgresStoreOptions.Schema"/>.</summary>
     public const string TableName = "bouncer_users";
 
-    private const string Columns = "username, password_hash, roles, failed_logins, locked_until, created_at";
+    private const string Columns = "username, password_hash, roles, failed_logins, locked_until, created_at, suspended";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _prepare;
     private readonly PostgresStoreOptions _options;
-    private readonly string _insert, _get, _update, _recordFailure;
+    private readonly string _insert, _get, _update, _setPasswordHash, _delete, _listFrom, _listAfter, _recordFailure;
 
     /// <summary>A store over <paramref name="dataSource"/>, which the caller keeps owning (and disposes).</summary>
     /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
@@ -36,10 +36,18 @@ public sealed class PostgresUserStore : IUserStore
 
         // ON CONFLICT DO NOTHING: of two racing registrations the second waits for the first to commit,
         // then inserts nothing (0 rows) instead of failing: one winner, no exception to translate.
-        _insert = $"INSERT INTO {table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING";
+        _insert = $"INSERT INTO {table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING";
         _get = $"SELECT {Columns} FROM {table} WHERE username = $1";
         // The password hash and creation time are never changed here: an update carries login state only.
-        _update = $"UPDATE {table} SET roles = $2, failed_logins = $3, locked_until = $4 WHERE username = $1";
+        _update = $"UPDATE {table} SET roles = $2, failed_logins = $3, locked_until = $4, suspended = $5 WHERE username = $1";
+        _setPasswordHash = $"UPDATE {table} SET password_hash = $2 WHERE username = $1";
+        _delete = $"DELETE FROM {table} WHERE username = $1";
+        // COLLATE "C": byte order whatever the database's collation, served by the C-collated index of SchemaSql.
+        // $1 is where the range starts: the prefix itself (inclusive) or the caller's last name (exclusive),
+        // whichever sorts later; LIKE (case-sensitive in PostgreSQL) keeps the prefix, its metacharacters escaped.
+        const string listTail = """username COLLATE "C" LIKE $2 ESCAPE '\' ORDER BY username COLLATE "C" LIMIT $3""";
+        _listFrom = $"""SELECT {Columns} FROM {table} WHERE username COLLATE "C" >= $1 AND {listTail}""";
+        _listAfter = $"""SELECT {Columns} FROM {table} WHERE username COLLATE "C" > $1 AND {listTail}""";
         // One statement, so the row lock makes racing failures count one by one. The count returns to 0 only when
         // this failure locks the account, which is how the caller learns that it did.
         _recordFailure = $"""
@@ -58,7 +66,10 @@ public sealed class PostgresUserStore : IUserStore
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
         PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
 
-    /// <summary>The CREATE TABLE statement for <paramref name="options"/> (idempotent).</summary>
+    /// <summary>
+    /// The CREATE TABLE statement for <paramref name="options"/>, the <c>suspended</c> column added to a table
+    /// created before it existed, and the byte-ordered (<c>COLLATE "C"</c>) index listing pages by (idempotent).
+    /// </summary>
     public static string SchemaSql(PostgresStoreOptions options)
     {
         options.Validate();
@@ -69,8 +80,11 @@ public sealed class PostgresUserStore : IUserStore
                 roles text NOT NULL DEFAULT '',
                 failed_logins integer NOT NULL DEFAULT 0,
                 locked_until timestamptz,
-                created_at timestamptz NOT NULL
+                created_at timestamptz NOT NULL,
+                suspended boolean NOT NULL DEFAULT false
             );
+            ALTER TABLE "{options.Schema}"."{TableName}" ADD COLUMN IF NOT EXISTS suspended boolean NOT NULL DEFAULT false;
+            CREATE INDEX IF NOT EXISTS "{TableName}_username_c" ON "{options.Schema}"."{TableName}" (username COLLATE "C");
             """;
     }
 
@@ -81,7 +95,7 @@ public sealed class PostgresUserStore : IUserStore
         NpgsqlParameter[] p =
         [
             Text(user.Username), Text(user.PasswordHash), Text(user.Roles), Int(user.FailedLogins),
-            Instant(user.LockedUntil), Instant(user.CreatedAt),
+            Instant(user.LockedUntil), Instant(user.CreatedAt), Bool(user.Suspended),
         ];
         return await ExecuteAsync(_dataSource, _prepare, _insert, p, ct).ConfigureAwait(false) == 1;
     }
@@ -98,8 +112,37 @@ public sealed class PostgresUserStore : IUserStore
     public async ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(user);
-        NpgsqlParameter[] p = [Text(user.Username), Text(user.Roles), Int(user.FailedLogins), Instant(user.LockedUntil)];
+        NpgsqlParameter[] p = [Text(user.Username), Text(user.Roles), Int(user.FailedLogins), Instant(user.LockedUntil), Bool(user.Suspended)];
         return await ExecuteAsync(_dataSource, _prepare, _update, p, ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(passwordHash);
+        return await ExecuteAsync(_dataSource, _prepare, _setPasswordHash, [Text(username), Text(passwordHash)], ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> DeleteAsync(string username, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return await ExecuteAsync(_dataSource, _prepare, _delete, [Text(username)], ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Names compare by their UTF-8 bytes (<c>COLLATE "C"</c>): the same as ordinal UTF-16 order except
+    /// between characters above U+FFFF and those from U+E000 to U+FFFF.</remarks>
+    public async ValueTask<IReadOnlyList<UserRecord>> ListAsync(string? prefix, string? after, int limit, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 0);
+        if (limit == 0) return [];
+        prefix ??= "";
+        // Start the index range at whichever bound is later, so deep pages do not rescan the names before them.
+        var fromAfter = after is not null && string.CompareOrdinal(after, prefix) >= 0;
+        NpgsqlParameter[] p = [Text(fromAfter ? after : prefix), Text(EscapeLike(prefix) + "%"), Int(limit)];
+        return await QueryAsync(_dataSource, _prepare, fromAfter ? _listAfter : _listFrom, p, ReadRecord, retry: true, ct).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -120,5 +163,10 @@ public sealed class PostgresUserStore : IUserStore
         FailedLogins = r.GetInt32(3),
         LockedUntil = NullableInstant(r, 4),
         CreatedAt = r.GetFieldValue<DateTimeOffset>(5),
+        Suspended = r.GetBoolean(6),
     };
+
+    // LIKE's metacharacters % and _, and the escape character itself, each taken literally.
+    private static string EscapeLike(string literal) =>
+        literal.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 }

@@ -18,9 +18,13 @@ public static class RedisBouncerBuilderExtensions
         ConfigurationOptions parsed;
         try { parsed = ConfigurationOptions.Parse(configuration); }
         catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid Redis configuration: " + ex.Message, ex); }
+        // Checked before connecting, so a bad prefix cannot leave a connection behind.
+        try { new RedisStoreOptions { KeyPrefix = keyPrefix }.Validate(); }
+        catch (ArgumentException ex) { throw new InvalidOperationException("The Redis key prefix is not valid: " + ex.Message, ex); }
         return builder.UseStores(sp =>
         {
-            parsed.AbortOnConnectFail = false;   // reconnect by itself after a restart
+            // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
+            if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) parsed.AbortOnConnectFail = false;
             var redis = ConnectionMultiplexer.Connect(parsed);
             try
             {
@@ -50,6 +54,7 @@ public static class RedisBouncerBuilderExtensions
         var name = $"redis {string.Join(",", redis.GetEndPoints().Select(e => e.ToString()))} prefix {keyPrefix}";
         return new BouncerStores(new RedisSessionStore(redis, keys),
             new RedisRefreshTokenStore(redis, keys), new RedisUserStore(redis, keys), new RedisSecretStore(redis, keys), new RedisRevocationChannel(redis, keys),
+            new RedisAuditStore(redis, keys),
             name, owned ? [redis] : []);
     }
 }

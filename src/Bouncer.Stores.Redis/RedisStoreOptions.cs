@@ -2,7 +2,8 @@ namespace Bouncer.Stores.Redis;
 
 /// <summary>
 /// Settings of every Redis store: <see cref="RedisSessionStore"/>, <see cref="RedisRefreshTokenStore"/>,
-/// <see cref="RedisUserStore"/>, <see cref="RedisSecretStore"/> and <see cref="RedisRevocationChannel"/>.
+/// <see cref="RedisUserStore"/>, <see cref="RedisSecretStore"/>, <see cref="RedisRevocationChannel"/> and
+/// <see cref="RedisAuditStore"/>.
 /// Read once, when a store is built. Give every store of one deployment the same values.
 /// </summary>
 public sealed class RedisStoreOptions

@@ -7,7 +7,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class SqliteBouncerBuilderExtensions
 {
     /// <summary>
-    /// Keeps every store (sessions, refresh families, accounts, secrets, the revocation log) in one SQLite file. Other
+    /// Keeps every store (sessions, refresh families, accounts, secrets, the revocation log, the audit trail) in one SQLite file. Other
     /// processes on the same file (a second server, the CLI) see the same data, and learn of revocations by polling
     /// the log (<paramref name="revocationPollInterval"/>, default 250 ms).
     /// </summary>
@@ -21,7 +21,7 @@ public static class SqliteBouncerBuilderExtensions
         return builder.UseStores(_ =>
         {
             var set = SqliteBouncerStores.Open(pathOrConnectionString, revocationPollInterval);
-            return new BouncerStores(set.Sessions, set.RefreshTokens, set.Users, set.Secrets, set.Revocations, "sqlite " + set.Sessions.DatabasePath, set);
+            return new BouncerStores(set.Sessions, set.RefreshTokens, set.Users, set.Secrets, set.Revocations, set.Audit, "sqlite " + set.Sessions.DatabasePath, set);
         });
     }
 }

@@ -11,7 +11,7 @@ public static class SqliteBouncerStores
 {
     /// <summary>
     /// Opens (creating if needed) <paramref name="pathOrConnectionString"/> and every table under its default
-    /// name. The refresh, user, secret and revocation stores share one writer connection (their writes queue
+    /// name. The refresh, user, secret, revocation and audit stores share one writer connection (their writes queue
     /// in process); the session store keeps its own. Dispose the result to close them all.
     /// </summary>
     /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string
@@ -32,6 +32,7 @@ public static class SqliteBouncerStores
                 new SqliteUserStore(db, SqliteUserStore.DefaultTableName, ownsDatabase: false),
                 new SqliteSecretStore(db, SqliteSecretStore.DefaultTableName, ownsDatabase: false),
                 new SqliteRevocationChannel(db, SqliteRevocationChannel.DefaultTableName, revocationPollInterval, ownsDatabase: false),
+                new SqliteAuditStore(db, SqliteAuditStore.DefaultTableName, ownsDatabase: false),
                 db);
         }
         catch

@@ -1,18 +1,19 @@
 namespace Bouncer.Stores.Sqlite;
 
-/// <summary>The five SQLite stores on one file, from <see cref="SqliteBouncerStores.Open"/>. Disposing closes them all.</summary>
+/// <summary>The SQLite stores on one file, from <see cref="SqliteBouncerStores.Open"/>. Disposing closes them all.</summary>
 public sealed class SqliteStoreSet : IDisposable, IAsyncDisposable
 {
     private readonly SqliteDatabase _shared;
 
     internal SqliteStoreSet(SqliteSessionStore sessions, SqliteRefreshTokenStore refreshTokens, SqliteUserStore users,
-        SqliteSecretStore secrets, SqliteRevocationChannel revocations, SqliteDatabase shared)
+        SqliteSecretStore secrets, SqliteRevocationChannel revocations, SqliteAuditStore audit, SqliteDatabase shared)
     {
         Sessions = sessions;
         RefreshTokens = refreshTokens;
         Users = users;
         Secrets = secrets;
         Revocations = revocations;
+        Audit = audit;
         _shared = shared;
     }
 
@@ -30,6 +31,9 @@ public sealed class SqliteStoreSet : IDisposable, IAsyncDisposable
 
     /// <summary>The revocation channel.</summary>
     public SqliteRevocationChannel Revocations { get; }
+
+    /// <summary>The audit trail.</summary>
+    public SqliteAuditStore Audit { get; }
 
     /// <summary>Stops the revocation poll, then closes every connection.</summary>
     public async ValueTask DisposeAsync()

@@ -45,6 +45,27 @@ public sealed class PostgresUserStoreTests(PostgresServer server) : UserStoreCon
     }
 
     [Fact]
+    public async Task EnsureSchema_TableFromBeforeSuspended_GainsTheColumn_AndKeepsItsRows()
+    {
+        var options = new PostgresStoreOptions { Schema = "bouncer_test_" + Guid.NewGuid().ToString("N") };
+        _schemas.Add(options.Schema);
+        await using (var cmd = server.DataSource.CreateCommand($"""
+            CREATE SCHEMA "{options.Schema}";
+            CREATE TABLE "{options.Schema}".bouncer_users (username text PRIMARY KEY, password_hash text NOT NULL, roles text NOT NULL DEFAULT '',
+                failed_logins integer NOT NULL DEFAULT 0, locked_until timestamptz, created_at timestamptz NOT NULL);
+            INSERT INTO "{options.Schema}".bouncer_users (username, password_hash, roles, created_at) VALUES ('old', 'h', 'admin', '2026-01-01T00:00:00Z');
+            """)) await cmd.ExecuteNonQueryAsync();
+
+        var users = new PostgresUserStore(server.DataSource, options);
+        await Task.WhenAll(users.EnsureSchemaAsync(), users.EnsureSchemaAsync());
+
+        var old = new UserRecord { Username = "old", PasswordHash = "h", Roles = "admin", CreatedAt = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero) };
+        Assert.Equal(old, await users.GetAsync("old", default));
+        Assert.True(await users.UpdateAsync(old with { Suspended = true }, default));
+        Assert.Equal([old with { Suspended = true }], await users.ListAsync("o", null, 10, default));
+    }
+
+    [Fact]
     public async Task Secrets_RacingGetOrAddOnSeparateDataSources_AllSeeOneValue()
     {
         var options = ((PostgresSecretStore)CreateStores().Secrets).Options;

@@ -52,6 +52,32 @@ public sealed class RedisUserStoreTests(RedisServer server) : UserStoreContract
     }
 
     [Fact]
+    public async Task List_AccountsWrittenBeforeTheIndex_AreBackfilledOnFirstList()
+    {
+        // What an older version left behind: account hashes and no name index.
+        var old = NewUser("legacy") with { Roles = "" };
+        var writer = CreateUserStore();
+        await Db.HashSetAsync(writer.UserKey("legacy"), [new("n", "legacy"), new("p", old.PasswordHash), new("r", ""), new("f", 0), new("c", 1_700_000_000_000)]);
+        Assert.True(await writer.CreateAsync(NewUser("fresh"), default));
+
+        var users = CreateUserStore();
+        Assert.Equal(["fresh", "legacy"], (await users.ListAsync(null, null, 10, default)).Select(u => u.Username));
+        Assert.Equal(old, await users.GetAsync("legacy", default));
+        Assert.Equal(2, await Db.SortedSetLengthAsync(users.IndexKey));
+    }
+
+    [Fact]
+    public async Task List_SkipsANameWhoseAccountIsGone()
+    {
+        // A delete that died between removing the account and its name.
+        var users = CreateUserStore();
+        foreach (var n in new[] { "a", "b", "c" }) Assert.True(await users.CreateAsync(NewUser(n), default));
+        await Db.KeyDeleteAsync(users.UserKey("b"));
+
+        Assert.Equal(["a", "c"], (await users.ListAsync(null, null, 2, default)).Select(u => u.Username));
+    }
+
+    [Fact]
     public async Task Secrets_NameWithBraces_IsItsOwnKey()
     {
         var secrets = CreateSecretStore();

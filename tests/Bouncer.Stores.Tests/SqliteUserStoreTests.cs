@@ -71,6 +71,26 @@ public sealed class SqliteUserStoreTests : UserStoreContract, IDisposable
         Assert.Equal("https://auth.example", await _temp.Own(new SqliteSecretStore(path)).GetAsync("issuer", default));
     }
 
+    [Fact]
+    public async Task Open_TableFromBeforeSuspended_GainsTheColumn_AndKeepsItsRows()
+    {
+        var path = _temp.NewPath();
+        SqliteTempFolder.Scalar(path, """
+            CREATE TABLE bouncer_users (username TEXT NOT NULL PRIMARY KEY, password_hash TEXT NOT NULL, roles TEXT NOT NULL,
+                failed_logins INTEGER NOT NULL, locked_until INTEGER, created_at INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO bouncer_users VALUES ('old', 'h', 'admin', 1, NULL, 1700000000000);
+            """);
+
+        // Two stores opening the old file: the first adds the column, the second finds it.
+        var store = _temp.Own(new SqliteUserStore(path));
+        _temp.Own(new SqliteUserStore(path));
+
+        var old = new UserRecord { Username = "old", PasswordHash = "h", Roles = "admin", FailedLogins = 1, CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000) };
+        Assert.Equal(old, await store.GetAsync("old", default));
+        Assert.True(await store.UpdateAsync(old with { Suspended = true }, default));
+        Assert.Equal([old with { Suspended = true }], await store.ListAsync(null, null, 10, default));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("users; DROP TABLE x")]

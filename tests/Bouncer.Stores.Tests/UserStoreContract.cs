@@ -115,6 +115,158 @@ public abstract class UserStoreContract
     }
 
     [Fact]
+    public async Task Update_RoundTripsSuspended_AndNeverTouchesHashOrCreation()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        var user = NewUser("frank", now) with { Roles = "user" };
+        Assert.True(await store.CreateAsync(user, default));
+        Assert.False((await store.GetAsync("frank", default))!.Suspended);
+
+        var locked = now.AddMinutes(5);
+        Assert.True(await store.UpdateAsync(user with { PasswordHash = "forged", CreatedAt = locked, Roles = "admin", FailedLogins = 2, LockedUntil = locked, Suspended = true }, default));
+        Assert.Equal(user with { Roles = "admin", FailedLogins = 2, LockedUntil = locked, Suspended = true }, await store.GetAsync("frank", default));
+
+        Assert.True(await store.UpdateAsync(user with { PasswordHash = "forged again", Suspended = false }, default));
+        Assert.Equal(user, await store.GetAsync("frank", default));
+        Assert.False(await store.UpdateAsync(NewUser("nobody", now) with { Suspended = true }, default));
+        Assert.Null(await store.GetAsync("nobody", default));
+    }
+
+    [Fact]
+    public async Task Create_Suspended_RoundTrips()
+    {
+        var store = CreateStores().Users;
+        var user = NewUser("gina", Clock.GetUtcNow()) with { Suspended = true, Roles = "a b" };
+        Assert.True(await store.CreateAsync(user, default));
+        Assert.Equal(user, await store.GetAsync("gina", default));
+        Assert.Equal([user], await store.ListAsync("gina", null, 10, default));
+    }
+
+    [Fact]
+    public async Task SetPasswordHash_ReplacesOnlyTheHash_AndIsFalseWhenGone()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        var user = NewUser("hank", now) with { Roles = "admin", FailedLogins = 1, LockedUntil = now.AddMinutes(1), Suspended = true };
+        Assert.True(await store.CreateAsync(user, default));
+
+        Assert.True(await store.SetPasswordHashAsync("hank", "pbkdf2-sha512$new", default));
+        Assert.Equal(user with { PasswordHash = "pbkdf2-sha512$new" }, await store.GetAsync("hank", default));
+
+        Assert.False(await store.SetPasswordHashAsync("nobody", "pbkdf2-sha512$new", default));
+        Assert.Null(await store.GetAsync("nobody", default));
+    }
+
+    [Fact]
+    public async Task Delete_RemovesTheAccount_IsFalseWhenAbsent_AndTheNameCanBeTakenAgain()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        Assert.True(await store.CreateAsync(NewUser("ivy", now), default));
+        Assert.True(await store.CreateAsync(NewUser("ivan", now), default));
+
+        Assert.True(await store.DeleteAsync("ivy", default));
+        Assert.Null(await store.GetAsync("ivy", default));
+        Assert.False(await store.DeleteAsync("ivy", default));
+        Assert.False(await store.DeleteAsync("nobody", default));
+        Assert.False(await store.UpdateAsync(NewUser("ivy", now), default));
+        Assert.False(await store.RecordFailedLoginAsync("ivy", 5, now, default));
+        Assert.Equal(["ivan"], (await store.ListAsync(null, null, 10, default)).Select(u => u.Username));
+
+        var again = NewUser("ivy", now.AddMinutes(1)) with { PasswordHash = "second" };
+        Assert.True(await store.CreateAsync(again, default));
+        Assert.Equal(again, await store.GetAsync("ivy", default));
+        Assert.Equal(["ivan", "ivy"], (await store.ListAsync(null, null, 10, default)).Select(u => u.Username));
+    }
+
+    // LIKE (% _ \), GLOB (* ? [) and ZRANGEBYLEX ([ ( - +) metacharacters, and names that sort around them.
+    private static readonly string[] ListNames =
+    [
+        "a", "a%", "a%b", "a_b", "axb", "ab", "abc", "a\\b", "a*", "a?b", "a[b]", "a]", "(a", "[a", "-", "+", "b", "ba", "c@example.com", "é", "ünïcode",
+    ];
+
+    private async Task<IUserStore> StoreWithListNamesAsync()
+    {
+        var store = CreateStores().Users;
+        foreach (var name in ListNames) Assert.True(await store.CreateAsync(NewUser(name, Clock.GetUtcNow()), default));
+        return store;
+    }
+
+    private static string[] Expected(string? prefix, string? after) => ListNames
+        .Where(n => (prefix is null || n.StartsWith(prefix, StringComparison.Ordinal)) && (after is null || string.CompareOrdinal(n, after) > 0))
+        .Order(StringComparer.Ordinal).ToArray();
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("", null)]
+    [InlineData("a", null)]
+    [InlineData("a%", null)]
+    [InlineData("a_", null)]
+    [InlineData("a\\", null)]
+    [InlineData("a*", null)]
+    [InlineData("a?", null)]
+    [InlineData("a[", null)]
+    [InlineData("[", null)]
+    [InlineData("(", null)]
+    [InlineData("-", null)]
+    [InlineData("+", null)]
+    [InlineData("b", null)]
+    [InlineData("ü", null)]
+    [InlineData("zzz", null)]
+    [InlineData(null, "ab")]
+    [InlineData("a", "a%b")]
+    [InlineData("a", "a_b")]
+    [InlineData("b", "a")]       // after sorts before the prefix: the prefix decides
+    [InlineData("a", "b")]       // after sorts past every name with the prefix
+    [InlineData(null, "zzz")]
+    [InlineData("a", "")]
+    public async Task List_OrdinalOrder_PrefixAndAfter(string? prefix, string? after)
+    {
+        var store = await StoreWithListNamesAsync();
+
+        var all = await store.ListAsync(prefix, after, 1000, default);
+
+        Assert.Equal(Expected(prefix, after), all.Select(u => u.Username));
+        Assert.All(all, u => Assert.Equal(NewUser(u.Username, Clock.GetUtcNow()), u));
+    }
+
+    [Theory]
+    [InlineData(null, 1)]
+    [InlineData(null, 3)]
+    [InlineData("a", 2)]
+    [InlineData("a%", 1)]
+    [InlineData("a_", 1)]
+    public async Task List_PagesByTheLastName_UntilAShortPage(string? prefix, int limit)
+    {
+        var store = await StoreWithListNamesAsync();
+
+        var seen = new List<string>();
+        string? after = null;
+        for (var pages = 0; ; pages++)
+        {
+            Assert.True(pages <= ListNames.Length, "paging does not end");
+            var page = await store.ListAsync(prefix, after, limit, default);
+            Assert.True(page.Count <= limit);
+            seen.AddRange(page.Select(u => u.Username));
+            if (page.Count < limit) break;
+            after = page[^1].Username;
+        }
+
+        Assert.Equal(Expected(prefix, null), seen);
+    }
+
+    [Fact]
+    public async Task List_Empty_AndZeroLimit()
+    {
+        var store = CreateStores().Users;
+        Assert.Empty(await store.ListAsync(null, null, 10, default));
+        Assert.True(await store.CreateAsync(NewUser("solo", Clock.GetUtcNow()), default));
+        Assert.Empty(await store.ListAsync(null, null, 0, default));
+        Assert.Equal(["solo"], (await store.ListAsync(null, null, 1, default)).Select(u => u.Username));
+    }
+
+    [Fact]
     public async Task Secrets_Replace_OnlyWhileTheExpectedValueIsStored_OneWinnerAmongRacers()
     {
         var secrets = CreateStores().Secrets;
