@@ -106,6 +106,67 @@ public sealed class ServerProcess : IAsyncDisposable
         return new LoggedIn(handle, new Credential($"{name}'s cookie", cookie, null), new Credential($"{name}'s hybrid token", null, token));
     }
 
+    /// <summary>
+    /// One request: the session cookie (with <c>Sec-Fetch-Site: same-origin</c>, as a browser sends it on its own
+    /// site, for the CSRF check) and/or a bearer token, and an optional JSON body. The caller disposes the answer.
+    /// </summary>
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? cookie = null, string? bearer = null, object? json = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (cookie is not null)
+        {
+            request.Headers.Add("Cookie", $"{CookieName}={cookie}");
+            request.Headers.Add("Sec-Fetch-Site", "same-origin");
+        }
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        if (json is not null) request.Content = JsonContent.Create(json);
+        return SendAndDisposeRequestAsync(request);
+    }
+
+    /// <summary>A session login (no hybrid exchange): the session cookie's value.</summary>
+    public async Task<string> LoginSessionAsync(string user, string password = Password)
+    {
+        using var login = await _http.PostAsJsonAsync("/auth/login", new { username = user, password, mode = "session" });
+        if (login.StatusCode != HttpStatusCode.NoContent)
+            throw new InvalidOperationException($"session login {user}: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync()}");
+        return SessionCookieOf(login) ?? throw new InvalidOperationException($"session login {user}: no {CookieName} cookie.");
+    }
+
+    /// <summary>A jwt login: the access and refresh tokens.</summary>
+    public async Task<TokenPair> LoginJwtAsync(string user, string password = Password)
+    {
+        using var login = await _http.PostAsJsonAsync("/auth/login", new { username = user, password, mode = "jwt" });
+        if (login.StatusCode != HttpStatusCode.OK)
+            throw new InvalidOperationException($"jwt login {user}: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync()}");
+        return await TokenPair.ReadAsync(login);
+    }
+
+    /// <summary>The value of the <c>__Host-bouncer</c> cookie an answer sets, if any.</summary>
+    public static string? SessionCookieOf(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Set-Cookie", out var setCookies)
+            ? setCookies.Select(c => c.Split(';')[0]).LastOrDefault(c => c.StartsWith(CookieName + "=", StringComparison.Ordinal))?[(CookieName.Length + 1)..]
+            : null;
+
+    /// <summary>The <c>reason</c> member of a problem+json answer, or null.</summary>
+    public static async Task<string?> ReasonOfAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("reason", out var r) ? r.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAndDisposeRequestAsync(HttpRequestMessage request)
+    {
+        using (request) return await _http.SendAsync(request);
+    }
+
     /// <summary>GET /api/me with one credential: the status code.</summary>
     public async Task<HttpStatusCode> MeAsync(Credential credential)
     {
@@ -185,3 +246,15 @@ public sealed record Credential(string Name, string? Cookie, string? Token)
 
 /// <summary>A logged-in session: its public handle and its two credentials.</summary>
 public sealed record LoggedIn(string Handle, Credential Cookie, Credential Token);
+
+/// <summary>An access token and its refresh token, as <c>POST /auth/login</c> (jwt) and <c>/auth/refresh</c> answer.</summary>
+public sealed record TokenPair(string AccessToken, string RefreshToken)
+{
+    public static async Task<TokenPair> ReadAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"expected a token pair, got {(int)response.StatusCode}: {text}");
+        using var doc = JsonDocument.Parse(text);
+        return new TokenPair(doc.RootElement.GetProperty("access_token").GetString()!, doc.RootElement.GetProperty("refresh_token").GetString()!);
+    }
+}
