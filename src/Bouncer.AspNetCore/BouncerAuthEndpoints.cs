@@ -51,6 +51,7 @@ public static class BouncerAuthEndpoints
         var throttle = sp.GetRequiredService<LoginThrottle>();
         var time = sp.GetRequiredService<TimeProvider>();
         var directory = sp.GetRequiredService<UserDirectory>();
+        var listener = sp.GetRequiredService<Bouncer.Revocation.RevocationListener>();
         var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
 
         var auth = app.MapGroup("/auth");
@@ -207,9 +208,14 @@ public static class BouncerAuthEndpoints
             if (body?.Audience is not { Length: > 0 and <= 256 } audience) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "audience is required.");
             if (options.DownstreamAudiences.Count > 0 && !options.DownstreamAudiences.Contains(audience))
                 return BouncerProblems.Result(403, FailureCodes.AudienceNotAllowed, "This deployment does not mint tokens for that audience.");
+            var subject = user.FindFirstValue(BouncerClaims.Subject)!;
+            // Minted at or after the user's latest cut-off, which may start at the next whole second (a role change).
+            var notBefore = listener.Set.NotBefore(subject);
+            var now = time.GetUtcNow();
             var token = tokens.Value.Signer.Issue(new TokenRequest
             {
-                Subject = user.FindFirstValue(BouncerClaims.Subject)!,
+                IssuedAt = notBefore > now.ToUnixTimeSeconds() ? DateTimeOffset.FromUnixTimeSeconds(notBefore) : now,
+                Subject = subject,
                 SessionId = user.FindFirstValue(BouncerClaims.SessionId),
                 Audience = audience,
                 Lifetime = options.ExchangeTokenLifetime,

@@ -164,10 +164,10 @@ public sealed partial class AccessManager
     /// </summary>
     public async ValueTask RevokeEveryoneAsync(string reason, CancellationToken ct)
     {
-        var now = _time.GetUtcNow();
+        var cutOff = NextWholeSecond();
         // Kept while anything from before it could still be presented: the longest family, session or token, plus skew.
         var longest = new[] { _options.Refresh.FamilyLifetime, _options.Sessions.AbsoluteTimeout, _options.MaxAccessTokenLifetime }.Max() + _options.Refresh.ClockSkew;
-        await _channel.PublishAsync(new RevocationRecord(RevocationKind.Everyone, "*", now, now + longest), ct).ConfigureAwait(false);
+        await _channel.PublishAsync(new RevocationRecord(RevocationKind.Everyone, "*", cutOff, cutOff + longest), ct).ConfigureAwait(false);
         await AuditAsync(AuditEventKind.EveryoneCutOff, null, null, reason, ct).ConfigureAwait(false);
     }
 
@@ -187,11 +187,16 @@ public sealed partial class AccessManager
     private async ValueTask AnnounceUserAsync(string username, CancellationToken ct)
     {
         _directory?.Evict(username);
-        var now = _time.GetUtcNow();
+        var cutOff = NextWholeSecond();
         var keep = _options.MaxAccessTokenLifetime + _options.Refresh.ClockSkew;
         if (keep < SessionRevocations.DefaultAnnouncement) keep = SessionRevocations.DefaultAnnouncement;
-        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, username, now, now + keep), ct).ConfigureAwait(false);
+        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, username, cutOff, cutOff + keep), ct).ConfigureAwait(false);
     }
+
+    // A token's iat has whole seconds, so a cut-off at the current second lets a token minted earlier in that second
+    // through. Cut-offs that keep credentials alive (a role change) start at the next second instead; the engine mints
+    // later tokens, sessions and families at or after a cut-off (RevocationSet.NotBefore), so they are not refused.
+    private DateTimeOffset NextWholeSecond() => DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds() + 1);
 
     private ValueTask AuditAsync(AuditEventKind kind, string? subject, string? target, string reason, CancellationToken ct) =>
         _audit is null ? ValueTask.CompletedTask : new ValueTask(_audit.RecordAsync(kind, subject, target, reason, ct).AsTask());

@@ -91,7 +91,7 @@ public sealed class RefreshTokenService
     public async ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
-        var now = Now();
+        var now = IssueTime(userId);
         var token = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var familyId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         var familyExpires = now + _options.FamilyLifetime;
@@ -151,7 +151,7 @@ public sealed class RefreshTokenService
                 FamilyId = record.FamilyId,
                 UserId = record.UserId,
                 Generation = record.Generation + 1,
-                IssuedAt = now,
+                IssuedAt = IssueTime(record.UserId, now),
                 ExpiresAt = Min(now + _options.IdleLimit, record.FamilyExpiresAt),
                 FamilyExpiresAt = record.FamilyExpiresAt,
                 Scope = scope,
@@ -253,6 +253,16 @@ public sealed class RefreshTokenService
         if (_audit is null) return;
         await _audit.RecordAsync(reuse ? AuditEventKind.RefreshReuseDetected : familyId == "*" ? AuditEventKind.UserCutOff : AuditEventKind.RefreshFamilyRevoked,
             userId, familyId == "*" ? null : familyId, reason, ct).ConfigureAwait(false);
+    }
+
+    // Now, or the user's (or the global) cut-off when that is later: a grant minted just after a cut-off that starts
+    // at the next whole second must not be refused by it.
+    private DateTimeOffset IssueTime(string userId, DateTimeOffset? now = null)
+    {
+        var at = now ?? Now();
+        if (_revocations is null) return at;
+        var notBefore = _revocations.Set.NotBefore(userId);
+        return notBefore > at.ToUnixTimeSeconds() ? DateTimeOffset.FromUnixTimeSeconds(notBefore) : at;
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());

@@ -101,6 +101,17 @@ public sealed class RevocationSet
     /// </summary>
     public long EveryoneNotBefore => Volatile.Read(ref _everyoneNotBefore);
 
+    /// <summary>
+    /// The earliest <c>iat</c> (unix seconds) a token of <paramref name="sub"/> may carry and pass: the later of the
+    /// user's and the global cut-off (long.MinValue: none). Issuers start a new token at least there, so a token minted
+    /// in the same second just after a cut-off is not refused by it.
+    /// </summary>
+    public long NotBefore(ReadOnlySpan<char> sub)
+    {
+        var everyone = Volatile.Read(ref _everyoneNotBefore);
+        return MayContain(_userFilter, sub) && _usersBySpan.TryGetValue(sub, out var cut) ? Math.Max(cut.NotBefore, everyone) : everyone;
+    }
+
     /// <summary>True when the session (or refresh family) id is revoked.</summary>
     public bool IsSessionRevoked(ReadOnlySpan<char> sid) => MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid);
 

@@ -88,7 +88,9 @@ public sealed class SessionManager
             UserId = userId,
             Data = data,
             Client = Truncate(client),
-            CreatedAt = now,
+            // After a revoke-everyone that starts at the next whole second, a session made in this second starts there.
+            CreatedAt = _revocations is { } r && r.Set.EveryoneNotBefore * 1000 > now.ToUnixTimeMilliseconds()
+                ? DateTimeOffset.FromUnixTimeSeconds(r.Set.EveryoneNotBefore) : now,
             LastSeenAt = now,
             ExpiresAt = Min(now + _options.IdleTimeout, absolute),
             AbsoluteExpiresAt = absolute,

@@ -85,6 +85,27 @@ public sealed class AccessManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RolesChanged_InTheSameSecondATokenWasMinted_StillRefusesIt_AndMintsTheNextOneAfterTheCutOff()
+    {
+        // iat has whole seconds: a cut-off at the change's own second would let a token minted earlier in it through.
+        var alice = await CreateAsync("alice", "admin");
+        _clock.Advance(TimeSpan.FromMilliseconds(200));
+        var login = await On<RefreshTokenService>(_b).IssueAsync(alice, "admin", default);
+        _clock.Advance(TimeSpan.FromMilliseconds(200));
+
+        await On<AccessManager>(_a).SetRolesAsync(alice, "", default);
+        _clock.Advance(TimeSpan.FromMilliseconds(200));   // still the same second
+
+        var b = On<RevocationListener>(_b).Set;
+        Assert.Equal(login.Access!.IssuedAt.ToUnixTimeSeconds(), _clock.GetUtcNow().ToUnixTimeSeconds());
+        Assert.True(b.IsRevoked(login.Access.Sid, login.Access.Jti, alice, login.Access.IssuedAt.ToUnixTimeSeconds()));
+        var next = await On<RefreshTokenService>(_b).RefreshAsync(login.RefreshToken, default);
+        Assert.True(next.Succeeded);
+        Assert.False(b.IsRevoked(next.Access!.Sid, next.Access.Jti, alice, next.Access.IssuedAt.ToUnixTimeSeconds()));
+        Assert.Null(next.Access.Scope);
+    }
+
+    [Fact]
     public async Task SuspendedOnA_EveryCredentialIsRefusedOnB_AndLoginFails()
     {
         var alice = await CreateAsync("alice", "");
