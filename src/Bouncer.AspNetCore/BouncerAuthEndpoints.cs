@@ -58,12 +58,20 @@ public static class BouncerAuthEndpoints
         auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
         {
             if (!options.AllowRegistration) return BouncerProblems.Result(403, FailureCodes.RegistrationDisabled, "Self-service registration is off.");
+            // Per address, like login: registration is a name oracle and a hashing cost (ASVS 2.2.1).
+            if (!throttle.MayRegister(BouncerHttp.ClientAddress(ctx)))
+            {
+                metrics.Fail(FailureCodes.RateLimited);
+                return BouncerProblems.Result(429, FailureCodes.RateLimited, "Too many registrations from this address; wait a minute.");
+            }
             var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
             if (body is null) return BouncerHttp.BadBody();
             var roles = UserService.Normalize(body.Username) is { } n && n == options.BootstrapAdmin ? "admin" : "";
             var (outcome, username) = await access.CreateUserAsync(body.Username, body.Password, roles, "register", ct);
             return outcome switch
             {
+                // One answer for created and taken: registration then tells nobody which names exist.
+                UserOutcome.Ok or UserOutcome.Taken when options.UniformRegistration => Results.Json(new { status = "accepted" }, statusCode: 202),
                 UserOutcome.Ok => Results.Json(new { username }, statusCode: 201),
                 UserOutcome.Taken => BouncerProblems.Result(409, FailureCodes.UsernameTaken, "That username is taken."),
                 _ => BouncerProblems.Result(400, FailureCodes.InvalidRequest, $"Username: 1-64 characters without spaces; password: at least {options.Users.MinPasswordLength} characters."),
@@ -149,6 +157,7 @@ public static class BouncerAuthEndpoints
                 ctx.Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id);
                 await sessions.DeleteAsync(id, ct);
                 BouncerHttp.ClearSessionCookie(ctx, options);
+                BouncerHttp.ClearSiteCookies(ctx);
             }
             else if (sid is not null)
             {
@@ -163,6 +172,7 @@ public static class BouncerAuthEndpoints
             await access.RevokeUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, "logout_all", ct);
             BouncerHttp.ClearSessionCookie(ctx, options);
             BouncerHttp.ClearRefreshCookie(ctx);
+            BouncerHttp.ClearSiteCookies(ctx);
             return Results.NoContent();
         }).RequireAuthorization();
 

@@ -20,21 +20,37 @@ public static class BouncerDiscoveryEndpoints
                 ? Results.Content("{\"keys\":[]}", "application/jwk-set+json")
                 : Results.Content(tokens.Value.Keys.GetPublicJwks(), "application/jwk-set+json"));
 
-        app.MapGet("/.well-known/openid-configuration", (HttpContext ctx) =>
+        var server = app.ServiceProvider.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+        app.MapGet("/.well-known/openid-configuration", () =>
         {
-            var origin = $"{ctx.Request.Scheme}://{ctx.Request.Host}";
+            var origin = PublicOrigin(options, tokens.Value.Issuer, server);
+            // Only what Bouncer implements: no token_endpoint (POST /auth/login is not an OAuth token endpoint, and an
+            // OIDC client would call it wrongly).
             return Results.Json(new Dictionary<string, object>
             {
                 ["issuer"] = tokens.Value.Issuer,
                 ["jwks_uri"] = origin + "/.well-known/jwks.json",
-                ["token_endpoint"] = origin + "/auth/login",
                 ["id_token_signing_alg_values_supported"] = new[] { options.SigningAlgorithm.Name() },
-                ["token_endpoint_auth_signing_alg_values_supported"] = new[] { options.SigningAlgorithm.Name() },
                 ["response_types_supported"] = new[] { "token" },
                 ["subject_types_supported"] = new[] { "public" },
                 ["revocation_feed_endpoint"] = origin + "/auth/revocations",
             });
         });
         return app;
+    }
+
+    /// <summary>
+    /// The origin discovery names, from configuration only (never the request's Host header): PublicOrigin, else the
+    /// issuer when it is an http(s) URL, else the server's first listen address with a concrete host.
+    /// </summary>
+    internal static string PublicOrigin(BouncerOptions options, string issuer, Microsoft.AspNetCore.Hosting.Server.IServer? server)
+    {
+        if (options.PublicOrigin is { Length: > 0 } configured) return configured;
+        if (Uri.TryCreate(issuer, UriKind.Absolute, out var iss) && iss.Scheme is "http" or "https") return iss.GetLeftPart(UriPartial.Authority);
+        var addresses = server?.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var address in addresses)
+            if (Uri.TryCreate(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://0.0.0.0", "://localhost").Replace("://[::]", "://localhost"), UriKind.Absolute, out var bound))
+                return bound.GetLeftPart(UriPartial.Authority);
+        return "http://localhost";
     }
 }

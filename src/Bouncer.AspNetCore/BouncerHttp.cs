@@ -53,13 +53,46 @@ public static class BouncerHttp
     public static void SetSessionCookie(HttpContext ctx, BouncerOptions options, string id) =>
         ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, id, SessionCookieOptions(options));
 
-    /// <summary>Clears the session cookie.</summary>
-    public static void ClearSessionCookie(HttpContext ctx, BouncerOptions options) =>
-        ctx.Response.Cookies.Delete(BouncerDefaults.SessionCookieName, SessionCookieOptions(options));
+    /// <summary>Clears the session cookie at once (<c>Max-Age=0</c>, RFC 6265bis 5.6.2), not by a date in the past.</summary>
+    public static void ClearSessionCookie(HttpContext ctx, BouncerOptions options)
+    {
+        var cookie = SessionCookieOptions(options);
+        cookie.MaxAge = TimeSpan.Zero;
+        ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, "", cookie);
+    }
 
     /// <summary>Clears the refresh cookie, always: it is scoped to /auth/refresh, so the logout requests that end it never carry it.</summary>
     public static void ClearRefreshCookie(HttpContext ctx) =>
-        ctx.Response.Cookies.Delete(BouncerDefaults.RefreshCookieName, new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict });
+        ctx.Response.Cookies.Append(BouncerDefaults.RefreshCookieName, "",
+            new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.Zero });
+
+    /// <summary>
+    /// After a logout: asks the browser to drop this origin's cookies too (W3C Clear Site Data), so nothing a script
+    /// or an older response stored outlives the session.
+    /// </summary>
+    public static void ClearSiteCookies(HttpContext ctx) => ctx.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
+
+    /// <summary>
+    /// The session cookie of the request, or null; also null when the name appears more than once (two cookies of one
+    /// name are an injection attempt: a sibling site or a script planted one, and the server cannot tell which is real).
+    /// </summary>
+    public static string? SessionCookie(HttpRequest request, out bool duplicated)
+    {
+        duplicated = false;
+        var seen = 0;
+        foreach (var header in request.Headers.Cookie)
+        {
+            if (header is null) continue;
+            foreach (var part in header.Split(';'))
+                if (part.AsSpan().TrimStart().StartsWith(BouncerDefaults.SessionCookieName + "=", StringComparison.Ordinal)) seen++;
+        }
+        if (seen > 1)
+        {
+            duplicated = true;
+            return null;
+        }
+        return request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id) && id.Length > 0 ? id : null;
+    }
 
     /// <summary>How the request was authenticated: <c>session</c>, <c>jwt</c> or null.</summary>
     public static string? Via(ClaimsPrincipal user) => user.FindFirstValue(BouncerClaims.Via);

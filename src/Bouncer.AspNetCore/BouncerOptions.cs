@@ -46,6 +46,24 @@ public sealed class BouncerOptions : BouncerEngineOptions
     /// </summary>
     public string? RevocationFeedKey { get; set; }
 
+    /// <summary>
+    /// The scheme://host[:port] clients reach this deployment at: the base of every URL in discovery and the JWKS.
+    /// Null: the issuer when it is an http(s) URL, else the server's first configured listen address. Never taken
+    /// from a request's Host header, which any client sets.
+    /// </summary>
+    public string? PublicOrigin { get; set; }
+
+    /// <summary>Registrations per client IP per minute before 429. Default 10.</summary>
+    public int RegistrationsPerMinute { get; set; } = 10;
+
+    /// <summary>
+    /// How <c>POST /auth/register</c> answers a name that is taken. False (default): <c>409 username_taken</c>, which
+    /// tells anyone whether a name exists (the rate limit bounds how fast). True: the same <c>202</c> whether the
+    /// account was created or not, so registration cannot be used to find names; a user who picked a taken name
+    /// learns it at login.
+    /// </summary>
+    public bool UniformRegistration { get; set; }
+
     /// <summary>Failed logins per client IP per minute before 429. Default 20.</summary>
     public int LoginFailuresPerMinute { get; set; } = 20;
 
@@ -57,5 +75,9 @@ public sealed class BouncerOptions : BouncerEngineOptions
     {
         base.Validate();
         if (LoginFailuresPerMinute < 1) throw new InvalidOperationException("Bouncer:LoginFailuresPerMinute must be at least 1.");
+        if (RegistrationsPerMinute < 1) throw new InvalidOperationException("Bouncer:RegistrationsPerMinute must be at least 1.");
+        if (!string.IsNullOrEmpty(PublicOrigin) && (!Uri.TryCreate(PublicOrigin, UriKind.Absolute, out var origin) || origin.Scheme is not ("http" or "https")
+            || origin.PathAndQuery != "/" || PublicOrigin.EndsWith('/')))
+            throw new InvalidOperationException("Bouncer:PublicOrigin must be scheme://host[:port], without a path.");
     }
 }

@@ -26,12 +26,11 @@ public static class BouncerProblems
     public static Task WriteUnauthorizedAsync(HttpContext context, bool bearer)
     {
         var reason = context.Items[BouncerClaims.FailureReasonItem] as string;
-        if (bearer || context.Request.Headers.Authorization.Count > 0)
-        {
-            context.Response.Headers[HeaderNames.WWWAuthenticate] = reason is null
-                ? "Bearer realm=\"bouncer\""
-                : $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\"";
-        }
+        // RFC 9110 11.6.1: a 401 always carries a challenge; RFC 6750 3: invalid_token only when a token was refused
+        // (a request without one gets the bare challenge, never an error code).
+        context.Response.Headers[HeaderNames.WWWAuthenticate] = reason is not null && (bearer || context.Request.Headers.Authorization.Count > 0)
+            ? $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\""
+            : "Bearer realm=\"bouncer\"";
         return WriteAsync(context, 401, reason ?? FailureCodes.CredentialMissing, reason is null
             ? "This resource needs a session cookie or a bearer token."
             : "The credential was refused: " + reason + ".");

@@ -25,6 +25,18 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<Bo
             UserAgent = agent.Length > 120 ? agent[..120] : agent,
             ActorResolver = () => context.User.FindFirst(BouncerClaims.Subject)?.Value,
         };
+        // Answers that carry tokens or identity must not be stored by a browser or a proxy (RFC 6749 5.1, RFC 9111
+        // 5.2.2.5, ASVS 14.3.2): everything under /auth and /admin, and every answer to an authenticated request.
+        context.Response.OnStarting(static state =>
+        {
+            var ctx = (HttpContext)state;
+            if (ctx.Request.Path.StartsWithSegments("/auth") || ctx.Request.Path.StartsWithSegments("/admin") || ctx.User.Identity?.IsAuthenticated == true)
+            {
+                if (!ctx.Response.Headers.CacheControl.ToString().Contains("no-store", StringComparison.Ordinal)) ctx.Response.Headers.CacheControl = "no-store";
+                ctx.Response.Headers.Pragma = "no-cache";
+            }
+            return Task.CompletedTask;
+        }, context);
         BouncerTrace? trace = null;
         if (_options.TraceHeaders)
         {
@@ -68,10 +80,10 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<Bo
     private static bool IsLoginOrRegister(HttpContext context) =>
         context.Request.Path.StartsWithSegments("/auth/login") || context.Request.Path.StartsWithSegments("/auth/register");
 
-    // Login and refresh set or use cookies too (login CSRF, refresh-cookie transport).
+    // What a browser could send on its own: a Bouncer cookie, or a login or registration (login CSRF). An
+    // Authorization header proves nothing: a browser attaches cached Basic credentials to a cross-site request.
     private static bool RidesOnCookie(HttpContext context) =>
-        context.Request.Headers.Authorization.Count == 0 &&
-        (HasSessionCookie(context) || context.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName) || IsLoginOrRegister(context));
+        HasSessionCookie(context) || context.Request.Cookies.ContainsKey(BouncerDefaults.RefreshCookieName) || IsLoginOrRegister(context);
 
     /// <summary>
     /// Fetch metadata first (Sec-Fetch-Site: same-origin or none), else the Origin header against this

@@ -15,12 +15,16 @@ internal sealed class LoginThrottle : IDisposable
 
     private readonly PartitionedRateLimiter<string> _failures;
     private readonly PartitionedRateLimiter<string> _inFlight;
+    private readonly PartitionedRateLimiter<string> _registrations;
 
     public LoginThrottle(IOptions<BouncerOptions> options)
     {
         var perMinute = options.Value.LoginFailuresPerMinute;
         _failures = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
             _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        var registrations = options.Value.RegistrationsPerMinute;
+        _registrations = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = registrations, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
         // The rest wait their turn (then meet the probe); a flood past the queue is refused at once.
         _inFlight = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetConcurrencyLimiter(ip,
             _ => new ConcurrencyLimiterOptions { PermitLimit = ChecksPerAddress, QueueLimit = 64, QueueProcessingOrder = QueueProcessingOrder.OldestFirst }));
@@ -36,6 +40,13 @@ internal sealed class LoginThrottle : IDisposable
         return probe.IsAcquired;
     }
 
+    /// <summary>Takes one registration of <paramref name="address"/>'s per-minute allowance; false when it is used up.</summary>
+    public bool MayRegister(string address)
+    {
+        using var lease = _registrations.AttemptAcquire(address, 1);
+        return lease.IsAcquired;
+    }
+
     /// <summary>Counts one failure of <paramref name="address"/>.</summary>
     public void Failed(string address) => _failures.AttemptAcquire(address, 1).Dispose();
 
@@ -43,5 +54,6 @@ internal sealed class LoginThrottle : IDisposable
     {
         _failures.Dispose();
         _inFlight.Dispose();
+        _registrations.Dispose();
     }
 }

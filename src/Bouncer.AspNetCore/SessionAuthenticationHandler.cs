@@ -22,8 +22,9 @@ public sealed class SessionAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (bouncer.Value.Mode == BouncerMode.Jwt) return AuthenticateResult.NoResult();
-        if (!Request.Cookies.TryGetValue(BouncerDefaults.SessionCookieName, out var id) || string.IsNullOrEmpty(id))
-            return AuthenticateResult.NoResult();
+        var id = BouncerHttp.SessionCookie(Request, out var duplicated);
+        if (duplicated) return Refuse(FailureCodes.DuplicateSessionCookie);
+        if (id is null) return AuthenticateResult.NoResult();
 
         var trace = BouncerTrace.Current;
         trace?.Strategy = "session";

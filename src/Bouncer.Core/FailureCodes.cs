@@ -52,6 +52,8 @@ public static class FailureCodes
     public const string TokenRevoked = "token_revoked";
     /// <summary>The revocation state is older than the staleness bound and the policy refuses.</summary>
     public const string RevocationStateStale = "revocation_state_stale";
+    /// <summary>The session cookie's name appears more than once in the request: none of them is trusted.</summary>
+    public const string DuplicateSessionCookie = "duplicate_session_cookie";
     /// <summary>The session cookie names no live session.</summary>
     public const string SessionInvalid = "session_invalid";
     /// <summary>The token's issuer is not trusted here.</summary>

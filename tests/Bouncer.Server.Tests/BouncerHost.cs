@@ -24,7 +24,8 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     public BouncerHost(string environment = "Production", params (string Key, string? Value)[] settings)
     {
         _environment = environment;
-        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory" };
+        // Discovery names configured URLs only: the origin this host's clients use.
+        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost" };
         foreach (var (key, value) in settings) _settings[key] = value;
     }
 

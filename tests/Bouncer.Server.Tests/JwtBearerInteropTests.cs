@@ -24,7 +24,7 @@ public sealed class JwtBearerInteropTests
     [Fact]
     public async Task JwtBearer_BouncerAccessToken_AcceptedThroughDiscoveryAndRefusedAfterKeyRemoval()
     {
-        await using var bouncer = new BouncerHost(("urls", "http://127.0.0.1:0"));
+        await using var bouncer = new BouncerHost(("urls", "http://127.0.0.1:0"), ("Bouncer:PublicOrigin", null));   // discovery names the bound Kestrel address
         bouncer.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         bouncer.StartServer();
         var authority = bouncer.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -87,7 +87,7 @@ public sealed class JwtBearerInteropTests
     [Fact]
     public async Task JwtBearer_HybridExchangeTokenForOtherAudience_Refused()
     {
-        await using var bouncer = new BouncerHost(("urls", "http://127.0.0.1:0"));
+        await using var bouncer = new BouncerHost(("urls", "http://127.0.0.1:0"), ("Bouncer:PublicOrigin", null));   // discovery names the bound Kestrel address
         bouncer.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         bouncer.StartServer();
         var authority = bouncer.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
