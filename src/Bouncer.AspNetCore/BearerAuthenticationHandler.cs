@@ -50,7 +50,16 @@ public sealed class BearerAuthenticationHandler(
     {
         var challenge = new BouncerChallengeContext(Context, Context.Items[BouncerClaims.FailureReasonItem] as string);
         await bouncer.Value.Events.Challenge(challenge).ConfigureAwait(false);
-        if (!challenge.Handled) await BouncerProblems.WriteUnauthorizedAsync(Context, bearer: true).ConfigureAwait(false);
+        if (challenge.Handled) return;
+        if (challenge.Failure == FailureCodes.RevocationStateStale)
+        {
+            // Nothing is wrong with the token: this instance cannot vouch for it right now. A 401 would make clients
+            // throw a good token away; 503 says retry (RFC 9110 15.6.4).
+            Response.Headers.RetryAfter = "1";
+            await BouncerProblems.WriteAsync(Context, 503, FailureCodes.RevocationStateStale, "The revocation state is out of date; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+        await BouncerProblems.WriteUnauthorizedAsync(Context, bearer: true).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

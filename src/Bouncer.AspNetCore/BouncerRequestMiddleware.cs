@@ -69,7 +69,20 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<Bo
             await BouncerProblems.WriteAsync(context, 403, FailureCodes.CsrfTokenInvalid, "Missing or wrong X-CSRF-Token header.");
             return;
         }
-        await next(context);
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex) && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            // An outage is not the client's fault and not a crash: 503 with a reason and when to retry, never a 500
+            // (RFC 9110 15.6.4); the store clients reconnect by themselves.
+            trace?.Reason = FailureCodes.StoreUnavailable;
+            metrics.Fail(FailureCodes.StoreUnavailable);
+            context.Response.Clear();
+            context.Response.Headers.RetryAfter = "1";
+            await BouncerProblems.WriteAsync(context, 503, FailureCodes.StoreUnavailable, "A store Bouncer needs did not answer in time; retry shortly.");
+        }
     }
 
     private static bool IsUnsafe(string method) =>

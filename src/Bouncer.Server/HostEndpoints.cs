@@ -20,13 +20,32 @@ public static class HostEndpoints
             roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value),
         })).RequireAuthorization();
 
-        // Requests are served only after the engine started (hosted services start first).
-        app.MapGet("/healthz", () => Results.Json(new
+        var stores = app.ServiceProvider.GetRequiredService<BouncerStores>();
+        // Each dependency, and 503 when a required one is down: the store (one cheap read, bounded), or the revocation
+        // state when the policy refuses while stale. A load balancer then stops sending traffic here.
+        app.MapGet("/healthz", async (CancellationToken ct) =>
         {
-            status = "ok",
-            mode = options.Mode.ToString().ToLowerInvariant(),
-            revocation = listener.IsStale() ? "stale" : "fresh",
-        }));
+            var store = "up";
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(2));
+                await stores.Secrets.GetAsync("issuer", deadline.Token);
+            }
+            catch (Exception ex) when (StoreFaults.IsUnavailable(ex) || ex is OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                store = "down";
+            }
+            var stale = listener.IsStale();
+            var healthy = store == "up" && !(stale && options.Revocation.Policy == StalenessPolicy.Refuse);
+            return Results.Json(new
+            {
+                status = healthy ? "ok" : "unavailable",
+                mode = options.Mode.ToString().ToLowerInvariant(),
+                store,
+                revocation = stale ? "stale" : "fresh",
+            }, statusCode: healthy ? 200 : 503);
+        });
         return app;
     }
 }

@@ -19,8 +19,15 @@ internal static class PostgresStatements
     /// and the revocation channel runs <c>UNLISTEN *; RESET application_name</c> before returning its LISTEN
     /// connection. Callers that pass their own data source can set the same option when only these stores use it.
     /// </summary>
-    public static NpgsqlDataSource CreateDataSource(string connectionString) =>
-        NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true });
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
+        // Bounded waits unless the connection string sets its own: during an outage a request answers 503 within a
+        // few seconds instead of hanging on Npgsql's 15 s connect and 30 s command defaults.
+        if (!connectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase)) builder.Timeout = 3;
+        if (!connectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("CommandTimeout", StringComparison.OrdinalIgnoreCase)) builder.CommandTimeout = 5;
+        return NpgsqlDataSource.Create(builder);
+    }
 
     /// <summary>False on a multiplexing data source, which refuses explicit Prepare (Npgsql auto-prepares there).</summary>
     public static bool CanPrepare(NpgsqlDataSource dataSource) =>

@@ -25,6 +25,9 @@ public static class RedisBouncerBuilderExtensions
         {
             // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
             if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) parsed.AbortOnConnectFail = false;
+            // Bounded waits: a request during an outage answers 503 in about a second instead of hanging 5 s.
+            if (!configuration.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.AsyncTimeout = 1000;
+            if (!configuration.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.SyncTimeout = 1000;
             var redis = ConnectionMultiplexer.Connect(parsed);
             try
             {

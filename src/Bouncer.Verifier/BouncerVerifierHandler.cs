@@ -45,6 +45,12 @@ public sealed class BouncerVerifierHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var reason = Context.Items[BouncerVerifierDefaults.FailureReasonItem] as string;
+        if (reason == FailureCodes.RevocationStateStale)
+        {
+            // The token is not at fault: this service cannot vouch for it right now (RFC 9110 15.6.4).
+            Response.Headers.RetryAfter = "1";
+            return WriteProblemAsync(503, reason, "The revocation state is out of date; retry shortly.");
+        }
         // RFC 6750 3.1: invalid_token when a token was presented and refused; a bare challenge when none was.
         Response.Headers[HeaderNames.WWWAuthenticate] = reason is null
             ? "Bearer realm=\"bouncer\""

@@ -225,8 +225,8 @@ public sealed class DownstreamTests(ServerFixture fixture)
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
 
         await proxy.CutAsync();
-        Assert.Equal((HttpStatusCode.Unauthorized, "revocation_state_stale"),
-            await downstream.PollUntilAsync(token, HttpStatusCode.Unauthorized, "revocation_state_stale", Bound));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "revocation_state_stale"),
+            await downstream.PollUntilAsync(token, HttpStatusCode.ServiceUnavailable, "revocation_state_stale", Bound));
 
         proxy.Restore();
         Assert.Equal((HttpStatusCode.OK, user), await downstream.PollUntilAsync(token, HttpStatusCode.OK, user, Bound + TimeSpan.FromSeconds(5)));
@@ -249,8 +249,8 @@ public sealed class DownstreamTests(ServerFixture fixture)
         await Task.Delay(TimeSpan.FromSeconds(2.5));   // the poll is now held on the server and has had its first beats
 
         proxy.Freeze();
-        Assert.Equal((HttpStatusCode.Unauthorized, "revocation_state_stale"),
-            await downstream.PollUntilAsync(token, HttpStatusCode.Unauthorized, "revocation_state_stale", TimeSpan.FromSeconds(15)));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "revocation_state_stale"),
+            await downstream.PollUntilAsync(token, HttpStatusCode.ServiceUnavailable, "revocation_state_stale", TimeSpan.FromSeconds(15)));
 
         proxy.Thaw();
         Assert.Equal((HttpStatusCode.OK, user), await downstream.PollUntilAsync(token, HttpStatusCode.OK, user, TimeSpan.FromSeconds(20)));
@@ -271,8 +271,8 @@ public sealed class DownstreamTests(ServerFixture fixture)
 
         // Stale, and the fallback (asking the server) fails too: fail closed.
         await proxy.CutAsync();
-        Assert.Equal((HttpStatusCode.Unauthorized, "revocation_state_stale"),
-            await downstream.PollUntilAsync(token, HttpStatusCode.Unauthorized, "revocation_state_stale", Bound));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "revocation_state_stale"),
+            await downstream.PollUntilAsync(token, HttpStatusCode.ServiceUnavailable, "revocation_state_stale", Bound));
     }
 
     [Fact]
