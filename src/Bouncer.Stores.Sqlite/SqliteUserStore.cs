@@ -5,7 +5,7 @@ namespace Bouncer.Stores.Sqlite;
 
 /// <summary>
 /// An <see cref="IUserStore"/> in one SQLite database file: durable, shareable by several processes on
-/// the same machine (the server and the CLI). Passwords arrive and stay as PBKDF2 hashes.
+/// the same machine (the server and the CLI). Passwords arrive and stay as hashes (see <see cref="PasswordHasher"/>).
 /// </summary>
 /// <remarks>
 /// Thread-safe. WAL mode with <c>synchronous=FULL</c>; writes queue on one writer connection, reads run on

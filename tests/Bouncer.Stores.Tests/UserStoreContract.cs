@@ -21,7 +21,7 @@ public abstract class UserStoreContract
 
         Assert.Equal(UserOutcome.Ok, outcome);
         Assert.Equal("admin", user!.Roles);
-        Assert.StartsWith("pbkdf2-sha512$", user.PasswordHash);
+        Assert.StartsWith("$argon2id$v=19$m=19456,t=2,p=1$", user.PasswordHash);
     }
 
     [Fact]

@@ -140,7 +140,7 @@ public sealed partial class AccessManager
         if (!_users.IsAcceptablePassword(newPassword)) return new PasswordChange(UserOutcome.Invalid);
         var (outcome, user) = await _users.AuthenticateAsync(username, currentPassword, ct).ConfigureAwait(false);
         if (outcome != UserOutcome.Ok) return new PasswordChange(outcome);
-        if (!await _store.SetPasswordHashAsync(user!.Username, PasswordHasher.Hash(newPassword!), ct).ConfigureAwait(false))
+        if (!await _store.SetPasswordHashAsync(user!.Username, await PasswordHasher.HashAsync(newPassword!, ct).ConfigureAwait(false), ct).ConfigureAwait(false))
             return new PasswordChange(UserOutcome.NotFound);
 
         string? newSessionId = null;

@@ -1,12 +1,12 @@
 namespace Bouncer.Users;
 
-/// <summary>A stored account. The password is kept only as a PBKDF2 hash.</summary>
+/// <summary>A stored account. The password is kept only as a hash (Argon2id; older accounts PBKDF2 until their next login).</summary>
 public sealed record UserRecord
 {
     /// <summary>The login name, normalised (trimmed, lower-case invariant): the primary key and the <c>sub</c>.</summary>
     public required string Username { get; init; }
 
-    /// <summary>Self-describing PBKDF2 hash (see <see cref="PasswordHasher"/>).</summary>
+    /// <summary>Self-describing password hash, Argon2id or older PBKDF2 (see <see cref="PasswordHasher"/>).</summary>
     public required string PasswordHash { get; init; }
 
     /// <summary>Space-separated roles, e.g. "admin".</summary>

@@ -70,18 +70,21 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
     {
         var name = Normalize(username);
         if (name is null || !IsAcceptablePassword(password)) return (UserOutcome.Invalid, null);
-        var user = new UserRecord { Username = name, PasswordHash = PasswordHasher.Hash(password!), Roles = roles, CreatedAt = _time.GetUtcNow() };
+        var user = new UserRecord { Username = name, PasswordHash = await PasswordHasher.HashAsync(password!, ct).ConfigureAwait(false), Roles = roles, CreatedAt = _time.GetUtcNow() };
         return await store.CreateAsync(user, ct).ConfigureAwait(false) ? (UserOutcome.Ok, name) : (UserOutcome.Taken, null);
     }
 
-    /// <summary>Checks a password, counting failures and locking the account after too many.</summary>
+    /// <summary>
+    /// Checks a password, counting failures and locking the account after too many. A successful login whose stored
+    /// hash is older or weaker than current ones (<see cref="PasswordHasher.NeedsRehash"/>) stores a fresh hash.
+    /// </summary>
     public async ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateAsync(string? username, string? password, CancellationToken ct)
     {
         var name = Normalize(username);
         var user = name is null ? null : await store.GetAsync(name, ct).ConfigureAwait(false);
         if (user is null || password is null || password.Length > 1024)
         {
-            PasswordHasher.Verify(PasswordHasher.Decoy, password ?? "");   // same cost as a real check
+            await PasswordHasher.VerifyAsync(PasswordHasher.Decoy, password ?? "", ct).ConfigureAwait(false);   // same cost as a real check
             // And the same store round trip as a wrong password on a real account: the failure count of a name that
             // does not exist (a statement that matches nothing), so timing does not tell the two apart.
             if (name is not null) await store.RecordFailedLoginAsync(name, _options.MaxFailedLogins, _time.GetUtcNow() + _options.LockoutDuration, ct).ConfigureAwait(false);
@@ -91,23 +94,32 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
         if (user.LockedUntil is { } until && until > now)
         {
             // The check runs anyway, right password or not: a locked account must cost what any other attempt costs.
-            PasswordHasher.Verify(user.PasswordHash, password);
+            await PasswordHasher.VerifyAsync(user.PasswordHash, password, ct).ConfigureAwait(false);
             return (UserOutcome.Locked, null);
         }
         if (user.Suspended)
         {
             // Like a lockout: the check costs what any attempt costs, and a right password gets nothing.
-            if (!PasswordHasher.Verify(user.PasswordHash, password))
+            if (!await PasswordHasher.VerifyAsync(user.PasswordHash, password, ct).ConfigureAwait(false))
                 await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
             return (UserOutcome.Suspended, null);
         }
-        if (!PasswordHasher.Verify(user.PasswordHash, password))
+        if (!await PasswordHasher.VerifyAsync(user.PasswordHash, password, ct).ConfigureAwait(false))
         {
             var locked = await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
             return (locked ? UserOutcome.Locked : UserOutcome.InvalidCredentials, null);
         }
         if (user.FailedLogins != 0 || user.LockedUntil is not null)
             await store.UpdateAsync(user with { FailedLogins = 0, LockedUntil = null }, ct).ConfigureAwait(false);
+        if (PasswordHasher.NeedsRehash(user.PasswordHash))
+        {
+            // An older hash (PBKDF2, or weaker Argon2id) becomes a current one now that the password is known. Only over
+            // the hash just checked: a password change since the read must not be undone by this login.
+            var fresh = await PasswordHasher.HashAsync(password, ct).ConfigureAwait(false);
+            if ((await store.GetAsync(user.Username, ct).ConfigureAwait(false))?.PasswordHash == user.PasswordHash
+                && await store.SetPasswordHashAsync(user.Username, fresh, ct).ConfigureAwait(false))
+                user = user with { PasswordHash = fresh };
+        }
         return (UserOutcome.Ok, user);
     }
 }
