@@ -17,6 +17,15 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     // Defaults never depend on the current folder: static files come from next to the binary.
     ContentRootPath = AppContext.BaseDirectory,
 });
+// Logging defaults, as the lowest-priority configuration source so any explicit setting (appsettings, environment,
+// command line) wins: ASP.NET Core's per-request lines (Request starting/finished, endpoint and static file notes) only
+// at Warning, since at a thousand requests a second they are gigabytes a day. Start-up (Microsoft.Hosting.Lifetime),
+// Bouncer's own categories and the Bouncer.Audit trail keep the Information default.
+// Logging:LogLevel:Microsoft.AspNetCore=Information brings the request lines back.
+builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+{
+    InitialData = [new("Logging:LogLevel:Microsoft.AspNetCore", "Warning")],
+});
 // --store, --connection, --urls and Bouncer:* settings; the command line wins over environment variables.
 builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
 {

@@ -10,14 +10,16 @@ public static class StoreSetup
     public static readonly string DefaultSqlitePath = Path.Combine("data", "bouncer.db");
 
     /// <summary>
-    /// Chooses the backend. SQLite defaults to <see cref="DefaultSqlitePath"/> (the folder is created); Redis and
+    /// Chooses the backend. SQLite defaults to <see cref="DefaultSqlitePath"/>, whose folder is created if missing
+    /// (mode 0700 on Unix); a path named by <c>--connection</c> must be in an existing folder. Redis and
     /// PostgreSQL need a connection string.
     /// </summary>
     /// <param name="builder">The Bouncer builder.</param>
     /// <param name="kind">memory, sqlite, redis or postgres.</param>
     /// <param name="connection">The connection string or SQLite path; null: the default (SQLite only).</param>
     /// <param name="prefix">Redis key prefix or PostgreSQL schema, so several deployments can share one server; null: the stores' defaults.</param>
-    /// <exception cref="InvalidOperationException">Unknown store or missing connection string, with a message naming the setting.</exception>
+    /// <exception cref="InvalidOperationException">Unknown store, missing connection string or a SQLite file in a missing
+    /// folder, with a message naming the setting.</exception>
     public static BouncerBuilder UseStore(this BouncerBuilder builder, string kind, string? connection, string? prefix = null)
     {
         switch (kind)
@@ -25,9 +27,9 @@ public static class StoreSetup
             case "memory":
                 return builder.UseMemory();
             case "sqlite":
-                var path = connection ?? DefaultSqlitePath;
-                if (!path.Contains('=')) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                return builder.UseSqlite(path);
+                if (connection is null) CreateDefaultFolder();
+                else CheckFolderExists(connection);
+                return builder.UseSqlite(connection ?? DefaultSqlitePath);
             case "redis":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store redis needs --connection \"host:port\" (Bouncer:Connection).");
                 return builder.UseRedis(connection, prefix ?? "bouncer:");
@@ -37,5 +39,27 @@ public static class StoreSetup
             default:
                 throw new InvalidOperationException($"Unknown store '{kind}': use one of {string.Join(", ", Kinds)} (Bouncer:Store).");
         }
+    }
+
+    // Only the default location is made here, owner-only: it holds password hashes and signing secrets. An existing
+    // folder keeps its mode.
+    private static void CreateDefaultFolder()
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(DefaultSqlitePath))!;
+        if (Directory.Exists(folder)) return;
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
+        else Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    // A named path is the operator's: a missing folder is more likely a typo or an unmounted volume than a wish
+    // for new folders (made with root's umask), so it is refused at start.
+    private static void CheckFolderExists(string connection)
+    {
+        var file = connection.Contains('=') ? new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connection).DataSource : connection;
+        // Empty, :memory:, file: URIs and |DataDirectory| are the store's to judge.
+        if (file is "" or ":memory:" || file.StartsWith("file:", StringComparison.OrdinalIgnoreCase) || file.Contains('|')) return;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (folder is not null && !Directory.Exists(folder))
+            throw new InvalidOperationException($"Bouncer:Connection: the folder '{folder}' of the SQLite file does not exist; create it (mode 0700) or name another path.");
     }
 }

@@ -24,6 +24,7 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     private readonly string _connectionString;
     private readonly string _path;
+    private readonly bool _mayCreate;
     private readonly string _description;
     private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -54,6 +55,9 @@ internal sealed partial class SqliteDatabase : IDisposable
         builder.DefaultTimeout = (int)BusyTimeout.TotalSeconds;
         _connectionString = builder.ToString();
         _path = builder.DataSource;
+        // Only a plain path SQLite may create is created here first; a file: URI or |DataDirectory| is left to SQLite.
+        _mayCreate = builder.Mode == SqliteOpenMode.ReadWriteCreate
+            && !_path.StartsWith("file:", StringComparison.OrdinalIgnoreCase) && !_path.Contains('|');
     }
 
     /// <summary>Full path of the database file.</summary>
@@ -171,6 +175,7 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     private Connection Open()
     {
+        CreateOwnerOnlyFile();
         var connection = new SqliteConnection(_connectionString);
         try
         {
@@ -187,6 +192,30 @@ internal sealed partial class SqliteDatabase : IDisposable
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates the missing database file empty, readable and writable by its owner only (0600 on Unix), before
+    /// SQLite would create it 0644: it holds password hashes and signing secrets. SQLite creates the -wal and
+    /// -shm files with the database file's mode. An existing file keeps whatever mode its operator chose.
+    /// </summary>
+    private void CreateOwnerOnlyFile()
+    {
+        if (!_mayCreate || OperatingSystem.IsWindows() || File.Exists(_path)) return;
+        try
+        {
+            // CreateNew: a file another process created meanwhile is left alone (and its mode with it).
+            using var _ = new FileStream(_path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Already there, a missing folder or no permission: SQLite's own open reports the last two.
         }
     }
 

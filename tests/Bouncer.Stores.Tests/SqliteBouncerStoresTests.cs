@@ -33,6 +33,52 @@ public sealed class SqliteBouncerStoresTests : IDisposable
             Assert.True((long)SqliteTempFolder.Scalar(path, $"SELECT count(*) FROM {table}")! > 0, table);
     }
 
+    // The file holds password hashes, session digests and the signing secrets: only its owner may read it.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Open_NewFile_FileWalAndShmAreOwnerOnly(bool connectionString)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var path = _temp.NewPath();
+        await using (var stores = SqliteBouncerStores.Open(connectionString ? $"Data Source={path}" : path))
+        {
+            await new UserService(stores.Users, _clock).RegisterAsync("alice", "correct horse", "", default);
+            await stores.Secrets.SetAsync("issuer", "https://auth.example", default);
+
+            // While open, the WAL and the shared-memory index exist beside the file and hold recent writes.
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                Assert.True(File.Exists(file), file);
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Open_ExistingFile_ModeLeftAsTheOperatorSetIt()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var path = _temp.NewPath();
+        const UnixFileMode groupReadable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        File.Create(path).Dispose();
+        File.SetUnixFileMode(path, groupReadable);
+
+        await using (var stores = SqliteBouncerStores.Open(path))
+            await stores.Secrets.SetAsync("issuer", "https://auth.example", default);
+
+        Assert.Equal(groupReadable, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
+    public void Open_ReadWriteModeOnMissingFile_FailsAndCreatesNothing()
+    {
+        var path = _temp.NewPath();
+
+        Assert.ThrowsAny<SqliteStoreException>(() => SqliteBouncerStores.Open($"Data Source={path};Mode=ReadWrite"));
+        Assert.False(File.Exists(path));
+    }
+
     [Fact]
     public async Task Dispose_ThenUse_ThrowsObjectDisposed()
     {
