@@ -131,7 +131,7 @@ public static class TokenCommands
             {
                 var result = verifier.Verify(line.TrimEnd('\r'));
                 output.WriteLine(result.IsValid
-                    ? $"{{\"valid\":true,\"kid\":{JsonSerializer.Serialize(result.Key!.KeyId)},\"claims\":{result.GetPayloadJson()}}}"
+                    ? $"{{\"valid\":true,\"kid\":{JsonSerializer.Serialize(result.Key!.KeyId)},\"claims\":{CompactJson(result.GetPayloadJson())}}}"
                     : $"{{\"valid\":false,\"reason\":\"{result.Failure.ToCode()}\"}}");
             }
             return BouncerCli.Ok;
@@ -182,6 +182,19 @@ public static class TokenCommands
         }
         throw new CliUsageException($"{option}: '{text}' is not a duration like 30s, 10m or 1h");
     }
+
+    // One object per line: the payload as signed may be pretty-printed, so its claims are written again compactly.
+    // The relaxed encoder keeps text readable but still escapes control characters and U+2028/U+2029.
+    private static string CompactJson(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return JsonSerializer.Serialize(document.RootElement, CompactOptions);
+    }
+
+    private static readonly JsonSerializerOptions CompactOptions = new()
+    {
+        WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     private static bool TryDecodeJson(string segment, out string pretty)
     {

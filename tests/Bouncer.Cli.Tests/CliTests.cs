@@ -136,6 +136,41 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void TokenVerify_StdinPrettyPrintedPayload_StillOneJsonLinePerToken()
+    {
+        // An outside signer may pretty-print its claims: newlines (and U+2028/U+2029, line breaks to some readers)
+        // between and inside members. Each token still gives exactly one line of JSON with the same claims.
+        string keys = NewKeys("HS256");
+        var jwk = JsonNode.Parse(File.ReadAllText(keys))!["keys"]![0]!;
+        byte[] secret = System.Buffers.Text.Base64Url.DecodeFromChars((string)jwk["k"]!);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string payload = "{\r\n  \"iss\": \"I\",\n  \"aud\": [\n    \"A\"\n  ],\n  \"sub\": \"S\u2028T\",\n\t\"note\": \"a\\nb\u2029c\",\n  \"exp\": "
+                         + (now + 600) + ",\n  \"n\": {\n    \"x\": [ 1, 2 ]\n  }\n}\n";
+        string input = System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes($$"""{"alg":"HS256","kid":"{{(string)jwk["kid"]!}}","typ":"at+jwt"}"""))
+                       + "." + System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(payload));
+        string pretty = input + "." + System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.HMACSHA256.HashData(secret, System.Text.Encoding.ASCII.GetBytes(input)));
+
+        var (code, output, _) = RunWithInput($"{pretty}\nnot-a-token\n{pretty}\n", "token", "verify", "--keys", keys, "--iss", "I", "--aud", "A", "--stdin");
+        Assert.Equal(0, code);
+        Assert.DoesNotContain('\r', output);
+        Assert.DoesNotContain('\u2028', output);
+        Assert.DoesNotContain('\u2029', output);
+        var lines = output.Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("", lines[3]);
+        foreach (int i in new[] { 0, 2 })
+        {
+            var line = JsonNode.Parse(lines[i])!;
+            Assert.True((bool)line["valid"]!);
+            Assert.Equal("S\u2028T", (string)line["claims"]!["sub"]!);
+            Assert.Equal("a\nb\u2029c", (string)line["claims"]!["note"]!);
+            Assert.Equal(2, (int)line["claims"]!["n"]!["x"]![1]!);
+            Assert.Equal(now + 600, (long)line["claims"]!["exp"]!);
+        }
+        Assert.Equal("malformed", (string)JsonNode.Parse(lines[1])!["reason"]!);
+    }
+
+    [Fact]
     public void TokenVerify_MissingKeyFile_IsUsageErrorOneLine()
     {
         var (code, output, err) = Run("token", "verify", "--keys", PathOf("missing.json"), "--iss", "I", "--aud", "A", "x.y.z");

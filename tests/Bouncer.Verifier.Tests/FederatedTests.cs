@@ -36,6 +36,21 @@ public sealed class FederatedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Verify_OutsideTokenWithUnknownHeaderMembers_IsAccepted()
+    {
+        // Microsoft Entra ID v1 access tokens carry x5t (and some issuers more): RFC 7515 4 says ignore them unless crit.
+        await using var downstream = await Downstream.StartAsync(o => o.AddIssuer(_a.Trusted(Audience)));
+        var entra = new Dictionary<string, object> { ["x5t"] = "nOo3ZDrODXEK1jKWhXslHR_KXEg" };
+        Assert.Equal((HttpStatusCode.OK, "outside-user"), await downstream.CallAsync(_a.Mint(Audience, extraHeader: entra)));
+        var nested = new Dictionary<string, object> { ["x5t"] = "nOo3ZDrODXEK1jKWhXslHR_KXEg", ["ext"] = new { a = new object[] { 1, new { b = "c" } } } };
+        Assert.Equal((HttpStatusCode.OK, "outside-user"), await downstream.CallAsync(_a.Mint(Audience, extraHeader: nested)));
+        var critical = new Dictionary<string, object> { ["x5t"] = "nOo3ZDrODXEK1jKWhXslHR_KXEg", ["crit"] = new[] { "x5t" } };
+        Assert.Equal((HttpStatusCode.Unauthorized, "crit_unsupported"), await downstream.CallAsync(_a.Mint(Audience, extraHeader: critical)));
+        var x5c = new Dictionary<string, object> { ["x5t"] = "nOo3ZDrODXEK1jKWhXslHR_KXEg", ["x5c"] = new[] { "MIIB" } };
+        Assert.Equal((HttpStatusCode.Unauthorized, "untrusted_key_header"), await downstream.CallAsync(_a.Mint(Audience, extraHeader: x5c)));
+    }
+
+    [Fact]
     public async Task Verify_OutsideIssuerJwksUnreachableAtStart_ServiceStartsAndRefusesKeysUnavailable()
     {
         var down = new TrustedIssuer

@@ -70,11 +70,13 @@ public sealed class OutsideIssuer : IAsyncDisposable
         new() { Issuer = Issuer, JwksUri = JwksUri, Audience = audience, Algorithms = ["RS256"] };
 
     /// <summary>An RS256 token signed with this issuer's key; header and payload members as given.</summary>
-    public string Mint(string audience, string? iss = null, string? typ = "JWT", string? kid = null, string? jku = null, string sub = "outside-user")
+    public string Mint(string audience, string? iss = null, string? typ = "JWT", string? kid = null, string? jku = null, string sub = "outside-user",
+        IReadOnlyDictionary<string, object>? extraHeader = null)
     {
         var header = new Dictionary<string, object> { ["alg"] = "RS256", ["kid"] = kid ?? Kid };
         if (typ is not null) header["typ"] = typ;
         if (jku is not null) header["jku"] = jku;
+        foreach (var (name, value) in extraHeader ?? new Dictionary<string, object>()) header[name] = value;
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var payload = new Dictionary<string, object> { ["iss"] = iss ?? Issuer, ["sub"] = sub, ["aud"] = audience, ["iat"] = now, ["exp"] = now + 300 };
         var input = B64(header) + "." + B64(payload);

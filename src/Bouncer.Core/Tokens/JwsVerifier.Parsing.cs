@@ -13,8 +13,12 @@ public sealed partial class JwsVerifier
     /// <summary>What the header says, once parsed.</summary>
     internal readonly record struct HeaderInfo(JwsAlgorithm Algorithm, int KeyIndex, bool HasKid, TypState Typ);
 
-    // Header members are a closed set: alg, kid, typ. Everything else is refused rather than ignored, since a
-    // member we do not understand may change how the token should be read (RFC 8725 3.1, 3.11).
+    // The header object is depth 1, as for the payload; unknown members may nest up to the payload's default cap. Fixed,
+    // not VerifyOptions.MaxJsonDepth: parsed headers are cached for every verifier over the same keys.
+    private const int MaxHeaderDepth = 8;
+
+    // alg, kid and typ are read; crit, key-bearing members and those that change how the token is read (b64, zip, enc)
+    // are refused; any other member is ignored (RFC 8725 3.1, 3.11), its JSON still checked, bounded and free of duplicates.
     private static VerifyFailure ReadHeader(ReadOnlySpan<byte> json, SigningKey[] keys, byte[][] acceptedTypes, out HeaderInfo header)
     {
         header = default;
@@ -31,54 +35,121 @@ public sealed partial class JwsVerifier
         hasKid = false;
         typ = TypState.Absent;
         bool hasAlg = false;
-        // Depth 1 is enough: every accepted member is a string.
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 2 });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        // Duplicate check for the ignored members, as in ReadClaims: (offset, length, hash) per name, offsets into json
+        // or into the unescape area after it; objectStarts[d] is where the names of the object at depth d begin.
+        Span<int> names = stackalloc int[3 * 16];
+        int[]? rentedNames = null;
+        Span<int> objectStarts = stackalloc int[MaxHeaderDepth + 1];
+        int nameCount = 0, openObjects = 0;
+        byte[]? unescapeArea = null;
+        int unescapeUsed = 0;
+        try
         {
-            if (reader.ValueTextEquals("alg"u8))
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxHeaderDepth + 1 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return VerifyFailure.Malformed;
+            objectStarts[openObjects++] = 0;
+            while (reader.Read())
             {
-                if (hasAlg || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                hasAlg = true;
-                alg = JwsAlgorithms.Match(ref reader);
-            }
-            else if (reader.ValueTextEquals("kid"u8))
-            {
-                if (hasKid || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                hasKid = true;
-                // Linear scan: key sets are small, and this compares escaped JSON text against the kid without allocating.
-                for (int i = 0; i < keys.Length; i++)
+                switch (reader.TokenType)
                 {
-                    if (keys[i].KeyIdUtf8 is { } kid && reader.ValueTextEquals(kid))
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        if (reader.CurrentDepth + 1 > MaxHeaderDepth) return VerifyFailure.TooDeep;
+                        if (reader.TokenType == JsonTokenType.StartObject) objectStarts[openObjects++] = nameCount;
+                        break;
+                    case JsonTokenType.EndObject:
+                        nameCount = objectStarts[--openObjects];
+                        break;
+                    case JsonTokenType.String when reader.ValueIsEscaped:
+                        // An ignored value must still be text: an escaped lone surrogate throws here (Malformed).
+                        unescapeArea ??= ArrayPool<byte>.Shared.Rent(json.Length);
+                        reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
+                        break;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && reader.ValueTextEquals("alg"u8):
+                        if (hasAlg || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
+                        hasAlg = true;
+                        alg = JwsAlgorithms.Match(ref reader);
+                        break;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && reader.ValueTextEquals("kid"u8):
+                        if (hasKid || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
+                        hasKid = true;
+                        // Linear scan: key sets are small, and this compares escaped JSON text against the kid without allocating.
+                        for (int i = 0; i < keys.Length; i++)
+                        {
+                            if (keys[i].KeyIdUtf8 is { } kid && reader.ValueTextEquals(kid))
+                            {
+                                keyIndex = i;
+                                break;
+                            }
+                        }
+                        break;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && reader.ValueTextEquals("typ"u8):
+                        if (typ != TypState.Absent || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
+                        typ = ReadTyp(ref reader, acceptedTypes);
+                        break;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && reader.ValueTextEquals("crit"u8):
+                        // RFC 7515 4.1.11: no extension is understood, so none may be critical.
+                        return VerifyFailure.CritUnsupported;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && (reader.ValueTextEquals("jku"u8) ||
+                        reader.ValueTextEquals("x5u"u8) || reader.ValueTextEquals("jwk"u8) || reader.ValueTextEquals("x5c"u8)):
+                        // A key named by the token is chosen by the attacker: never fetched, never trusted.
+                        return VerifyFailure.UntrustedKeyHeader;
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1 && (reader.ValueTextEquals("b64"u8) ||
+                        reader.ValueTextEquals("zip"u8) || reader.ValueTextEquals("enc"u8)):
+                        // Unencoded payload (RFC 7797), compression, encryption: each changes how the token is read.
+                        return VerifyFailure.UnsupportedHeader;
+                    case JsonTokenType.PropertyName:
                     {
-                        keyIndex = i;
+                        // RFC 7515 4 / 4.1.11: a header parameter not understood MUST be ignored unless listed in crit.
+                        if (3 * nameCount == names.Length)
+                        {
+                            int capacity = 3 * Math.Min(MaxPayloadMembers, json.Length / 4 + 1);
+                            if (rentedNames is not null || capacity <= names.Length) return VerifyFailure.Malformed;
+                            rentedNames = ArrayPool<int>.Shared.Rent(capacity);
+                            names.CopyTo(rentedNames);
+                            names = rentedNames.AsSpan(0, capacity);
+                        }
+                        int offset, length;
+                        ReadOnlySpan<byte> name;
+                        if (!reader.ValueIsEscaped)
+                        {
+                            offset = (int)reader.TokenStartIndex + 1;
+                            length = reader.ValueSpan.Length;
+                            name = reader.ValueSpan;
+                        }
+                        else
+                        {
+                            unescapeArea ??= ArrayPool<byte>.Shared.Rent(json.Length);
+                            length = reader.CopyString(unescapeArea.AsSpan(unescapeUsed));
+                            offset = json.Length + unescapeUsed;
+                            name = unescapeArea.AsSpan(unescapeUsed, length);
+                            unescapeUsed += length;
+                        }
+                        int hash = NameHash(name);
+                        for (int i = objectStarts[openObjects - 1]; i < nameCount; i++)
+                        {
+                            if (names[3 * i + 2] != hash) continue;
+                            int o = names[3 * i];
+                            var seen = o < json.Length ? json.Slice(o, names[3 * i + 1]) : unescapeArea.AsSpan(o - json.Length, names[3 * i + 1]);
+                            if (seen.SequenceEqual(name)) return VerifyFailure.Malformed;
+                        }
+                        names[3 * nameCount] = offset;
+                        names[3 * nameCount + 1] = length;
+                        names[3 * nameCount + 2] = hash;
+                        nameCount++;
                         break;
                     }
                 }
             }
-            else if (reader.ValueTextEquals("typ"u8))
-            {
-                if (typ != TypState.Absent || !reader.Read() || reader.TokenType != JsonTokenType.String) return VerifyFailure.Malformed;
-                typ = ReadTyp(ref reader, acceptedTypes);
-            }
-            else if (reader.ValueTextEquals("crit"u8))
-            {
-                return VerifyFailure.CritUnsupported;
-            }
-            else if (reader.ValueTextEquals("jku"u8) || reader.ValueTextEquals("x5u"u8) || reader.ValueTextEquals("jwk"u8) || reader.ValueTextEquals("x5c"u8))
-            {
-                // A key named by the token is chosen by the attacker: never fetched, never trusted.
-                return VerifyFailure.UntrustedKeyHeader;
-            }
-            else
-            {
-                return VerifyFailure.UnsupportedHeader;
-            }
+            // Incomplete JSON throws JsonException above, caught at the boundary; this is a second guard.
+            if (openObjects != 0) return VerifyFailure.Malformed;
+            return VerifyFailure.None;
         }
-        if (reader.TokenType != JsonTokenType.EndObject) return VerifyFailure.Malformed;
-        // Throws JsonException on trailing content; caught at the boundary.
-        if (reader.Read()) return VerifyFailure.Malformed;
-        return VerifyFailure.None;
+        finally
+        {
+            if (rentedNames is not null) ArrayPool<int>.Shared.Return(rentedNames);
+            if (unescapeArea is not null) ArrayPool<byte>.Shared.Return(unescapeArea);
+        }
     }
 
     // RFC 9068 2.1: "at+jwt"; RFC 7515 4.1.9: the "application/" prefix may be present, media types are case-insensitive.

@@ -6,7 +6,8 @@ namespace Bouncer.Tokens;
 
 /// <summary>
 /// Verifies compact JWS access tokens (RFC 7515, RFC 7519, RFC 9068) in a fixed order: size cap, structure and
-/// canonical base64url, header (alg, kid, typ; <c>crit</c> and key-bearing headers refused), key choice and alg pin,
+/// canonical base64url, header (alg, kid, typ; <c>crit</c>, key-bearing headers, <c>b64</c>, <c>zip</c> and <c>enc</c>
+/// refused; other members ignored, RFC 7515 4), key choice and alg pin,
 /// signature, then claims (exp, nbf, iat, iss, aud). Never throws on bad input: the result says why it failed.
 /// Thread-safe; build one per key source and reuse it. A valid HS256 verify allocates nothing.
 /// </summary>

@@ -8,11 +8,11 @@ public enum VerifyFailure
 {
     /// <summary>The token is valid.</summary>
     None = 0,
-    /// <summary>Not a compact JWS: wrong number of parts, non-canonical base64url, bad JSON, duplicate members.</summary>
+    /// <summary>Not a compact JWS: wrong number of parts, non-canonical base64url, bad JSON, duplicate or too many members.</summary>
     Malformed,
     /// <summary>The token is longer than <see cref="VerifyOptions.MaxTokenBytes"/>.</summary>
     TooLarge,
-    /// <summary>The payload JSON nests deeper than <see cref="VerifyOptions.MaxJsonDepth"/>.</summary>
+    /// <summary>The payload JSON nests deeper than <see cref="VerifyOptions.MaxJsonDepth"/>, or the header deeper than 8.</summary>
     TooDeep,
     /// <summary>The header's <c>alg</c> is missing, unknown, <c>none</c>, or not the alg the chosen key is pinned to.</summary>
     AlgNotAllowed,
@@ -22,7 +22,10 @@ public enum VerifyFailure
     BadSignature,
     /// <summary>The header carries <c>crit</c>: no extension is understood, so none may be critical (RFC 7515 4.1.11).</summary>
     CritUnsupported,
-    /// <summary>The header carries a member Bouncer does not understand.</summary>
+    /// <summary>
+    /// The header carries <c>b64</c>, <c>zip</c> or <c>enc</c>, which change how the token is read; none is supported.
+    /// Other members Bouncer does not understand are ignored (RFC 7515 4), unless <c>crit</c> names them.
+    /// </summary>
     UnsupportedHeader,
     /// <summary>The header names a key (<c>jku</c>, <c>x5u</c>, <c>jwk</c>, <c>x5c</c>): such keys are never trusted or fetched.</summary>
     UntrustedKeyHeader,

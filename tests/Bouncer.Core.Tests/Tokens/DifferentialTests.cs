@@ -47,7 +47,15 @@ public sealed class DifferentialTests
                 _ => $",\"scope\":\"read\",\"n\":{{\"a\":[1,2,{{\"b\":null}}]}}",
             };
             string typ = random.Next(5) == 0 ? "JWT" : "at+jwt";
-            string token = TokenFactory.Sign(key, TokenFactory.Header(key, typ), TokenFactory.Payload(now, extra, expIn));
+            // Unknown header members (RFC 7515 4: ignored unless crit names them), as outside issuers send them.
+            string header = TokenFactory.Header(key, typ);
+            header = random.Next(3) switch
+            {
+                0 => header,
+                1 => header[..^1] + ",\"x5t\":\"nOo3ZDrODXEK1jKWhXslHR_KXEg\"}",
+                _ => header[..^1] + ",\"custom\":\"v\",\"ext\":{\"a\":[1,{\"b\":null}]}}",
+            };
+            string token = TokenFactory.Sign(key, header, TokenFactory.Payload(now, extra, expIn));
             var candidates = new List<string> { token };
             for (int m = 0; m < 4; m++) candidates.Add(Corrupt(token, random));
 

@@ -69,6 +69,10 @@ internal static class TokenFactory
         typ is null ? $$"""{"alg":"{{key.Algorithm.Name()}}","kid":"{{key.KeyId}}"}"""
                     : $$"""{"alg":"{{key.Algorithm.Name()}}","kid":"{{key.KeyId}}","typ":"{{typ}}"}""";
 
+    /// <summary>The usual header with further members: <paramref name="before"/> ahead of alg, <paramref name="after"/> after typ.</summary>
+    public static string HeaderWith(SigningKey key, string after, string before = "") =>
+        "{" + before + (before.Length > 0 ? "," : "") + Header(key)[1..^1] + (after.Length > 0 ? "," : "") + after + "}";
+
     public static string Payload(DateTimeOffset now, string extra = "", long expIn = 600) =>
         $$"""{"iss":"{{Issuer}}","sub":"user-1","aud":"{{Audience}}","exp":{{now.ToUnixTimeSeconds() + expIn}},"iat":{{now.ToUnixTimeSeconds()}},"jti":"j1","sid":"s1"{{extra}}}""";
 
