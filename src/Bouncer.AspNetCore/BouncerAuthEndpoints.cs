@@ -58,14 +58,14 @@ public static class BouncerAuthEndpoints
         auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
         {
             if (!options.AllowRegistration) return BouncerProblems.Result(403, FailureCodes.RegistrationDisabled, "Self-service registration is off.");
+            var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
+            if (body is null) return BouncerHttp.BadBody();
             // Per address, like login: registration is a name oracle and a hashing cost (ASVS 2.2.1).
             if (!throttle.MayRegister(BouncerHttp.ClientAddress(ctx)))
             {
                 metrics.Fail(FailureCodes.RateLimited);
                 return BouncerProblems.Result(429, FailureCodes.RateLimited, "Too many registrations from this address; wait a minute.");
             }
-            var body = await BouncerHttp.ReadAsync<Credentials>(ctx, ct);
-            if (body is null) return BouncerHttp.BadBody();
             var roles = UserService.Normalize(body.Username) is { } n && n == options.BootstrapAdmin ? "admin" : "";
             var (outcome, username) = await access.CreateUserAsync(body.Username, body.Password, roles, "register", ct);
             return outcome switch

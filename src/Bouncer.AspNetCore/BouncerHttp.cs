@@ -53,18 +53,22 @@ public static class BouncerHttp
     public static void SetSessionCookie(HttpContext ctx, BouncerOptions options, string id) =>
         ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, id, SessionCookieOptions(options));
 
-    /// <summary>Clears the session cookie at once (<c>Max-Age=0</c>, RFC 6265bis 5.6.2), not by a date in the past.</summary>
+    /// <summary>
+    /// Clears the session cookie at once: <c>Max-Age=0</c>, which wins over any date (RFC 6265bis 5.6.2), plus an
+    /// <c>Expires</c> in the past for clients that know only that.
+    /// </summary>
     public static void ClearSessionCookie(HttpContext ctx, BouncerOptions options)
     {
         var cookie = SessionCookieOptions(options);
         cookie.MaxAge = TimeSpan.Zero;
+        cookie.Expires = DateTimeOffset.UnixEpoch;
         ctx.Response.Cookies.Append(BouncerDefaults.SessionCookieName, "", cookie);
     }
 
     /// <summary>Clears the refresh cookie, always: it is scoped to /auth/refresh, so the logout requests that end it never carry it.</summary>
     public static void ClearRefreshCookie(HttpContext ctx) =>
         ctx.Response.Cookies.Append(BouncerDefaults.RefreshCookieName, "",
-            new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.Zero });
+            new CookieOptions { Path = "/auth/refresh", Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, MaxAge = TimeSpan.Zero, Expires = DateTimeOffset.UnixEpoch });
 
     /// <summary>
     /// After a logout: asks the browser to drop this origin's cookies too (W3C Clear Site Data), so nothing a script

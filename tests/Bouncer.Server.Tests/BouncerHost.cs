@@ -25,7 +25,8 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     {
         _environment = environment;
         // Discovery names configured URLs only: the origin this host's clients use.
-        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost" };
+        // Tests register many users from one address; the per-address registration limit has its own test.
+        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost", ["Bouncer:RegistrationsPerMinute"] = "100000" };
         foreach (var (key, value) in settings) _settings[key] = value;
     }
 

@@ -45,7 +45,6 @@ public sealed class HardeningTests
         Assert.Equal("\"cookies\"", Assert.Single(logout.Headers.GetValues("Clear-Site-Data")));
         var cleared = logout.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(BouncerDefaults.SessionCookieName + "=", StringComparison.Ordinal));
         Assert.Contains("max-age=0", cleared, StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain("1970", cleared);
 
         var pair = await host.LoginJwtAsync("alice", register: false);
         using var all = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout-all", pair.AccessToken));

@@ -32,16 +32,21 @@ public sealed class BouncerServer : IAsyncDisposable
     public string BaseUrl { get; }
     public int Port { get; }
 
-    public static async Task<BouncerServer> StartAsync(params string[] extraArguments)
+    public static Task<BouncerServer> StartAsync(params string[] extraArguments) => StartOnAsync(FreePort(), extraArguments);
+
+    /// <summary>Starts the server on <paramref name="port"/> (a test that puts a proxy in front picks it first).</summary>
+    public static async Task<BouncerServer> StartOnAsync(int port, params string[] extraArguments)
     {
         var serverPath = typeof(BouncerServer).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerPath").Value!;
         if (!File.Exists(serverPath)) throw new InvalidOperationException($"Server not built at {serverPath}.");
-        var baseUrl = $"http://127.0.0.1:{FreePort()}";
+        var baseUrl = $"http://127.0.0.1:{port}";
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[]
         {
             serverPath, "--urls", baseUrl, "--store", "memory", "--Bouncer:BootstrapAdmin", Admin,
             "--Bouncer:KeyPrePublicationDelay", PrePublication.ToString(),
+            // Every test registers its own users from one loopback address: the per-address limit is for the internet.
+            "--Bouncer:RegistrationsPerMinute", "100000",
             // No grace window: the second presentation of a rotated refresh token is reuse at once.
             "--Bouncer:Refresh:GraceWindow", "00:00:00",
         }.Concat(extraArguments))

@@ -194,15 +194,18 @@ public sealed class DownstreamTests(ServerFixture fixture)
     [Fact]
     public async Task FeedCut_RevokedWhileCut_RefusedAfterRestore()
     {
-        await using var proxy = new TcpProxy(Server.Port);
+        // Behind a proxy the server's discovery must name the proxy: its own PublicOrigin, as an operator sets it.
+        var (server, proxy) = await ProxiedServerAsync();
+        await using var ownServer = server;
+        await using var ownProxy = proxy;
         await using var downstream = await Downstream.StartAsync(o => ServerFixture.Configure(o, proxy.BaseUrl));
         var user = NewUser();
-        var token = await Server.RegisterAndLoginAsync(user);
+        var token = await server.RegisterAndLoginAsync(user);
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
 
         await proxy.CutAsync();
         await WaitUntilAsync(() => !downstream.Verifier.Revocations!.IsConnected, "the downstream never noticed the cut");
-        Assert.Equal(HttpStatusCode.NoContent, (await Server.PostAsync("/auth/logout-all", token)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await server.PostAsync("/auth/logout-all", token)).StatusCode);
         proxy.Restore();
 
         // The long-poll resumes from its cursor and the listener replays from its own: the revocation is not lost.
@@ -214,14 +217,17 @@ public sealed class DownstreamTests(ServerFixture fixture)
     [Fact]
     public async Task FeedCut_RefusePolicy_RefusesStaleThenAcceptsAfterRestore()
     {
-        await using var proxy = new TcpProxy(Server.Port);
+        // Behind a proxy the server's discovery must name the proxy: its own PublicOrigin, as an operator sets it.
+        var (server, proxy) = await ProxiedServerAsync();
+        await using var ownServer = server;
+        await using var ownProxy = proxy;
         await using var downstream = await Downstream.StartAsync(o =>
         {
             ServerFixture.Configure(o, proxy.BaseUrl);
             o.Revocation = new RevocationOptions { Policy = StalenessPolicy.Refuse, StaleAfter = TimeSpan.FromSeconds(1) };
         });
         var user = NewUser();
-        var token = await Server.RegisterAndLoginAsync(user);
+        var token = await server.RegisterAndLoginAsync(user);
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
 
         await proxy.CutAsync();
@@ -237,14 +243,17 @@ public sealed class DownstreamTests(ServerFixture fixture)
     {
         // A connection that stays open but goes silent (no reset): without heartbeats the verifier noticed only at
         // the long poll's deadline (wait 25 s + timeout 10 s) and kept saying "fresh" until then.
-        await using var proxy = new TcpProxy(Server.Port);
+        // Behind a proxy the server's discovery must name the proxy: its own PublicOrigin, as an operator sets it.
+        var (server, proxy) = await ProxiedServerAsync();
+        await using var ownServer = server;
+        await using var ownProxy = proxy;
         await using var downstream = await Downstream.StartAsync(o =>
         {
             ServerFixture.Configure(o, proxy.BaseUrl);
             o.Revocation = new RevocationOptions { Policy = StalenessPolicy.Refuse, StaleAfter = TimeSpan.FromSeconds(1) };
         });
         var user = NewUser();
-        var token = await Server.RegisterAndLoginAsync(user);
+        var token = await server.RegisterAndLoginAsync(user);
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
         await Task.Delay(TimeSpan.FromSeconds(2.5));   // the poll is now held on the server and has had its first beats
 
@@ -256,17 +265,27 @@ public sealed class DownstreamTests(ServerFixture fixture)
         Assert.Equal((HttpStatusCode.OK, user), await downstream.PollUntilAsync(token, HttpStatusCode.OK, user, TimeSpan.FromSeconds(20)));
     }
 
+    private static async Task<(BouncerServer Server, TcpProxy Proxy)> ProxiedServerAsync()
+    {
+        var port = BouncerServer.FreePort();
+        var proxy = new TcpProxy(port);
+        return (await BouncerServer.StartOnAsync(port, "--Bouncer:PublicOrigin", proxy.BaseUrl), proxy);
+    }
+
     [Fact]
     public async Task FeedCut_FallBackPolicyServerUnreachable_RefusesStale()
     {
-        await using var proxy = new TcpProxy(Server.Port);
+        // Behind a proxy the server's discovery must name the proxy: its own PublicOrigin, as an operator sets it.
+        var (server, proxy) = await ProxiedServerAsync();
+        await using var ownServer = server;
+        await using var ownProxy = proxy;
         await using var downstream = await Downstream.StartAsync(o =>
         {
             ServerFixture.Configure(o, proxy.BaseUrl);
             o.Revocation = new RevocationOptions { Policy = StalenessPolicy.FallBackToStore, StaleAfter = TimeSpan.FromSeconds(1) };
         });
         var user = NewUser();
-        var token = await Server.RegisterAndLoginAsync(user);
+        var token = await server.RegisterAndLoginAsync(user);
         Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
 
         // Stale, and the fallback (asking the server) fails too: fail closed.
