@@ -128,7 +128,7 @@ public static class BouncerAuthEndpoints
                 if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
                 return Results.NoContent();
             }
-            var issued = await refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct);
+            var issued = await refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct, authTime: time.GetUtcNow());
             return TokenPair(ctx, tokens.Value, issued, body.Transport);
         });
 
@@ -230,6 +230,8 @@ public static class BouncerAuthEndpoints
                 Audience = audience,
                 Lifetime = options.ExchangeTokenLifetime,
                 Roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value).ToList(),
+                // The session's login proved the password then (OIDC auth_time), not this exchange.
+                AuthTime = SessionAuthTime(ctx.Items[SessionAuthenticationHandler.SessionItem] as Session),
             });
             return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = (int)options.ExchangeTokenLifetime.TotalSeconds });
         }).RequireAuthorization();
@@ -247,6 +249,7 @@ public static class BouncerAuthEndpoints
             IssuedAt = grant.IssuedAt,
             Lifetime = grant.ExpiresAt - grant.IssuedAt,
             Roles = grant.Scope?.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            AuthTime = grant.AuthTime,
         });
         var expiresIn = (int)(grant.ExpiresAt - grant.IssuedAt).TotalSeconds;
         if (transport == "cookie")
@@ -263,6 +266,26 @@ public static class BouncerAuthEndpoints
             return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn });
         }
         return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn, refresh_token = result.RefreshToken });
+    }
+
+    // The auth_time the session login wrote into the session data ({"auth_time": unix seconds}); null when the data
+    // holds none (a session created by the app, or before auth_time was recorded).
+    private static DateTimeOffset? SessionAuthTime(Session? session)
+    {
+        if (session?.Data is not { Length: > 0 } data) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(data);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("auth_time", out var value)
+                && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var seconds)
+                && seconds is >= 0 and <= 253402300799
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static IResult TooMany(BouncerMetrics metrics)

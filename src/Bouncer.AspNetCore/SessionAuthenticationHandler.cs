@@ -44,11 +44,16 @@ public sealed class SessionAuthenticationHandler(
         identity.AddClaim(new Claim(BouncerClaims.Via, "session"));
         foreach (var role in RolesOf(user.Roles)) identity.AddClaim(new Claim(BouncerClaims.Role, role));
         var principal = new ClaimsPrincipal(identity);
+        // Kept for endpoints that need more of the session than the principal says (the exchange reads its auth_time).
+        Context.Items[SessionItem] = session;
         var validated = new BouncerValidatedContext(Context, principal);
         await bouncer.Value.Events.SessionValidated(validated).ConfigureAwait(false);
         if (validated.Failure is { } refused) return Refuse(refused);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, BouncerDefaults.SessionScheme));
     }
+
+    // HttpContext.Items key of the Session that authenticated the request.
+    internal const string SessionItem = "bouncer.session";
 
     /// <inheritdoc/>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -13,8 +13,9 @@ namespace Bouncer.Stores.Redis;
 /// family's hash tag and lives in one Cluster slot:</para>
 /// <list type="bullet">
 /// <item><c>{prefix}rt:r:{famdigest}:{tokenHash}</c>: one hash per token (fields <c>u</c> user, <c>f</c>
-/// family, <c>g</c> generation, <c>ia</c> <c>ea</c> <c>fa</c> <c>ra</c> instants in Unix ms, <c>s</c> scope,
-/// <c>r</c> revoked). TTL = min(ExpiresAt, FamilyExpiresAt) - now + slack.</item>
+/// family, <c>g</c> generation, <c>ia</c> <c>ea</c> <c>fa</c> <c>ra</c> <c>at</c> instants in Unix ms, <c>s</c> scope,
+/// <c>r</c> revoked; <c>at</c> is the family's auth time, absent from records written before it was kept, which
+/// then read <see cref="RefreshRecord.AuthTime"/> as their issue time). TTL = min(ExpiresAt, FamilyExpiresAt) - now + slack.</item>
 /// <item><c>{prefix}rt:i:{famdigest}</c>: the family index, a sorted set of its token hashes scored by each
 /// record's min(ExpiresAt, FamilyExpiresAt). It outlives its records (TTL raised to the longest).</item>
 /// <item><c>{prefix}rt:p:{tokenHash}</c>: the pointer, a string holding the family id. A client presents a
@@ -57,10 +58,10 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // Shared tail of the create and rotate scripts: write the record KEYS[n] from ARGV starting at o,
     // set its TTL and add it to the family index KEYS[n+1].
-    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked.
+    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked, at.
     private const string InsertFunction = """
         local function insert(rec, idx, o)
-          redis.call('HSET', rec, 'u', ARGV[o+3], 'f', ARGV[o+4], 'g', ARGV[o+5], 'ia', ARGV[o+6], 'ea', ARGV[o+7], 'fa', ARGV[o+8])
+          redis.call('HSET', rec, 'u', ARGV[o+3], 'f', ARGV[o+4], 'g', ARGV[o+5], 'ia', ARGV[o+6], 'ea', ARGV[o+7], 'fa', ARGV[o+8], 'at', ARGV[o+12])
           if ARGV[o+9] == '1' then redis.call('HSET', rec, 's', ARGV[o+10]) end
           if ARGV[o+11] == '1' then redis.call('HSET', rec, 'r', '1') end
           redis.call('PEXPIRE', rec, ARGV[o+1])
@@ -279,7 +280,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // ---- helpers ----
 
-    private const int RecordArgCount = 12;
+    private const int RecordArgCount = 13;
 
     private async Task<bool> ClaimPointerAsync(string tokenHash, string familyId, long ttl, CancellationToken ct)
     {
@@ -303,6 +304,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
     [
         r.TokenHash, ttl, UnixMs(Min(r.ExpiresAt, r.FamilyExpiresAt)), r.UserId, r.FamilyId, r.Generation.ToString(CultureInfo.InvariantCulture),
         UnixMs(r.IssuedAt), UnixMs(r.ExpiresAt), UnixMs(r.FamilyExpiresAt), r.Scope is null ? "0" : "1", r.Scope ?? "", r.Revoked ? "1" : "0",
+        UnixMs(r.AuthTime),
     ];
 
     private static RefreshRecord? Read(string tokenHash, HashEntry[] fields)
@@ -310,7 +312,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         if (fields.Length == 0) return null;
         string? user = null, family = null, scope = null;
         long ia = 0, ea = 0, fa = 0;
-        long? ra = null;
+        long? ra = null, at = null;
         var generation = 0;
         var revoked = false;
         foreach (var f in fields)
@@ -325,18 +327,21 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
                 case "ea": ea = (long)f.Value; break;
                 case "fa": fa = (long)f.Value; break;
                 case "ra": ra = (long)f.Value; break;
+                case "at": at = (long)f.Value; break;
                 case "r": revoked = f.Value == "1"; break;
             }
         }
         // A hash without user or family is not one of ours: treat it as absent.
         if (user is null || family is null) return null;
-        return new RefreshRecord
+        var record = new RefreshRecord
         {
             TokenHash = tokenHash, FamilyId = family, UserId = user, Generation = generation, Scope = scope, Revoked = revoked,
             IssuedAt = DateTimeOffset.FromUnixTimeMilliseconds(ia), ExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(ea),
             FamilyExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(fa),
             RotatedAt = ra is { } r ? DateTimeOffset.FromUnixTimeMilliseconds(r) : null,
         };
+        // No at: a record written before the field existed; AuthTime then reads as IssuedAt.
+        return at is { } a ? record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(a) } : record;
     }
 
     private long TtlMilliseconds(RefreshRecord r) => RedisKeyspace.TtlMilliseconds(Min(r.ExpiresAt, r.FamilyExpiresAt), _clock, _slack);

@@ -80,10 +80,14 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     /// <summary>Switches the file to WAL mode and runs <paramref name="schemaSql"/> (idempotent DDL).</summary>
     /// <exception cref="SqliteStoreException">Unopenable or corrupt file, or WAL mode refused.</exception>
-    public void EnsureSchema(string schemaSql)
+    /// <param name="schemaSql">Idempotent statements (CREATE ... IF NOT EXISTS).</param>
+    /// <param name="migrate">Runs after them on the writer connection inside a <c>BEGIN IMMEDIATE</c> transaction (so
+    /// processes opening the same file at once migrate one after the other), for changes SQL alone cannot make
+    /// conditional, such as adding a column a table created by an older version lacks. Null: none.</param>
+    public void EnsureSchema(string schemaSql, Action<SqliteConnection, SqliteTransaction>? migrate = null)
     {
         _writeGate.Wait();
-        try { EnsureSchemaCore(schemaSql); }
+        try { EnsureSchemaCore(schemaSql, migrate); }
         finally { _writeGate.Release(); }
     }
 
@@ -91,7 +95,7 @@ internal sealed partial class SqliteDatabase : IDisposable
     public async ValueTask EnsureSchemaAsync(string schemaSql, CancellationToken ct)
     {
         await _writeGate.WaitAsync(ct).ConfigureAwait(false);
-        try { EnsureSchemaCore(schemaSql); }
+        try { EnsureSchemaCore(schemaSql, null); }
         finally { _writeGate.Release(); }
     }
 
@@ -149,7 +153,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         while (_readers.TryTake(out var lease)) lease.Dispose();
     }
 
-    private void EnsureSchemaCore(string schemaSql)
+    private void EnsureSchemaCore(string schemaSql, Action<SqliteConnection, SqliteTransaction>? migrate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         try
@@ -163,6 +167,12 @@ internal sealed partial class SqliteDatabase : IDisposable
                 throw _exceptionFactory($"{_description} '{DatabasePath}': cannot switch to WAL mode (journal_mode is '{mode}').", null);
             cmd.CommandText = schemaSql;
             cmd.ExecuteNonQuery();
+            if (migrate is not null)
+            {
+                using var tx = _writer.Sqlite.BeginTransaction(deferred: false);
+                migrate(_writer.Sqlite, tx);
+                tx.Commit();
+            }
         }
         catch (SqliteException ex)
         {

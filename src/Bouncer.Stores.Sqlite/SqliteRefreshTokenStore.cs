@@ -51,8 +51,8 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         _db = db;
         _ownsDatabase = ownsDatabase;
         _table = tableName;
-        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked";
-        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9)""";
+        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time";
+        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10)""";
         _get = $"""SELECT {columns} FROM "{_table}" WHERE token_hash = $p0""";
         // The conditions make the update itself the check: only a current, unrevoked token changes, so the
         // number of changed rows says whether this caller won.
@@ -75,18 +75,31 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
                     family_expires_at INTEGER NOT NULL,
                     rotated_at INTEGER,
                     scope TEXT,
-                    revoked INTEGER NOT NULL DEFAULT 0
+                    revoked INTEGER NOT NULL DEFAULT 0,
+                    auth_time INTEGER
                 ) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS "{_table}_family_id" ON "{_table}" (family_id);
                 CREATE INDEX IF NOT EXISTS "{_table}_user_id" ON "{_table}" (user_id);
                 CREATE INDEX IF NOT EXISTS "{_table}_expires_at" ON "{_table}" (expires_at);
-                """);
+                """, AddAuthTimeColumn);
         }
         catch when (ownsDatabase)
         {
             db.Dispose();
             throw;
         }
+    }
+
+    // A table created before auth_time was kept lacks the column: added, NULL in the old rows, which then read
+    // AuthTime as their IssuedAt (RefreshRecord.AuthTime: the family's start is unknown).
+    private void AddAuthTimeColumn(SqliteConnection connection, SqliteTransaction tx)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"""SELECT COUNT(*) FROM pragma_table_info('{_table}') WHERE name = 'auth_time'""";
+        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0) return;
+        cmd.CommandText = $"""ALTER TABLE "{_table}" ADD COLUMN auth_time INTEGER""";
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>Full path of the database file.</summary>
@@ -177,7 +190,7 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
             c.Command(_insert, tx,
                 r.TokenHash, r.FamilyId, r.UserId, r.Generation,
                 r.IssuedAt.ToUnixTimeMilliseconds(), r.ExpiresAt.ToUnixTimeMilliseconds(), r.FamilyExpiresAt.ToUnixTimeMilliseconds(),
-                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0).ExecuteNonQuery();
+                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0, r.AuthTime.ToUnixTimeMilliseconds()).ExecuteNonQuery();
             return true;
         }
         catch (SqliteException ex) when (ex.SqliteExtendedErrorCode is PrimaryKeyViolation or UniqueViolation)
@@ -186,7 +199,14 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         }
     }
 
-    private static RefreshRecord ReadRecord(SqliteDataReader r) => new()
+    private static RefreshRecord ReadRecord(SqliteDataReader r)
+    {
+        var record = ReadColumns(r);
+        // NULL: a row written before the column existed; AuthTime then reads as IssuedAt.
+        return r.IsDBNull(10) ? record : record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)) };
+    }
+
+    private static RefreshRecord ReadColumns(SqliteDataReader r) => new()
     {
         TokenHash = r.GetString(0),
         FamilyId = r.GetString(1),

@@ -173,6 +173,44 @@ public abstract class RefreshStoreContract
     }
 
     [Fact]
+    public async Task AuthTime_RoundTrips_AndSurvivesRotation()
+    {
+        var store = CreateStore();
+        var service = CreateService(store);
+        var proved = Clock.GetUtcNow() - TimeSpan.FromSeconds(7);
+        var login = await service.IssueAsync("alice", null, default, authTime: proved);
+        var stored = await service.FindAsync(login.RefreshToken, default);
+        Assert.Equal(proved, stored!.AuthTime);
+        Assert.Equal(proved, login.Access!.AuthTime);
+
+        Clock.Advance(TimeSpan.FromMinutes(5));
+        var next = await service.RefreshAsync(login.RefreshToken, default);
+        Clock.Advance(TimeSpan.FromMinutes(5));
+        var third = await service.RefreshAsync(next.RefreshToken, default);
+
+        Assert.Equal(RefreshOutcome.Issued, third.Outcome);
+        Assert.Equal(proved, next.Access!.AuthTime);
+        Assert.Equal(proved, third.Access!.AuthTime);
+        Assert.NotEqual(third.Access.IssuedAt, third.Access.AuthTime);
+        var successor = await service.FindAsync(third.RefreshToken, default);
+        Assert.Equal((2, proved), (successor!.Generation, successor.AuthTime));
+        // Written through the store directly too, not only by the service.
+        var direct = successor with { TokenHash = "direct-successor", Generation = 3, AuthTime = proved - TimeSpan.FromDays(1) };
+        Assert.True(await store.RotateAsync(successor.TokenHash, Clock.GetUtcNow(), direct, default));
+        Assert.Equal(proved - TimeSpan.FromDays(1), (await store.GetAsync("direct-successor", default))!.AuthTime);
+    }
+
+    [Fact]
+    public async Task AuthTime_DefaultsToLoginTime()
+    {
+        var service = CreateService();
+        var login = await service.IssueAsync("alice", null, default);
+
+        Assert.Equal(Clock.GetUtcNow(), (await service.FindAsync(login.RefreshToken, default))!.AuthTime);
+        Assert.Equal(Clock.GetUtcNow(), login.Access!.AuthTime);
+    }
+
+    [Fact]
     public async Task Store_Sweep_RemovesOnlyExpired()
     {
         var store = CreateStore();

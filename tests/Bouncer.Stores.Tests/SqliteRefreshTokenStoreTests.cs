@@ -110,6 +110,31 @@ public sealed class SqliteRefreshTokenStoreTests : RefreshStoreContract, IDispos
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.CreateAsync(Record("h", "f"), default).AsTask());
     }
 
+    [Fact]
+    public async Task Open_TableWithoutAuthTime_AddsTheColumn_OldRowsReadIssuedAt()
+    {
+        var path = _temp.NewPath();
+        // The table as versions before auth_time created it, with one row.
+        SqliteTempFolder.Scalar(path, """
+            CREATE TABLE bouncer_refresh_tokens (token_hash TEXT NOT NULL PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                generation INTEGER NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, family_expires_at INTEGER NOT NULL,
+                rotated_at INTEGER, scope TEXT, revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID
+            """);
+        var issued = Clock.GetUtcNow();
+        SqliteTempFolder.Scalar(path, $"INSERT INTO bouncer_refresh_tokens VALUES ('old', 'f', 'alice', 4, {issued.ToUnixTimeMilliseconds()}, "
+            + $"{issued.AddDays(1).ToUnixTimeMilliseconds()}, {issued.AddDays(2).ToUnixTimeMilliseconds()}, NULL, NULL, 0)");
+
+        var store = Open(path);
+        var reopened = Open(path);   // a second open finds the column and leaves it
+
+        Assert.Equal(1L, SqliteTempFolder.Scalar(path, "SELECT count(*) FROM pragma_table_info('bouncer_refresh_tokens') WHERE name = 'auth_time'"));
+        var old = await reopened.GetAsync("old", default);
+        Assert.Equal((4, issued), (old!.Generation, old.AuthTime));
+        var proved = issued.AddHours(-1);
+        Assert.True(await store.RotateAsync("old", issued, old with { TokenHash = "new", Generation = 5, AuthTime = proved }, default));
+        Assert.Equal(proved, (await reopened.GetAsync("new", default))!.AuthTime);
+    }
+
     private SqliteRefreshTokenStore Open(string path) => _temp.Own(new SqliteRefreshTokenStore(path));
 
     private RefreshRecord Record(string hash, string family) => new()

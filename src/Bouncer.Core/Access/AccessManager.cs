@@ -152,7 +152,8 @@ public sealed partial class AccessManager
             foreach (var other in await _sessions.ListUserAsync(user.Username, ct).ConfigureAwait(false))
                 if (other.Handle != keep) await _sessions.EndSessionAsync(user.Username, other.Handle, "password_changed", ct).ConfigureAwait(false);
             await _refresh.RevokeUserAsync(user.Username, "password_changed", ct).ConfigureAwait(false);
-            if (reissueTokens) tokens = await _refresh.IssueAsync(user.Username, user.Roles.Length == 0 ? null : user.Roles, ct).ConfigureAwait(false);
+            // The current password was just proved: the new family's auth_time is now.
+            if (reissueTokens) tokens = await _refresh.IssueAsync(user.Username, user.Roles.Length == 0 ? null : user.Roles, ct, authTime: _time.GetUtcNow()).ConfigureAwait(false);
         }
         await AuditAsync(AuditEventKind.PasswordChanged, user.Username, null, signOutOthers ? "others_signed_out" : "others_kept", ct).ConfigureAwait(false);
         return new PasswordChange(UserOutcome.Ok, newSessionId, tokens);

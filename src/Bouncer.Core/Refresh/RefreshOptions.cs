@@ -40,7 +40,14 @@ public sealed class RefreshOptions
 }
 
 /// <summary>Claims of one access token to be signed: what the refresh service decides, not how it is signed.</summary>
-public sealed record AccessGrant(string Subject, string Sid, string Jti, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, string? Scope);
+public sealed record AccessGrant(string Subject, string Sid, string Jti, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, string? Scope)
+{
+    /// <summary>
+    /// The <c>auth_time</c>: when the family's login proved the password (<see cref="RefreshRecord.AuthTime"/>), the
+    /// same for every token of the family however often it is refreshed. Null only for a grant built without it.
+    /// </summary>
+    public DateTimeOffset? AuthTime { get; init; }
+}
 
 /// <summary>Why a refresh failed, or that it succeeded.</summary>
 public enum RefreshOutcome

@@ -21,6 +21,20 @@ public sealed record RefreshRecord
     /// <summary>When this token was issued (login or rotation).</summary>
     public required DateTimeOffset IssuedAt { get; init; }
 
+    /// <summary>
+    /// When the login that started the family proved the password (the <c>auth_time</c> of its access tokens): set at
+    /// login, copied unchanged to every successor. Unset, as in a record a store wrote before it kept this field, it
+    /// reads as <see cref="IssuedAt"/>: the family's start is then unknown and the record's own issue time is the
+    /// latest instant the password can be said to have been proved.
+    /// </summary>
+    public DateTimeOffset AuthTime
+    {
+        get => _authTime ?? IssuedAt;
+        init => _authTime = value;
+    }
+
+    private readonly DateTimeOffset? _authTime;
+
     /// <summary>Idle limit: unused until then, the token dies (never past <see cref="FamilyExpiresAt"/>).</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
 
@@ -35,4 +49,13 @@ public sealed record RefreshRecord
 
     /// <summary>True once the family was revoked (logout, theft, admin).</summary>
     public bool Revoked { get; init; }
+
+    /// <summary>Equal when every property is: an unset <see cref="AuthTime"/> equals one set to <see cref="IssuedAt"/>.</summary>
+    public bool Equals(RefreshRecord? other) =>
+        other is not null && TokenHash == other.TokenHash && FamilyId == other.FamilyId && UserId == other.UserId
+        && Generation == other.Generation && IssuedAt == other.IssuedAt && AuthTime == other.AuthTime && ExpiresAt == other.ExpiresAt
+        && FamilyExpiresAt == other.FamilyExpiresAt && RotatedAt == other.RotatedAt && Scope == other.Scope && Revoked == other.Revoked;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(TokenHash, FamilyId, Generation, IssuedAt, AuthTime, ExpiresAt, RotatedAt, Revoked);
 }

@@ -88,7 +88,12 @@ public sealed class RefreshTokenService
     public RefreshOptions Options => _options;
 
     /// <summary>Starts a family at login: a refresh token and the first access grant.</summary>
-    public async ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct)
+    /// <param name="userId">The user who logged in.</param>
+    /// <param name="scope">Roles or scope for the family's access tokens (space-separated), or null.</param>
+    /// <param name="ct">Cancels the store write.</param>
+    /// <param name="authTime">When the user proved the password (<see cref="RefreshRecord.AuthTime"/>, the
+    /// <c>auth_time</c> of every access token of the family); null: now. Whole milliseconds are kept.</param>
+    public async ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct, DateTimeOffset? authTime = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         var now = IssueTime(userId);
@@ -102,6 +107,7 @@ public sealed class RefreshTokenService
             UserId = userId,
             Generation = 0,
             IssuedAt = now,
+            AuthTime = authTime is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds()) : Now(),
             ExpiresAt = Min(now + _options.IdleLimit, familyExpires),
             FamilyExpiresAt = familyExpires,
             Scope = scope,
@@ -152,6 +158,7 @@ public sealed class RefreshTokenService
                 UserId = record.UserId,
                 Generation = record.Generation + 1,
                 IssuedAt = IssueTime(record.UserId, now),
+                AuthTime = record.AuthTime,
                 ExpiresAt = Min(now + _options.IdleLimit, record.FamilyExpiresAt),
                 FamilyExpiresAt = record.FamilyExpiresAt,
                 Scope = scope,
@@ -220,7 +227,10 @@ public sealed class RefreshTokenService
         Span<byte> mac = stackalloc byte[32];
         Derive(JtiLabel, refreshToken, mac);
         var jti = Base64Url.EncodeToString(mac[..16]);
-        return new AccessGrant(record.UserId, record.FamilyId, jti, record.IssuedAt, record.IssuedAt + _options.AccessTokenLifetime, record.Scope);
+        return new AccessGrant(record.UserId, record.FamilyId, jti, record.IssuedAt, record.IssuedAt + _options.AccessTokenLifetime, record.Scope)
+        {
+            AuthTime = record.AuthTime,
+        };
     }
 
     private string Successor(string presented)

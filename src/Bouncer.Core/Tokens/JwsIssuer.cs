@@ -51,11 +51,17 @@ public sealed class TokenRequest
 
     /// <summary>The <c>aud</c>; null means the issuer's configured audience (hybrid exchange names a downstream one).</summary>
     public string? Audience { get; init; }
+
+    /// <summary>
+    /// The <c>auth_time</c> (OpenID Connect Core 1.0 2): when the user last proved the password, written as whole unix
+    /// seconds; omitted when null. A resource server asks for a fresh login (step-up) when it is too old.
+    /// </summary>
+    public DateTimeOffset? AuthTime { get; init; }
 }
 
 /// <summary>
 /// Issues RFC 9068 access tokens: header <c>{"alg","typ":"at+jwt","kid"}</c>, claims iss, sub, aud, exp, iat, jti and
-/// the optional sid, roles, scope. Signs with the current key of a <see cref="KeyRing"/> or one fixed key.
+/// the optional sid, roles, scope and auth_time. Signs with the current key of a <see cref="KeyRing"/> or one fixed key.
 /// Thread-safe.
 /// </summary>
 /// <example><code>
@@ -146,6 +152,7 @@ public sealed class JwsIssuer
             writer.WriteEndArray();
         }
         if (request.Scope is not null) writer.WriteString("scope"u8, request.Scope);
+        if (request.AuthTime is { } authTime) writer.WriteNumber("auth_time"u8, authTime.ToUnixTimeSeconds());
         writer.WriteEndObject();
         writer.Flush();
 

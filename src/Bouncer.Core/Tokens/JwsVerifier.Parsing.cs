@@ -181,7 +181,7 @@ public sealed partial class JwsVerifier
 
     private VerifyFailure ReadClaims(Span<byte> json, out ClaimTimes times)
     {
-        times = new ClaimTimes { Exp = -1, Iat = -1, Nbf = -1 };
+        times = new ClaimTimes { Exp = -1, Iat = -1, Nbf = -1, AuthTime = -1 };
         bool issuerOk = false, audienceOk = false;
         int maxDepth = _options.MaxJsonDepth;
         // Duplicate-member check: names seen in each open object, as (offset, length) into json or into the
@@ -311,11 +311,14 @@ public sealed partial class JwsVerifier
         return hash;
     }
 
-    private enum Claim { Other, Exp, Nbf, Iat, Iss, Aud, Sub, Jti, Sid }
+    // Claims up to Aud are read and checked during the walk; the later ones only for duplicates.
+    private enum Claim { Other, Exp, Nbf, Iat, AuthTime, Iss, Aud, Sub, Jti, Sid }
 
     // Three-letter registered names packed into an int: one switch instead of a string comparison each.
+    // auth_time (OpenID Connect Core 1.0 2) is the one longer name: a NumericDate, so it is checked like iat.
     private static Claim Classify(ReadOnlySpan<byte> name)
     {
+        if (name.Length == 9) return name.SequenceEqual("auth_time"u8) ? Claim.AuthTime : Claim.Other;
         if (name.Length != 3) return Claim.Other;
         return (name[0] << 16 | name[1] << 8 | name[2]) switch
         {
@@ -338,6 +341,8 @@ public sealed partial class JwsVerifier
         if (claim == Claim.Exp) return ReadNumericDate(ref reader, out times.Exp);
         if (claim == Claim.Nbf) return ReadNumericDate(ref reader, out times.Nbf);
         if (claim == Claim.Iat) return ReadNumericDate(ref reader, out times.Iat);
+        // Only its form is checked (a NumericDate, else BadDate); how old a login may be is the resource's policy.
+        if (claim == Claim.AuthTime) return ReadNumericDate(ref reader, out times.AuthTime);
         if (claim == Claim.Iss)
         {
             reader.Read();

@@ -19,6 +19,8 @@ public sealed class JwtClaims
     public DateTimeOffset? IssuedAt { get; init; }
     /// <summary>The <c>nbf</c> claim, or null when absent.</summary>
     public DateTimeOffset? NotBefore { get; init; }
+    /// <summary>The <c>auth_time</c> claim (OpenID Connect Core 1.0 2: when the user last proved the password), or null when absent.</summary>
+    public DateTimeOffset? AuthTime { get; init; }
     /// <summary>The <c>roles</c> claim (RFC 9068 2.2.3.1); empty when absent.</summary>
     public required IReadOnlyList<string> Roles { get; init; }
     /// <summary>The <c>scope</c> claim, space-separated (RFC 9068 2.2.3); null when absent.</summary>
@@ -27,5 +29,9 @@ public sealed class JwtClaims
     public required string PayloadJson { get; init; }
 }
 
-/// <summary>What an access token says about its bearer: <c>sub</c>, <c>sid</c>, <c>jti</c>, <c>scope</c>, <c>roles</c> and <c>iat</c> (unix seconds, -1 when absent).</summary>
-public readonly record struct AccessClaims(string? Subject, string? SessionId, string? JwtId, string? Scope, IReadOnlyList<string> Roles, long IssuedAtUnixSeconds);
+/// <summary>What an access token says about its bearer: <c>sub</c>, <c>sid</c>, <c>jti</c>, <c>scope</c>, <c>roles</c> <c>iat</c> (unix seconds, -1 when absent) and <c>auth_time</c>.</summary>
+public readonly record struct AccessClaims(string? Subject, string? SessionId, string? JwtId, string? Scope, IReadOnlyList<string> Roles, long IssuedAtUnixSeconds)
+{
+    /// <summary>The <c>auth_time</c> claim (OpenID Connect Core 1.0 2) in unix seconds: when the user last proved the password; null when absent.</summary>
+    public long? AuthTimeUnixSeconds { get; init; }
+}

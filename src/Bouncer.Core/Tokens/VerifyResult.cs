@@ -17,6 +17,7 @@ public readonly ref struct VerifyResult
     private readonly long _exp;
     private readonly long _iat;
     private readonly long _nbf;
+    private readonly long _authTime;
 
     internal VerifyResult(VerifyFailure failure) => Failure = failure;
 
@@ -29,6 +30,7 @@ public readonly ref struct VerifyResult
         _exp = times.Exp;
         _iat = times.Iat;
         _nbf = times.Nbf;
+        _authTime = times.AuthTime;
     }
 
     /// <summary>Why the token was refused; <see cref="VerifyFailure.None"/> when valid.</summary>
@@ -48,6 +50,9 @@ public readonly ref struct VerifyResult
 
     /// <summary><c>nbf</c> of a valid token, or null when absent.</summary>
     public DateTimeOffset? NotBefore => RequireValid()._nbf < 0 ? null : DateTimeOffset.FromUnixTimeSeconds(_nbf);
+
+    /// <summary><c>auth_time</c> of a valid token (OpenID Connect Core 1.0 2: when the user last proved the password), or null when absent.</summary>
+    public DateTimeOffset? AuthTime => RequireValid()._authTime < 0 ? null : DateTimeOffset.FromUnixTimeSeconds(_authTime);
 
     /// <summary>The <c>sub</c> claim, or null when absent or not a string.</summary>
     public string? GetSubject() => GetStringClaim("sub"u8);
@@ -100,7 +105,10 @@ public readonly ref struct VerifyResult
             else if (known && reader.TokenType == JsonTokenType.String) target = reader.GetString();
             else reader.Skip();
         }
-        return new AccessClaims(sub, sid, jti, scope, roles ?? (IReadOnlyList<string>)[], _iat);
+        return new AccessClaims(sub, sid, jti, scope, roles ?? (IReadOnlyList<string>)[], _iat)
+        {
+            AuthTimeUnixSeconds = _authTime < 0 ? null : _authTime,
+        };
     }
 
     /// <summary>Copies every modelled claim into a <see cref="JwtClaims"/> that may outlive the token.</summary>
@@ -133,7 +141,7 @@ public readonly ref struct VerifyResult
         return new JwtClaims
         {
             Issuer = iss!, Audiences = audiences, Subject = sub, JwtId = jti, SessionId = sid, Scope = scope, Roles = roles,
-            ExpiresAt = ExpiresAt, IssuedAt = IssuedAt, NotBefore = NotBefore, PayloadJson = Encoding.UTF8.GetString(payload.Span),
+            ExpiresAt = ExpiresAt, IssuedAt = IssuedAt, NotBefore = NotBefore, AuthTime = AuthTime, PayloadJson = Encoding.UTF8.GetString(payload.Span),
         };
     }
 
@@ -207,4 +215,5 @@ internal struct ClaimTimes
     public long Exp;
     public long Iat;
     public long Nbf;
+    public long AuthTime;
 }
