@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Bouncer.Server.Tests;
 
@@ -35,10 +36,14 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     /// <summary>When set before the first request, the server runs on this clock (tests move it by hand).</summary>
     public TimeProvider? Clock { get; init; }
 
+    /// <summary>When set before the first request, every log entry the server's filters let through also goes here.</summary>
+    public ILoggerProvider? LogSink { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        if (LogSink is { } sink) builder.ConfigureLogging(l => l.AddProvider(sink));
         // Registered after the app's own TryAdd of TimeProvider.System, so this one is resolved.
         if (Clock is { } clock) builder.ConfigureTestServices(s => s.AddSingleton(clock));
     }
