@@ -16,7 +16,10 @@ public static class StoreFaults
         for (var e = exception; e is not null; e = e.InnerException)
         {
             if (e is OperationCanceledException) return false;   // the caller gave up: not the store's fault
-            if (e is DbException or TimeoutException or SocketException or IOException) return true;
+            if (e is DbException or TimeoutException or SocketException) return true;
+            // IOException is also a bad request body (BadHttpRequestException) or a client gone: only a store's own
+            // IOException (SqliteStoreException) means the store.
+            if (e is IOException && e.GetType().Namespace?.StartsWith("Bouncer.Stores", StringComparison.Ordinal) == true) return true;
             // StackExchange.Redis (RedisConnectionException, RedisTimeoutException, ...) without a reference to it.
             if (e.GetType().FullName?.StartsWith("StackExchange.Redis.", StringComparison.Ordinal) == true) return true;
         }

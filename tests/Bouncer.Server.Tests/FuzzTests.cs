@@ -57,7 +57,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var offenders = new List<string>();
         var forgeries = new List<string>();
         var sent = 0;
-        var feed503 = 0;
         var statuses = new int[600];
         var clock = Stopwatch.StartNew();
         for (var batch = 0; batch < Batches; batch++)
@@ -95,14 +94,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
                     Interlocked.Increment(ref sent);
                     var status = (int)response.StatusCode;
                     Interlocked.Increment(ref statuses[Math.Clamp(status, 0, 599)]);
-                    // OPEN FINDING (reported, not yet fixed): under this load the memory store's revocation feed read
-                    // sometimes answers 503 store_unavailable ("did not answer in time"). A 503 with its reason is the
-                    // designed answer to a slow store, not a crash; it is counted and printed, every other 5xx fails.
-                    if (status == 503 && spec.Path.StartsWith("/auth/revocations", StringComparison.Ordinal))
-                    {
-                        Interlocked.Increment(ref feed503);
-                        return;
-                    }
+                    // A memory store never goes down: any 5xx here, 503 included, is a defect. (The fuzz found one: an
+                    // unparsable query value, a BadHttpRequestException, was taken for a store outage.)
                     if (status >= 500)
                     {
                         var line = $"{status} {Describe(spec)}: {await Body(response)}";
@@ -121,7 +114,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
             });
         }
         clock.Stop();
-        output.WriteLine($"{feed503} revocation feed answers were 503 store_unavailable");
         output.WriteLine($"{sent} requests in {clock.Elapsed.TotalSeconds:F1} s; statuses: " +
             string.Join(", ", statuses.Select((n, s) => (n, s)).Where(p => p.n > 0).Select(p => $"{p.s}x{p.n}")));
         Assert.True(offenders.Count == 0, "5xx answers:\n" + string.Join("\n", offenders));
