@@ -25,7 +25,7 @@ public static class BouncerServiceCollectionExtensions
     /// </summary>
     public static BouncerBuilder AddBouncer(this IServiceCollection services, Action<BouncerOptions>? configure = null)
     {
-        var builder = services.AddBouncerEngine(configure);
+        var builder = services.AddBouncerEngine(configure).ProtectSecretsWithConfiguredKeyRing();
         services.TryAddSingleton<LoginThrottle>();
         services.AddAuthentication(BouncerDefaults.AuthenticationScheme)
             .AddPolicyScheme(BouncerDefaults.AuthenticationScheme, "Bouncer", o => o.ForwardDefaultSelector = SelectScheme)

@@ -22,10 +22,17 @@ internal sealed class StoreOptions
         Recursive = true,
     };
 
+    public Option<string?> KeyFile { get; } = new("--key-file")
+    {
+        Description = "The key file that encrypts the store's secrets (as the server's Bouncer:KeyEncryption:KeyFile; default: the environment's "
+            + "Bouncer__KeyEncryption__KeyFile, or for sqlite the .key file beside the database).",
+        Recursive = true,
+    };
+
     public StoreOptions() => Store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
 
-    /// <summary>A command group carrying both options for all its subcommands.</summary>
-    public Command Group(string name, string description) => new(name, description) { Store, Connection };
+    /// <summary>A command group carrying the store options for all its subcommands.</summary>
+    public Command Group(string name, string description) => new(name, description) { Store, Connection, KeyFile };
 
     /// <summary>
     /// Opens the engine, runs <paramref name="body"/> and closes it. Infrastructure and input failures become one line
@@ -38,7 +45,15 @@ internal sealed class StoreOptions
         BouncerConnection? bouncer = null;
         try
         {
-            bouncer = BouncerConnection.Open(parse.GetValue(Store)!, parse.GetValue(Connection), configure);
+            // The server's environment variables name the key the same way, so a CLI run beside it needs no flag.
+            var keyFile = parse.GetValue(KeyFile) ?? Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__KeyFile");
+            var key = Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__Key");
+            bouncer = BouncerConnection.Open(parse.GetValue(Store)!, parse.GetValue(Connection), o =>
+            {
+                if (!string.IsNullOrEmpty(keyFile)) o.KeyEncryption.KeyFile = keyFile;
+                if (!string.IsNullOrEmpty(key)) o.KeyEncryption.Key = key;
+                configure?.Invoke(o);
+            });
             return await body(bouncer, output);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException

@@ -1,3 +1,4 @@
+using Bouncer.Secrets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -26,6 +27,19 @@ public sealed class BouncerBuilder
     {
         ArgumentNullException.ThrowIfNull(factory);
         Services.Replace(ServiceDescriptor.Singleton(factory));
+        return this;
+    }
+
+    /// <summary>
+    /// Encrypts the deployment's secrets at rest with the protector <paramref name="factory"/> returns (null: no
+    /// opinion, the next choice applies). The <c>Bouncer:KeyEncryption</c> settings still win, so an operator can
+    /// override the code; after them this comes before the backend's default (SQLite's key file beside the database).
+    /// Called again, the last call wins.
+    /// </summary>
+    public BouncerBuilder ProtectSecretsWith(Func<IServiceProvider, ISecretProtector?> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        Services.Replace(ServiceDescriptor.Singleton(new SecretProtectorChoice(factory)));
         return this;
     }
 }

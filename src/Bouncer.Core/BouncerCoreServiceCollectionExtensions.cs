@@ -7,6 +7,7 @@ using Bouncer.Diagnostics;
 using Bouncer.Hosting;
 using Bouncer.Refresh;
 using Bouncer.Revocation;
+using Bouncer.Secrets;
 using Bouncer.Sessions;
 using Bouncer.Tokens;
 using Bouncer.Users;
@@ -49,6 +50,7 @@ public static class BouncerCoreServiceCollectionExtensions
         services.TryAddSingleton<BouncerStores>(_ => throw new InvalidOperationException(
             "Bouncer has no store: add a backend to AddBouncer(...), e.g. .UseSqlite(\"bouncer.db\"), .UseRedis(\"localhost:6379\"), .UsePostgres(connectionString) or .UseMemory()."));
 
+        services.TryAddSingleton(sp => new ProtectedSecretStore(Stores(sp).Secrets, SecretProtection.Resolve(sp, Engine(sp).KeyEncryption, Stores(sp))));
         services.TryAddSingleton(sp => new RevocationListener(Stores(sp).Revocations, Engine(sp).Revocation, sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILoggerFactory>()?.CreateLogger<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
         services.TryAddSingleton(sp =>
@@ -65,14 +67,14 @@ public static class BouncerCoreServiceCollectionExtensions
             // Shared by every instance through the store: the stored value wins (a configured key only seeds a new
             // deployment), so instances never disagree on successors or anti-forgery tokens.
             var seed = Engine(sp).Refresh.DerivationKey ?? RandomNumberGenerator.GetBytes(32);
-            var derivation = Block(stores.Secrets.GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(seed), default).AsTask());
+            var derivation = Block(Secrets(sp).GetOrAddAsync("refresh-derivation-key", Base64Url.EncodeToString(seed), default).AsTask());
             return new RefreshTokenService(stores.RefreshTokens, stores.Revocations, sp.GetRequiredService<TimeProvider>(), Engine(sp).Refresh, null,
                 Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(),
                 sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<RevocationListener>());
         });
         services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));
         services.TryAddSingleton(sp => new UserDirectory(Stores(sp).Users, sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<TimeProvider>(), Engine(sp).NearCache));
-        services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Stores(sp).Secrets, Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));
+        services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Secrets(sp), Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));
         services.TryAddSingleton<IAccessTokenValidator>(sp => new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
         services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>(),
             sp.GetRequiredService<UserService>(), Stores(sp).Users, Stores(sp).Revocations, Engine(sp), sp.GetRequiredService<TimeProvider>(),
@@ -83,6 +85,9 @@ public static class BouncerCoreServiceCollectionExtensions
     }
 
     private static BouncerStores Stores(IServiceProvider sp) => sp.GetRequiredService<BouncerStores>();
+
+    // The store's secrets as the engine reads them: decrypted, and encrypted on write.
+    private static ProtectedSecretStore Secrets(IServiceProvider sp) => sp.GetRequiredService<ProtectedSecretStore>();
 
     private static BouncerEngineOptions Engine(IServiceProvider sp) => sp.GetRequiredService<IOptions<BouncerEngineOptions>>().Value;
 

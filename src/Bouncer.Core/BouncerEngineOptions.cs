@@ -1,5 +1,6 @@
 using Bouncer.Refresh;
 using Bouncer.Revocation;
+using Bouncer.Secrets;
 using Bouncer.Sessions;
 using Bouncer.Tokens;
 using Bouncer.Users;
@@ -58,6 +59,9 @@ public class BouncerEngineOptions
     /// <summary>How long audit events are kept in the store (swept with sessions). Default 90 days; 1 day to 10 years.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(90);
 
+    /// <summary>Where the key that encrypts the signing keys and other secrets at rest comes from.</summary>
+    public KeyEncryptionOptions KeyEncryption { get; set; } = new();
+
     /// <summary>Serve session reads from a near cache invalidated by the revocation push. Null: off.</summary>
     public NearCacheOptions? NearCache { get; set; } = new();
 
@@ -80,6 +84,7 @@ public class BouncerEngineOptions
         Nested("NearCache", () => NearCache?.Validate());
         Nested("Revocation", Revocation.Validate);
         Nested("Users", Users.Validate);
+        Nested("KeyEncryption", KeyEncryption.Validate);
     }
 
     // Nested options throw ArgumentOutOfRangeException naming their own property: say which section it is in.

@@ -58,9 +58,19 @@ public sealed class BouncerStores : IAsyncDisposable, IDisposable
     /// <summary>What the backend is, for logs: kind and location, never credentials.</summary>
     public string Name { get; }
 
+    /// <summary>
+    /// The key file that encrypts secrets at rest when <c>Bouncer:KeyEncryption</c> names none: SQLite's beside its
+    /// database (one machine: the file is as shared as the database). Null: no default, so a networked store needs a
+    /// key every instance shares.
+    /// </summary>
+    public string? DefaultKeyFile { get; init; }
+
+    /// <summary>False when nothing outlives the process (memory): its secrets need no encryption at rest.</summary>
+    public bool PersistsSecrets { get; init; } = true;
+
     /// <summary>Everything in process memory: tests and single-process demos; lost at exit.</summary>
     public static BouncerStores InMemory() =>
-        new(new MemorySessionStore(), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), new MemoryAuditStore(), "memory");
+        new(new MemorySessionStore(), new MemoryRefreshTokenStore(), new MemoryUserStore(), new MemorySecretStore(), new InProcessRevocationChannel(), new MemoryAuditStore(), "memory") { PersistsSecrets = false };
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

@@ -9,7 +9,9 @@ public static class SqliteBouncerBuilderExtensions
     /// <summary>
     /// Keeps every store (sessions, refresh families, accounts, secrets, the revocation log, the audit trail) in one SQLite file. Other
     /// processes on the same file (a second server, the CLI) see the same data, and learn of revocations by polling
-    /// the log (<paramref name="revocationPollInterval"/>, default 250 ms).
+    /// the log (<paramref name="revocationPollInterval"/>, default 250 ms). Secrets are encrypted at rest with the key
+    /// in a file beside the database (<c>bouncer.db</c>: <c>bouncer.key</c>, mode 0600, created on first start) unless
+    /// <c>Bouncer:KeyEncryption</c> names another; back the two up apart.
     /// </summary>
     /// <param name="builder">The Bouncer builder.</param>
     /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string starting with
@@ -21,7 +23,11 @@ public static class SqliteBouncerBuilderExtensions
         return builder.UseStores(_ =>
         {
             var set = SqliteBouncerStores.Open(pathOrConnectionString, revocationPollInterval);
-            return new BouncerStores(set.Sessions, set.RefreshTokens, set.Users, set.Secrets, set.Revocations, set.Audit, "sqlite " + set.Sessions.DatabasePath, set);
+            return new BouncerStores(set.Sessions, set.RefreshTokens, set.Users, set.Secrets, set.Revocations, set.Audit, "sqlite " + set.Sessions.DatabasePath, set)
+            {
+                // One machine: the key sits beside the database, so a copy of the database alone does not hold it.
+                DefaultKeyFile = Path.ChangeExtension(set.Sessions.DatabasePath, ".key"),
+            };
         });
     }
 }

@@ -27,7 +27,9 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
         _environment = environment;
         // Discovery names configured URLs only: the origin this host's clients use.
         // Tests register many users from one address; the per-address registration limit has its own test.
-        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost", ["Bouncer:RegistrationsPerMinute"] = "100000" };
+        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost", ["Bouncer:RegistrationsPerMinute"] = "100000",
+            // Networked stores refuse to start outside Development without a key for the secrets at rest.
+            ["Bouncer:KeyEncryption:Key"] = Bouncer.Tests.TestKeyEncryption.Key };
         foreach (var (key, value) in settings) _settings[key] = value;
     }
 

@@ -1,0 +1,123 @@
+using Bouncer.Refresh;
+using Bouncer.Tokens;
+using Bouncer.Users;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Hosting;
+
+namespace Bouncer.Stores.Tests;
+
+/// <summary>
+/// Issue 14 finding 1: the private signing keys and the refresh derivation key reach the store only encrypted, with a
+/// key the store never holds; a dump of the store cannot mint tokens. Run against every backend that keeps secrets.
+/// </summary>
+public abstract class SecretsAtRestContract
+{
+    protected const string KeyA = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM";   // 32 bytes
+    protected const string KeyB = "b3RoZXIta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU";   // 32 other bytes
+
+    /// <summary>Points <paramref name="builder"/> at this test's backend (the same data for every call in one test).</summary>
+    protected abstract void UseStore(BouncerBuilder builder);
+
+    protected ServiceProvider Engine(string? key, string environment = "Production")
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IHostEnvironment>(new TestEnvironment(environment));
+        var builder = services.AddBouncerCore(o =>
+        {
+            o.NearCache = null;
+            o.KeyEncryption.Key = key;
+        });
+        UseStore(builder);
+        return services.BuildServiceProvider();
+    }
+
+    protected static ISecretStore Raw(IServiceProvider engine) => engine.GetRequiredService<BouncerStores>().Secrets;
+
+    protected static string Mint(IServiceProvider engine) =>
+        engine.GetRequiredService<BouncerTokens>().Signer.Issue(new TokenRequest { Subject = "alice", Roles = ["admin"] });
+
+    [Fact]
+    public async Task TheStoreHoldsOnlyCiphertext_AndADumpOfItIsNoKeySet()
+    {
+        await using var engine = Engine(KeyA);
+        var token = Mint(engine);
+        engine.GetRequiredService<RefreshTokenService>();   // stores the derivation key
+
+        foreach (var name in new[] { "signing-keys", "refresh-derivation-key" })
+        {
+            var stored = await Raw(engine).GetAsync(name, default);
+            Assert.NotNull(stored);
+            Assert.StartsWith("bouncer-enc:v1:", stored);
+            Assert.DoesNotContain("\"d\"", stored);
+            Assert.DoesNotContain("\"k\"", stored);
+        }
+        // What `bouncer token issue --keys <dump>` would be handed is no key set.
+        var dump = (await Raw(engine).GetAsync("signing-keys", default))!;
+        Assert.ThrowsAny<Exception>(() => JwkSet.Parse(dump));
+        // The engine itself still signs and verifies with what it decrypts.
+        Assert.True(engine.GetRequiredService<BouncerTokens>().Verifier.Verify(token).IsValid);
+        // The issuer is public: kept as it is.
+        Assert.Equal("urn:bouncer", await Raw(engine).GetAsync("issuer", default));
+    }
+
+    [Fact]
+    public async Task AnotherInstanceWithTheSameKeyVerifies_OneWithAnotherKeyRefusesToStart_NamingTheSetting()
+    {
+        string token;
+        await using (var first = Engine(KeyA)) token = Mint(first);
+
+        await using (var same = Engine(KeyA))
+            Assert.True(same.GetRequiredService<BouncerTokens>().Verifier.Verify(token).IsValid);
+
+        await using var other = Engine(KeyB);
+        var error = Assert.Throws<InvalidOperationException>(() => other.GetRequiredService<BouncerTokens>());
+        Assert.Contains("Bouncer:KeyEncryption", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task PlainSecretsOfAnOlderVersion_AreEncryptedOnTheFirstStartWithAKey_AndKeepTheirKeys()
+    {
+        // What an older version left in the store: the key set and the derivation key in plain text.
+        var key = SigningKey.Generate(JwsAlgorithm.ES256);
+        var token = new JwsIssuer(key, new IssueOptions { Issuer = "urn:bouncer", Audience = "bouncer" }).Issue(new TokenRequest { Subject = "alice" });
+        await using (var old = Engine(KeyA))
+        {
+            await Raw(old).SetAsync("issuer", "urn:bouncer", default);
+            await Raw(old).SetAsync("signing-keys", JwkSet.Create([key]).ToPrivateJson(), default);
+            await Raw(old).SetAsync("refresh-derivation-key", "c2VlZC1vZi1hbi1vbGRlci12ZXJzaW9uLTMyLWJ5dGVz", default);
+        }
+
+        await using var upgraded = Engine(KeyA);
+        Assert.True(upgraded.GetRequiredService<BouncerTokens>().Verifier.Verify(token).IsValid);
+        upgraded.GetRequiredService<RefreshTokenService>();
+        Assert.StartsWith("bouncer-enc:v1:", await Raw(upgraded).GetAsync("signing-keys", default));
+        Assert.StartsWith("bouncer-enc:v1:", await Raw(upgraded).GetAsync("refresh-derivation-key", default));
+    }
+
+    [Fact]
+    public async Task APlainKeySetPlantedInTheStore_IsRefused()
+    {
+        await using (var first = Engine(KeyA))
+        {
+            Mint(first);
+            first.GetRequiredService<RefreshTokenService>();
+        }
+        // Someone who can write to the store but has no key plants a key set of their own.
+        var planted = JwkSet.Create([SigningKey.Generate(JwsAlgorithm.HS256)]).ToPrivateJson();
+        await using var engine = Engine(KeyA);
+        await Raw(engine).SetAsync("signing-keys", planted, default);
+
+        var error = Assert.Throws<InvalidOperationException>(() => engine.GetRequiredService<BouncerTokens>());
+        Assert.Contains("plain text", error.Message);
+    }
+
+    private sealed class TestEnvironment(string name) : IHostEnvironment
+    {
+        public string EnvironmentName { get; set; } = name;
+        public string ApplicationName { get; set; } = "Bouncer.Stores.Tests";
+        public string ContentRootPath { get; set; } = AppContext.BaseDirectory;
+        public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
+    }
+}
