@@ -12,6 +12,10 @@ namespace Bouncer.Stores.Tests;
 public abstract class PgBouncerSessionStoreTests(PgBouncerServer pgbouncer, bool transactionPooling) : SessionStoreContract, IDisposable
 {
     private readonly List<string> _schemas = [];
+
+    /// <summary>The poolers and the PostgreSQL behind them.</summary>
+    protected PgBouncerServer PgBouncer => pgbouncer;
+
     private readonly NpgsqlDataSource _pooled = PostgresDataSources.Create(transactionPooling ? pgbouncer.TransactionPooled : pgbouncer.SessionPooled);
 
     protected override ISessionStore CreateStore(TimeProvider clock)
@@ -44,7 +48,7 @@ public sealed class PgBouncerTransactionPoolingSessionStoreTests(PgBouncerServer
     [Fact]
     public async Task PreparedStatement_WhenAnotherClientHoldsItsServerConnection_IsGone()
     {
-        await using var source = NpgsqlDataSource.Create(pgbouncer.TransactionPooled);
+        await using var source = NpgsqlDataSource.Create(PgBouncer.TransactionPooled);
         await using var a = await source.OpenConnectionAsync();
         await using var prepared = new NpgsqlCommand("SELECT 1", a);
         await prepared.PrepareAsync();

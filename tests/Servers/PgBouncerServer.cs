@@ -77,8 +77,8 @@ public sealed class PgBouncerServer : IDisposable
             auth_type = trust
             auth_file = {Path.Combine(dir, "userlist.txt")}
             pool_mode = {mode}
-            max_client_conn = 200
-            default_pool_size = 10
+            max_client_conn = 400
+            default_pool_size = {(mode == "session" ? 30 : 10)}
             ignore_startup_parameters = extra_float_digits
             logfile = {Path.Combine(dir, "pgbouncer.log")}
             pidfile = {Path.Combine(dir, "pgbouncer.pid")}
@@ -100,11 +100,16 @@ public sealed class PgBouncerServer : IDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"pgbouncer ({mode}) did not listen on {port}:\n{LogTail(dir)}");
             Thread.Sleep(50);
         }
-        return new NpgsqlConnectionStringBuilder
+        var pooled = new NpgsqlConnectionStringBuilder
         {
             Host = "127.0.0.1", Port = port, Username = direct.Username, Password = direct.Password, Database = direct.Database,
             IncludeErrorDetail = true, Timeout = 15,
-        }.ConnectionString;
+        };
+        // In session pooling each open Npgsql connection holds a server connection until Npgsql closes it, and its
+        // pool keeps them open: an Npgsql pool larger than pgbouncer's waits for a server connection that never
+        // frees (docs/postgres.md). Transaction pooling frees it at each commit.
+        if (mode == "session") pooled.MaxPoolSize = 10;
+        return pooled.ConnectionString;
     }
 
     private static bool Listening(int port)
