@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing (redis-server, PostgreSQL,
-# chromium), builds, runs every test project. The tests start private redis-server and PostgreSQL
-# instances on 127.0.0.1 under a temp folder and stop them by PID; the trap below is the safety net.
+# pgbouncer, chromium), builds, runs every test project. The tests start private redis-server (single
+# node and a 6-node cluster), PostgreSQL and pgbouncer instances on 127.0.0.1 under a temp folder and
+# stop them by PID; the trap below is the safety net.
 # Prints "N passed, N failed, N skipped" last and exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +11,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Session-store benchmark: starts a private redis-server and a private PostgreSQL cluster on free loopback
-# ports under one temp folder, runs `Bouncer.Bench store` against them, and stops both by PID on exit.
+# Session-store benchmark: starts a private redis-server, a private 3-master Redis Cluster (one replica each) and a
+# private PostgreSQL cluster on free loopback ports under one temp folder, runs `Bouncer.Bench store` against them,
+# and stops them all by PID on exit.
 #
 #   bench/run-store-bench.sh [--quick] [extra StoreBench args]     -> bench/results/store.md
 #
@@ -19,8 +20,10 @@ pgdata="$root/pg"
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+cluster_pids=()
 cleanup() {
   if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; fi
+  for p in "${cluster_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "$pg_bin" ] && [ -f "$pgdata/postmaster.pid" ]; then
     as_pg "$pg_bin/pg_ctl" stop -D "$pgdata" -m fast -w -t 30 >/dev/null 2>&1 || {
       pid="$(head -1 "$pgdata/postmaster.pid" 2>/dev/null || true)"; [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; }
@@ -39,6 +42,28 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/redis" --appendo
 redis_pid=$!
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 redis-cli -p "$redis_port" ping | grep -q PONG || { echo "redis-server did not start"; cat "$root/redis/redis.log"; exit 1; }
+
+# ---- Redis Cluster: 3 masters with one replica each, no persistence (as the single node above) ----
+cluster_ports=()
+for _ in 1 2 3 4 5 6; do
+  while :; do p="$(free_port)"; [ "$p" -le 55535 ] && break; done   # the cluster bus listens on port + 10000
+  mkdir -p "$root/cluster/$p"
+  redis-server --port "$p" --bind 127.0.0.1 --dir "$root/cluster/$p" --cluster-enabled yes --cluster-config-file nodes.conf \
+    --appendonly no --save "" --daemonize no --logfile "$root/cluster/$p/redis.log" &
+  cluster_pids+=($!)
+  cluster_ports+=("$p")
+done
+for p in "${cluster_ports[@]}"; do
+  for _ in $(seq 100); do redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+done
+redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 --cluster-yes >/dev/null
+for _ in $(seq 300); do
+  ok=1
+  for p in "${cluster_ports[@]}"; do redis-cli -p "$p" cluster info | grep -q 'cluster_state:ok' || ok=0; done
+  [ "$ok" = 1 ] && break; sleep 0.1
+done
+[ "$ok" = 1 ] || { echo "the Redis Cluster did not become healthy"; exit 1; }
+redis_cluster="$(printf '127.0.0.1:%s,' "${cluster_ports[@]}")"; redis_cluster="${redis_cluster%,}"
 
 # ---- PostgreSQL ----
 pg_bin="$(dirname "$(readlink -f "$(command -v initdb || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")")"
@@ -61,6 +86,7 @@ echo "redis 127.0.0.1:$redis_port (pid $redis_pid), postgres 127.0.0.1:$pg_port 
 mkdir -p bench/results
 dotnet run -c Release --project bench/Bouncer.Bench -- store \
   --redis "127.0.0.1:$redis_port" \
+  --redis-cluster "$redis_cluster" \
   --postgres "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres" \
   --sqlite-dir "$root" \
   --out bench/results/store.md "$@"

@@ -22,6 +22,27 @@ start_redis() {
   REDIS_ENDPOINT="127.0.0.1:$port"
 }
 
+# A 3-master Redis Cluster (one replica each, no persistence); sets REDIS_CLUSTER to its nodes, comma-separated.
+start_redis_cluster() {
+  local ports=() p ok
+  for _ in 1 2 3 4 5 6; do
+    while :; do p=$(free_port); [ "$p" -le 55535 ] && break; done   # the cluster bus listens on port + 10000
+    mkdir -p "$bench_work/cluster/$p"
+    redis-server --port "$p" --bind 127.0.0.1 --dir "$bench_work/cluster/$p" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --save "" --appendonly no >/dev/null &
+    bench_pids+=($!)
+    ports+=("$p")
+  done
+  for p in "${ports[@]}"; do for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 1 --cluster-yes >/dev/null
+  for _ in $(seq 1 300); do
+    ok=1
+    for p in "${ports[@]}"; do redis-cli -p "$p" cluster info | grep -q cluster_state:ok || ok=0; done
+    [ "$ok" = 1 ] && break; sleep 0.1
+  done
+  REDIS_CLUSTER=$(printf '127.0.0.1:%s,' "${ports[@]}"); REDIS_CLUSTER=${REDIS_CLUSTER%,}
+}
+
 start_postgres() {
   local port; port=$(free_port)
   mkdir -p "$bench_work/pg" && chown postgres "$bench_work/pg"

@@ -49,6 +49,23 @@ internal static class RevocationBench
             }));
         }
 
+        if (Arg("--redis-cluster") is { } cluster)
+        {
+            // The nodes of a cluster: the channel pushes with SPUBLISH on the log's own slot (sharded pub/sub).
+            var prefix = $"bench{Environment.ProcessId}c:";
+            rows.Add(await PropagationAsync("Redis Cluster sharded pub/sub (3 masters)", count, async () =>
+            {
+                var channels = new IRevocationChannel[3];
+                for (var i = 0; i < 3; i++)
+                {
+                    var mux = await ConnectionMultiplexer.ConnectAsync(cluster);
+                    if (!mux.GetServers().Any(s => s.ServerType == ServerType.Cluster)) throw new InvalidOperationException($"--redis-cluster: {cluster} is not a Redis Cluster");
+                    channels[i] = new RedisRevocationChannel(mux, new RedisStoreOptions { KeyPrefix = prefix });
+                }
+                return channels;
+            }));
+        }
+
         if (Arg("--postgres") is { } postgres)
         {
             rows.Add(await PropagationAsync("PostgreSQL LISTEN/NOTIFY", count, async () =>

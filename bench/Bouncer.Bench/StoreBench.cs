@@ -48,7 +48,7 @@ internal static class StoreBench
     }
 
     private sealed record Options(int Sessions, int Rounds, int Callers, TimeSpan Slice, int NMemory, int NSqlite, int NNetwork,
-        string? Redis, string? Postgres, string? SqliteDir, string? Out);
+        string? Redis, string? RedisCluster, string? Postgres, string? SqliteDir, string? Out);
 
     public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
@@ -70,7 +70,7 @@ internal static class StoreBench
             Callers: int.Parse(Arg("--callers") ?? "32", CultureInfo.InvariantCulture),
             Slice: TimeSpan.FromSeconds(double.Parse(Arg("--slice") ?? (quick ? "0.5" : "2"), CultureInfo.InvariantCulture)),
             NMemory: quick ? 20_000 : 200_000, NSqlite: quick ? 10_000 : 100_000, NNetwork: quick ? 3_000 : 20_000,
-            Redis: Arg("--redis"), Postgres: Arg("--postgres"), SqliteDir: Arg("--sqlite-dir"), Out: Arg("--out"));
+            Redis: Arg("--redis"), RedisCluster: Arg("--redis-cluster"), Postgres: Arg("--postgres"), SqliteDir: Arg("--sqlite-dir"), Out: Arg("--out"));
 
         // Blocking stores (SQLite) hold a pool thread per caller: have them all from the start.
         ThreadPool.SetMinThreads(o.Callers * 2 + 8, o.Callers * 2 + 8);
@@ -175,6 +175,28 @@ internal static class StoreBench
                 if (near.Count != seq.Distinct().Count()) throw new InvalidOperationException($"near cache holds {near.Count}, expected {seq.Distinct().Count()}");
                 loadTimes.Add($"near cache warm-up ({near.Count:N0} distinct keys read through it from Redis) {sw.Elapsed.TotalSeconds:0.0} s");
                 contenders.Add(new("SessionCache (near cache) over Redis (warm)", "nearcache", false, o.NMemory, true, (_, i) => ValueTask.FromResult(near.TryGet(seq[i], out SessionRecord _))));
+            }
+
+            // ---- Redis Cluster (--redis-cluster: the nodes of a cluster; the same layout, each command routed to its slot) ----
+            if (o.RedisCluster is not null && Want("redis-cluster"))
+            {
+                sw.Restart();
+                var config = ConfigurationOptions.Parse(o.RedisCluster);
+                config.AbortOnConnectFail = true;
+                config.SyncTimeout = config.AsyncTimeout = 30_000;
+                var mux = await ConnectionMultiplexer.ConnectAsync(config);
+                cleanup.Add(async () => await mux.DisposeAsync());
+                var masters = mux.GetServers().Count(s => s.ServerType == ServerType.Cluster && !s.IsReplica);
+                if (masters < 2) throw new InvalidOperationException($"--redis-cluster: {masters} cluster master(s) found at {o.RedisCluster}");
+                var store = new RedisSessionStore(mux, new RedisStoreOptions { KeyPrefix = RedisPrefix });
+                await LoadRedis(mux.GetDatabase(), records);
+                await Verify("RedisSessionStore on Redis Cluster", store, records);
+                loadTimes.Add($"Redis Cluster ({masters} masters; the same pipelined layout, each command sent to its slot's master) {sw.Elapsed.TotalSeconds:0.0} s");
+                var db = mux.GetDatabase();
+                var rawKeys = seqBytes.Take(o.NNetwork).Select(b => (RedisKey)RecordKey(b)).ToArray();
+                contenders.Add(new($"raw StackExchange.Redis (HGETALL) on Redis Cluster ({masters} masters)", "redis-cluster", true, o.NNetwork, false,
+                    async (_, i) => (await db.HashGetAllAsync(rawKeys[i]).ConfigureAwait(false)).Length > 0));
+                contenders.Add(new($"RedisSessionStore on Redis Cluster ({masters} masters)", "redis-cluster", false, o.NNetwork, false, (_, i) => Found(store.GetAsync(seq[i], default))));
             }
 
             // ---- PostgreSQL ----

@@ -23,7 +23,7 @@ public static class PostgresBouncerBuilderExtensions
             catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
             try
             {
-                return Create(source, schema, owned: true, ensureSchema);
+                return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true);
             }
             catch
             {
@@ -33,21 +33,63 @@ public static class PostgresBouncerBuilderExtensions
         });
     }
 
+    /// <summary>
+    /// For PostgreSQL behind a transaction pooler (PgBouncer <c>pool_mode = transaction</c>): every store works over
+    /// <paramref name="connectionString"/> (the pooler) without server-side prepared statements, which a transaction
+    /// pooler cannot carry from one transaction to the next, while revocation pushes LISTEN over
+    /// <paramref name="listenConnectionString"/>, which must reach PostgreSQL directly (or through session pooling):
+    /// LISTEN belongs to a server session, which a transaction pooler lends to other clients between transactions.
+    /// Behind a pooler in session pooling <c>UsePostgres</c> works as is. A method of its own, not an overload of
+    /// <c>UsePostgres</c>: a second string there would read as the schema. See <c>docs/postgres.md</c>.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// builder.Services.AddBouncer().UsePostgresBehindTransactionPooler(
+    ///     "Host=pgbouncer;Port=6432;Username=bouncer;Database=app",   // pool_mode = transaction
+    ///     listenConnectionString: "Host=db;Port=5432;Username=bouncer;Database=app");
+    /// </code>
+    /// </example>
+    public static BouncerBuilder UsePostgresBehindTransactionPooler(this BouncerBuilder builder, string connectionString, string listenConnectionString, string schema = "public", bool ensureSchema = true)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentException.ThrowIfNullOrWhiteSpace(listenConnectionString);
+        return builder.UseStores(_ =>
+        {
+            NpgsqlDataSource? source = null, listen = null;
+            try
+            {
+                try
+                {
+                    source = PostgresDataSources.Create(connectionString);
+                    listen = PostgresDataSources.Create(listenConnectionString);
+                }
+                catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
+                return Create(source, listen, schema, owned: true, ensureSchema, preparedStatements: false);
+            }
+            catch
+            {
+                listen?.Dispose();
+                source?.Dispose();
+                throw;
+            }
+        });
+    }
+
     /// <summary>Keeps every store on an existing data source (the app's own, which it disposes).</summary>
     public static BouncerBuilder UsePostgres(this BouncerBuilder builder, NpgsqlDataSource dataSource, string schema = "public", bool ensureSchema = true)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        return builder.UseStores(_ => Create(dataSource, schema, owned: false, ensureSchema));
+        return builder.UseStores(_ => Create(dataSource, dataSource, schema, owned: false, ensureSchema, preparedStatements: true));
     }
 
-    private static BouncerStores Create(NpgsqlDataSource source, string schema, bool owned, bool ensureSchema)
+    private static BouncerStores Create(NpgsqlDataSource source, NpgsqlDataSource listen, string schema, bool owned, bool ensureSchema, bool preparedStatements)
     {
-        var tables = new PostgresStoreOptions { Schema = schema };
-        var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema });
+        var tables = new PostgresStoreOptions { Schema = schema, PreparedStatements = preparedStatements };
+        var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema, PreparedStatements = preparedStatements });
         var refresh = new PostgresRefreshTokenStore(source, tables);
         var users = new PostgresUserStore(source, tables);
         var secrets = new PostgresSecretStore(source, tables);
-        var revocations = new PostgresRevocationChannel(source, tables);
+        var revocations = new PostgresRevocationChannel(source, listen, tables);
         var audit = new PostgresAuditStore(source, tables);
         var host = new NpgsqlConnectionStringBuilder(source.ConnectionString).Host;
         if (ensureSchema) try
@@ -64,6 +106,6 @@ public static class PostgresBouncerBuilderExtensions
         {
             throw new InvalidOperationException($"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
         }
-        return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", owned ? [source] : []);
+        return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", !owned ? [] : ReferenceEquals(listen, source) ? [source] : [source, listen]);
     }
 }

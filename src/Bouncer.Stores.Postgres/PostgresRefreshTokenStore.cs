@@ -33,7 +33,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _options = options ?? new PostgresStoreOptions();
         _options.Validate();
-        _prepare = CanPrepare(dataSource);
+        _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         var table = $"\"{_options.Schema}\".\"{TableName}\"";
 
         _insert = $"INSERT INTO {table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";

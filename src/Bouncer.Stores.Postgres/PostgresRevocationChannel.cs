@@ -12,7 +12,8 @@ namespace Bouncer.Stores.Postgres;
 /// <remarks>
 /// <para>Ordering: cursors become visible in cursor order (see <see cref="PublishAsync"/>), so a reader that
 /// has seen cursor N has seen every retained entry below N, and a replay from a cursor never skips one.</para>
-/// <para>Push: each subscription holds one connection from the data source for its lifetime, running
+/// <para>Push: each subscription holds one connection from the listen data source (the data source itself unless
+/// a separate one was given, as behind a transaction pooler) for its lifetime, running
 /// <c>LISTEN</c> and waiting for notifications. When that connection breaks, the subscriber hears
 /// <see cref="IRevocationSubscriber.OnDisconnected"/>, and the subscription reconnects with backoff (100 ms
 /// doubling to 2 s) until disposed, then calls <see cref="IRevocationSubscriber.OnConnected"/> so the
@@ -40,6 +41,9 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(30);
 
     private readonly NpgsqlDataSource _dataSource;
+    // Where LISTEN connections come from: the same data source, or a direct one when the other goes through a
+    // transaction pooler (LISTEN is session state, which such a pooler does not keep).
+    private readonly NpgsqlDataSource _listenDataSource;
     private readonly bool _prepare;
     private readonly PostgresStoreOptions _options;
     private readonly string _lock, _publish, _readAfter, _maxCursor, _prune, _listen;
@@ -47,11 +51,25 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
     /// <summary>A channel over <paramref name="dataSource"/>, which the caller keeps owning (and disposes).</summary>
     /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
     public PostgresRevocationChannel(NpgsqlDataSource dataSource, PostgresStoreOptions? options = null)
+        : this(dataSource, dataSource, options ?? new PostgresStoreOptions())
+    {
+    }
+
+    /// <summary>
+    /// A channel that publishes and reads the log over <paramref name="dataSource"/> (e.g. through PgBouncer in
+    /// transaction pooling, with <see cref="PostgresStoreOptions.PreparedStatements"/> false) and holds its LISTEN
+    /// connections on <paramref name="listenDataSource"/>, which must reach PostgreSQL directly or through a pooler in
+    /// session pooling: a notification is delivered to the server session that listened, which a transaction pooler
+    /// hands to other clients between transactions. The caller keeps owning (and disposes) both.
+    /// </summary>
+    /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
+    public PostgresRevocationChannel(NpgsqlDataSource dataSource, NpgsqlDataSource listenDataSource, PostgresStoreOptions options)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
-        _options = options ?? new PostgresStoreOptions();
+        _listenDataSource = listenDataSource ?? throw new ArgumentNullException(nameof(listenDataSource));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
         _options.Validate();
-        _prepare = CanPrepare(dataSource);
+        _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         var table = $"\"{_options.Schema}\".\"{TableName}\"";
         // One channel per schema, so deployments (and tests) sharing a database do not wake each other.
         // At most 12 + 50 chars: within PostgreSQL's 63-byte limit on channel names.
@@ -172,7 +190,7 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
     public async ValueTask<IAsyncDisposable> SubscribeAsync(IRevocationSubscriber subscriber, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
-        if (!_prepare) throw new NotSupportedException("LISTEN needs a dedicated connection: use a data source without Multiplexing.");
+        if (!CanPrepare(_listenDataSource)) throw new NotSupportedException("LISTEN needs a dedicated connection: use a data source without Multiplexing.");
         var subscription = new Subscription(this, subscriber);
         subscription.Start();
         try
@@ -228,7 +246,7 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                 NpgsqlConnection? conn = null;
                 try
                 {
-                    conn = await channel._dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                    conn = await channel._listenDataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
                     conn.Notification += (_, _) => _notified = true;
                     var last = await ListenAsync(conn, ct).ConfigureAwait(false);
                     connected = true;
@@ -260,7 +278,7 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                 {
                     // Any failure (a terminated backend, a restart, a refused connect) means the same thing
                     // here: pushes may be missed until the next connection, whose OnConnected replays.
-                    if (e is NpgsqlException n && IsConnectionFault(n)) channel._dataSource.Clear();
+                    if (e is NpgsqlException n && IsConnectionFault(n)) channel._listenDataSource.Clear();
                 }
                 finally
                 {

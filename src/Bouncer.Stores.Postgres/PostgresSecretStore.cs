@@ -29,7 +29,7 @@ public sealed class PostgresSecretStore : ISecretStore
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _options = options ?? new PostgresStoreOptions();
         _options.Validate();
-        _prepare = CanPrepare(dataSource);
+        _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         var table = $"\"{_options.Schema}\".\"{TableName}\"";
 
         _get = $"SELECT value FROM {table} WHERE name = $1";

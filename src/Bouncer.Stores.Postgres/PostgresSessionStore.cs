@@ -85,7 +85,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         _ownsDataSource = ownsDataSource;
         // Multiplexing connections cannot prepare explicitly; there Npgsql's own auto-prepare (the
         // "Max Auto Prepare" setting) is the way to get prepared statements.
-        _prepare = CanPrepare(dataSource);
+        _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         _table = $"\"{_options.Schema}\".\"{_options.Table}\"";
 
         _get = $"SELECT {Columns} FROM {_table} WHERE id = $1";

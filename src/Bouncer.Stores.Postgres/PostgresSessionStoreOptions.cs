@@ -14,6 +14,12 @@ public sealed partial class PostgresSessionStoreOptions
     /// </summary>
     public string Table { get; init; } = "bouncer_sessions";
 
+    /// <summary>
+    /// Whether statements are prepared on the server (default true). Set false behind a transaction pooler
+    /// (PgBouncer <c>pool_mode = transaction</c>), as <see cref="PostgresStoreOptions.PreparedStatements"/>.
+    /// </summary>
+    public bool PreparedStatements { get; init; } = true;
+
     /// <summary>Checks both names.</summary>
     /// <exception cref="ArgumentException">A name is not a plain lowercase identifier.</exception>
     public void Validate()

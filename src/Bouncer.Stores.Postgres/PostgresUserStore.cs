@@ -31,7 +31,7 @@ public sealed class PostgresUserStore : IUserStore
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _options = options ?? new PostgresStoreOptions();
         _options.Validate();
-        _prepare = CanPrepare(dataSource);
+        _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         var table = $"\"{_options.Schema}\".\"{TableName}\"";
 
         // ON CONFLICT DO NOTHING: of two racing registrations the second waits for the first to commit,

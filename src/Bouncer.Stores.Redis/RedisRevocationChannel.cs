@@ -18,8 +18,12 @@ namespace Bouncer.Stores.Redis;
 /// <item><c>{prefix}{{prefix}revocations}:expiry</c>: a sorted set of cursors scored by ExpiresAt (Unix ms),
 /// which <see cref="PruneAsync"/> reads to find what to delete.</item>
 /// </list>
-/// <para>The push goes on the pub/sub channel <c>{prefix}revocations</c> and carries the log member. Pub/sub
-/// channels ignore the database number, so two deployments on one server need different prefixes.</para>
+/// <para>The push carries the log member. On a single server it goes out with <c>PUBLISH</c> on the channel
+/// <c>{prefix}revocations</c>. On Redis Cluster it goes out with sharded pub/sub (<c>SPUBLISH</c>/<c>SSUBSCRIBE</c>,
+/// Redis 7) on the shard channel <c>{prefix}{{prefix}revocations}</c>: it has the log's hash tag, so the master that
+/// keeps the log also carries the push, and nothing else on the cluster bus hears it (a plain <c>PUBLISH</c> goes
+/// to every node of the cluster). The kind of server is read from the connection when the channel is first used.
+/// Pub/sub channels ignore the database number, so two deployments on one server need different prefixes.</para>
 /// <para><b>Ordering and loss.</b> The publish script increments the cursor, appends to the log and
 /// <c>PUBLISH</c>es in one atomic step, so entries are durable before anyone hears of them and pushes go
 /// out in cursor order. A push can still be lost (pub/sub is fire-and-forget, and a dropped subscriber
@@ -28,7 +32,10 @@ namespace Bouncer.Stores.Redis;
 /// <c>appendfsync always</c> a confirmed publish survives a kill -9 (see docs/redis.md).</para>
 /// <para><b>Connection events.</b> The channel maps the multiplexer's <c>ConnectionFailed</c> and
 /// <c>ConnectionRestored</c> events for <see cref="ConnectionType.Subscription"/> connections to
-/// <see cref="IRevocationSubscriber.OnDisconnected"/> and <see cref="IRevocationSubscriber.OnConnected"/>.
+/// <see cref="IRevocationSubscriber.OnDisconnected"/> and <see cref="IRevocationSubscriber.OnConnected"/>; on a
+/// cluster only those of the node the shard channel is subscribed on count (another node's failure loses no push).
+/// When that node fails over, its promoted replica takes the subscription (StackExchange.Redis moves it once it
+/// learns the new slot map) and OnConnected follows, so the replay covers what was published meanwhile.
 /// After a restore it waits until the channel is resubscribed (a <c>PING</c> on the subscription connection
 /// answers after the resubscription sent before it) before calling OnConnected, so the replay that follows
 /// does not start before pushes flow again.</para>
@@ -54,6 +61,17 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         return c
         """;
 
+    // The same on Redis Cluster, pushed with SPUBLISH: the shard channel has the keys' hash tag, so a script
+    // bound to their slot may publish on it (Redis refuses a shard channel of another slot in a script).
+    private const string ShardedPublishScript = """
+        local c = redis.call('INCR', KEYS[1])
+        local m = c .. '|' .. ARGV[1]
+        redis.call('ZADD', KEYS[2], c, m)
+        redis.call('ZADD', KEYS[3], ARGV[2], c)
+        redis.call('SPUBLISH', ARGV[3], m)
+        return c
+        """;
+
     // KEYS[1] log, KEYS[2] expiry. ARGV: now ms, batch size. Deletes up to a batch of entries whose expiry
     // is at or before now; returns how many.
     private const string PruneScript = """
@@ -73,7 +91,9 @@ public sealed class RedisRevocationChannel : IRevocationChannel
     private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _db;
     private readonly RedisKey _cursorKey, _logKey, _expiryKey;
-    private readonly RedisChannel _channel;
+    private readonly RedisChannel _plainChannel, _shardChannel;
+    // 0 not known yet, 1 single server, 2 cluster: read from the first connected server, then kept.
+    private int _topology;
 
     /// <summary>Uses a connection the caller owns (and disposes).</summary>
     /// <exception cref="ArgumentException">The key prefix contains a brace.</exception>
@@ -90,7 +110,8 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         _cursorKey = tag + ":cursor";
         _logKey = tag + ":log";
         _expiryKey = tag + ":expiry";
-        _channel = RedisChannel.Literal(options.KeyPrefix + "revocations");
+        _plainChannel = RedisChannel.Literal(options.KeyPrefix + "revocations");
+        _shardChannel = RedisChannel.Sharded(tag);
     }
 
     /// <inheritdoc/>
@@ -101,8 +122,9 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         var expires = revocation.ExpiresAt.ToUnixTimeMilliseconds();
         var body = string.Create(CultureInfo.InvariantCulture,
             $"{(byte)revocation.Kind}|{revocation.At.ToUnixTimeMilliseconds()}|{expires}|{revocation.Subject}");
-        var cursor = await _db.ScriptEvaluateAsync(PublishScript, [_cursorKey, _logKey, _expiryKey],
-            [body, expires, _channel.ToString()]).WaitAsync(ct).ConfigureAwait(false);
+        var cluster = IsCluster;
+        var cursor = await _db.ScriptEvaluateAsync(cluster ? ShardedPublishScript : PublishScript, [_cursorKey, _logKey, _expiryKey],
+            [body, expires, (cluster ? _shardChannel : _plainChannel).ToString()]).WaitAsync(ct).ConfigureAwait(false);
         return (long)cursor;
     }
 
@@ -137,7 +159,8 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         _redis.ConnectionRestored += subscription.OnConnectionRestored;
         try
         {
-            await _redis.GetSubscriber().SubscribeAsync(_channel, subscription.OnMessage).WaitAsync(ct).ConfigureAwait(false);
+            await _redis.GetSubscriber().SubscribeAsync(Channel, subscription.OnMessage).WaitAsync(ct).ConfigureAwait(false);
+            subscription.RememberEndpoint();
         }
         catch
         {
@@ -170,7 +193,27 @@ public sealed class RedisRevocationChannel : IRevocationChannel
 
     internal RedisKey ExpiryKey => _expiryKey;
 
-    internal RedisChannel Channel => _channel;
+    /// <summary>The channel pushes travel on: the shard channel on a cluster, the plain one on a single server.</summary>
+    internal RedisChannel Channel => IsCluster ? _shardChannel : _plainChannel;
+
+    // A cluster node says so in its server type; an unconnected multiplexer says nothing yet, and is then asked
+    // again next time (a plain channel would be wrong on a cluster: SSUBSCRIBE listeners never hear a PUBLISH).
+    internal bool IsCluster
+    {
+        get
+        {
+            var known = Volatile.Read(ref _topology);
+            if (known != 0) return known == 2;
+            foreach (var server in _redis.GetServers())
+            {
+                if (!server.IsConnected) continue;
+                known = server.ServerType == ServerType.Cluster ? 2 : 1;
+                Volatile.Write(ref _topology, known);
+                return known == 2;
+            }
+            return false;
+        }
+    }
 
     // ---- helpers ----
 
@@ -197,6 +240,8 @@ public sealed class RedisRevocationChannel : IRevocationChannel
     {
         private volatile bool _disposed;
         private int _drops;
+        // Cluster only: the node the shard channel is subscribed on (null when unknown, e.g. mid-failover).
+        private volatile string? _endpoint;
 
         public void OnMessage(RedisChannel _, RedisValue message)
         {
@@ -204,36 +249,67 @@ public sealed class RedisRevocationChannel : IRevocationChannel
             if (!_disposed && TryParse(message, out var entry)) subscriber.OnPushed(entry);
         }
 
+        /// <summary>Notes which node carries the subscription (cluster only: a single server has one).</summary>
+        public void RememberEndpoint()
+        {
+            if (channel.IsCluster) _endpoint = channel._redis.GetSubscriber().SubscribedEndpoint(channel.Channel)?.ToString();
+        }
+
         public void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
         {
-            if (_disposed || e.ConnectionType != ConnectionType.Subscription) return;
+            if (_disposed || e.ConnectionType != ConnectionType.Subscription || !Concerns(e)) return;
             // A newer drop cancels any confirmation still running for an older restore.
-            Interlocked.Increment(ref _drops);
+            var drops = Interlocked.Increment(ref _drops);
             subscriber.OnDisconnected();
+            // On a cluster the node may never come back (its replica is promoted instead): no ConnectionRestored
+            // would follow, so wait for the subscription to reappear on whichever node now serves the slot.
+            if (channel.IsCluster)
+            {
+                _endpoint = null;
+                _ = Task.Run(() => ConfirmResubscribedAsync(drops, giveUp: false));
+            }
         }
 
         public void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
         {
-            if (_disposed || e.ConnectionType != ConnectionType.Subscription) return;
+            if (_disposed || e.ConnectionType != ConnectionType.Subscription || !Concerns(e)) return;
             var drops = Volatile.Read(ref _drops);
-            _ = Task.Run(() => ConfirmResubscribedAsync(drops));
+            _ = Task.Run(() => ConfirmResubscribedAsync(drops, giveUp: true));
         }
 
-        // StackExchange.Redis resubscribes by itself after a reconnect. Wait for it, then ping on the
-        // subscription connection: replies come in order, so the PING's means the SUBSCRIBE went through.
-        // Never gives up silently: a listener left "disconnected" would call itself stale for good.
-        private async Task ConfirmResubscribedAsync(int drops)
+        // A single server has one subscription connection. On a cluster there is one per node, and only the
+        // failure of the node carrying the shard channel loses pushes; while that node is unknown (mid-failover),
+        // any node's restore may be the one that carries the subscription again.
+        private bool Concerns(ConnectionFailedEventArgs e)
+        {
+            if (!channel.IsCluster) return true;
+            var endpoint = _endpoint;
+            return endpoint is null || string.Equals(endpoint, e.EndPoint?.ToString(), StringComparison.Ordinal);
+        }
+
+        // StackExchange.Redis resubscribes by itself after a reconnect (on a cluster, on the node that serves the
+        // slot now). Wait for it, then ping on the subscription connection: replies come in order, so the PING's
+        // means the SUBSCRIBE went through. After a restore it never gives up silently (a listener left
+        // "disconnected" would call itself stale for good); after a cluster node's failure it waits as long as it
+        // takes, since saying "connected" while no node carries the subscription would hide lost pushes.
+        private async Task ConfirmResubscribedAsync(int drops, bool giveUp)
         {
             var sub = channel._redis.GetSubscriber();
             var deadline = DateTime.UtcNow + ResubscribeTimeout;
-            while (!_disposed && Volatile.Read(ref _drops) == drops && DateTime.UtcNow < deadline)
+            while (!_disposed && Volatile.Read(ref _drops) == drops && (!giveUp || DateTime.UtcNow < deadline))
             {
                 try
                 {
-                    if (sub.IsConnected(channel._channel))
+                    if (sub.IsConnected(channel.Channel))
                     {
-                        await sub.PingAsync().ConfigureAwait(false);
-                        break;
+                        // On a cluster: subscribed again, on a node that is up (not the one that just failed).
+                        var endpoint = sub.SubscribedEndpoint(channel.Channel);
+                        if (!channel.IsCluster || (endpoint is not null && channel._redis.GetServer(endpoint).IsConnected))
+                        {
+                            await sub.PingAsync().ConfigureAwait(false);
+                            if (channel.IsCluster) _endpoint = endpoint!.ToString();
+                            break;
+                        }
                     }
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
@@ -255,7 +331,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
             channel._redis.ConnectionRestored -= OnConnectionRestored;
             try
             {
-                await channel._redis.GetSubscriber().UnsubscribeAsync(channel._channel, OnMessage).ConfigureAwait(false);
+                await channel._redis.GetSubscriber().UnsubscribeAsync(channel.Channel, OnMessage).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
             {

@@ -288,3 +288,11 @@ public sealed class PostgresAccessChangesAcrossServersTests(PostgresServer postg
     protected override string Connection => postgres.ConnectionString;
     protected override string NewPrefix() => $"acc{Guid.NewGuid():N}"[..30];   // a schema name: at most 30 characters, lowercase
 }
+
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisClusterAccessChangesAcrossServersTests(RedisClusterServer cluster) : AccessChangesAcrossServersTests
+{
+    protected override string Kind => "redis";
+    protected override string Connection => cluster.Configuration;   // every node: the servers find the cluster's slot map
+    protected override string NewPrefix() => $"acc{Guid.NewGuid():N}:";
+}

@@ -127,6 +127,15 @@ public sealed class RedisAuditStoreTests(RedisServer server) : AuditStoreContrac
     }
 }
 
+/// <summary>The audit contract on a real 3-master Redis Cluster; each test has its own key prefix.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisClusterAuditStoreTests(RedisClusterServer cluster) : AuditStoreContract
+{
+    private readonly string _prefix = $"bt:{Guid.NewGuid():N}:";
+
+    protected override IAuditStore CreateStore() => new RedisAuditStore(cluster.Connection, new RedisStoreOptions { KeyPrefix = _prefix, TimeProvider = Clock });
+}
+
 /// <summary>The audit contract against a real PostgreSQL; each test has its own schema.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresAuditStoreTests(PostgresServer server) : AuditStoreContract, IDisposable
