@@ -64,12 +64,13 @@ public sealed class KeyManager
     /// (keys past retirement are dropped on the way). Returns the new key's state.
     /// </summary>
     /// <param name="reason">For the audit trail: <c>admin</c>, <c>cli</c>.</param>
+    /// <param name="algorithm">The new key's algorithm; null: <see cref="BouncerEngineOptions.SigningAlgorithm"/>.</param>
     /// <param name="ct">Cancels the operation.</param>
     /// <exception cref="KeyLoadException">The stored set is refused; nothing changed.</exception>
     /// <exception cref="InvalidOperationException">The stored set kept changing under the compare-and-set; nothing changed.</exception>
-    public async Task<KeyInfo> RotateAsync(string reason, CancellationToken ct)
+    public async Task<KeyInfo> RotateAsync(string reason, JwsAlgorithm? algorithm, CancellationToken ct)
     {
-        var change = await Keys.RotateNowAsync(ct).ConfigureAwait(false);
+        var change = await Keys.RotateNowAsync(algorithm, ct).ConfigureAwait(false);
         await AuditAsync(change, reason, ct).ConfigureAwait(false);
         var kid = change.Added[^1].KeyId!;
         return Keys.Describe().First(k => k.KeyId == kid);

@@ -123,12 +123,12 @@ public sealed class KeyRing : IKeySource
     /// whose retirement has passed, and saves. Returns the new key.
     /// </summary>
     public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken = default) =>
-        (await RotateNowAsync(cancellationToken).ConfigureAwait(false)).Added[^1];
+        (await RotateNowAsync(null, cancellationToken).ConfigureAwait(false)).Added[^1];
 
     /// <summary>As <see cref="RotateAsync"/>, returning the whole change (the keys it retired on the way too).</summary>
-    internal Task<Change> RotateNowAsync(CancellationToken cancellationToken)
+    internal Task<Change> RotateNowAsync(JwsAlgorithm? algorithm, CancellationToken cancellationToken)
     {
-        var key = SigningKey.Generate(Options.Algorithm);
+        var key = SigningKey.Generate(algorithm ?? Options.Algorithm);
         long activatesAt = (_time.GetUtcNow() + Options.PrePublicationDelay).ToUnixTimeSeconds();
         return ChangeStoredAsync(entries =>
         {
@@ -279,7 +279,8 @@ public sealed class KeyRing : IKeySource
     /// </summary>
     internal async Task<Change> RevokeAsync(string kid, CancellationToken cancellationToken)
     {
-        var fresh = SigningKey.Generate(Options.Algorithm);
+        // The replacement keeps the revoked key's algorithm: verifiers pinned to it keep working.
+        var fresh = SigningKey.Generate(Array.Find(_entries, e => e.Key.KeyId == kid)?.Key.Algorithm ?? Options.Algorithm);
         var change = await ChangeStoredAsync(entries =>
         {
             long now = _time.GetUtcNow().ToUnixTimeSeconds();
