@@ -14,7 +14,7 @@ namespace Bouncer.AspNetCore;
 
 /// <summary>
 /// Admin-only endpoints (policy <see cref="BouncerDefaults.AdminPolicy"/>): accounts and their access, the audit
-/// trail, revoke-all and key rotation. Each handler translates one request to one engine call.
+/// trail, revoke-all, and the signing keys (list, rotate, revoke). Each handler translates one request to one engine call.
 /// </summary>
 public static class BouncerAdminEndpoints
 {
@@ -46,8 +46,7 @@ public static class BouncerAdminEndpoints
         var sessions = sp.GetRequiredService<SessionManager>();
         var audit = sp.GetRequiredService<BouncerAudit>();
         var stores = sp.GetRequiredService<BouncerStores>();
-        var time = sp.GetRequiredService<TimeProvider>();
-        var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
+        var keys = new Lazy<KeyManager>(sp.GetRequiredService<KeyManager>);
         var admin = app.MapGroup("/admin").RequireAuthorization(BouncerDefaults.AdminPolicy);
 
         admin.MapGet("/users", async (string? name, string? after, int? limit, CancellationToken ct) =>
@@ -140,27 +139,56 @@ public static class BouncerAdminEndpoints
             }));
         });
 
+        admin.MapGet("/keys", async (CancellationToken ct) =>
+            Results.Json((await keys.Value.ListAsync(ct)).Select(KeyView)));
+
         // Adds a key that is published now and signs after KeyPrePublicationDelay; older keys keep verifying until
-        // every token they signed has expired (KeyRing). HS256 deployments have no public keys to rotate here.
+        // every token they signed has expired (KeyRing). HS256 keys rotate the same way (they are never published).
         admin.MapPost("/keys/rotate", async (CancellationToken ct) =>
         {
-            if (options.SigningAlgorithm == JwsAlgorithm.HS256)
-                return BouncerProblems.Result(400, FailureCodes.SymmetricKeys, "HS256 keys are not rotated through this endpoint.");
-            SigningKey key;
+            KeyInfo key;
             try
             {
-                key = await tokens.Value.Keys.RotateAsync(ct);
+                key = await keys.Value.RotateAsync("admin", null, ct);
             }
             catch (Exception e) when (e is KeyLoadException or InvalidOperationException)
             {
                 // The stored set is refused, or kept changing under the compare-and-set: nothing was saved.
                 return BouncerProblems.Result(409, FailureCodes.KeyRotationFailed, "The stored key set could not be updated; nothing changed. Try again.");
             }
-            await audit.RecordAsync(AuditEventKind.KeyRotated, null, key.KeyId, "rotated", ct);
-            return Results.Json(new { kid = key.KeyId, signs_from = time.GetUtcNow() + options.KeyPrePublicationDelay });
+            return Results.Json(new { kid = key.KeyId, signs_from = key.SignsFrom });
+        });
+
+        // Key compromise: the key leaves the ring at once, a fresh key signs at once when it was the signer, and its kid is
+        // announced so every instance and downstream verifier refuses its tokens (KeyManager.RevokeAsync).
+        admin.MapPost("/keys/{kid}/revoke", async (string kid, CancellationToken ct) =>
+        {
+            if (!KeyManager.IsWellFormedKid(kid)) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "Bad kid.");
+            (KeyOutcome Outcome, string? NewKeyId) result;
+            try
+            {
+                result = await keys.Value.RevokeAsync(kid, "admin_revoke", ct);
+            }
+            catch (Exception e) when (e is KeyLoadException or InvalidOperationException)
+            {
+                return BouncerProblems.Result(409, FailureCodes.KeyRotationFailed, "The stored key set could not be updated; nothing changed. Try again.");
+            }
+            return result.Outcome == KeyOutcome.Done
+                ? Results.Json(new { kid, revoked = true, signing_kid = keys.Value.Keys.CurrentSigningKey.KeyId })
+                : BouncerProblems.Result(404, FailureCodes.KeyNotFound, "No key with that kid in the ring; the kid was announced as revoked anyway.");
         });
         return app;
     }
+
+    private static object KeyView(KeyInfo k) => new
+    {
+        kid = k.KeyId,
+        alg = k.Algorithm,
+        state = k.State.ToString().ToLowerInvariant(),
+        signs_from = k.SignsFrom,
+        signs_until = k.SignsUntil,
+        retires_at = k.RetiresAt,
+    };
 
     private static IResult Answer(UserOutcome outcome) => outcome == UserOutcome.Ok ? Results.NoContent() : NotFound();
 

@@ -1,15 +1,28 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
 using Bouncer.Tokens;
 
 namespace Bouncer.Cli;
 
-/// <summary><c>bouncer keys new</c> and <c>bouncer keys jwks</c>.</summary>
+/// <summary>
+/// <c>bouncer keys new|jwks</c> (key files) and <c>bouncer keys list|rotate|retire|revoke</c> (the deployment's signing
+/// keys on its store, through the engine's <see cref="KeyManager"/>, so a change is saved by compare-and-set, announced
+/// to running servers and audited like theirs). Exit codes: 0 done, 1 no such key or the change was refused, 2 bad
+/// arguments or an unreachable store.
+/// </summary>
+/// <example>
+/// <code>
+/// bouncer keys list --connection data/bouncer.db
+/// bouncer keys revoke Qx3Fv0aB1cD2eF3g --store redis --connection localhost:6379
+/// </code>
+/// </example>
 public static class KeysCommands
 {
     /// <summary>The <c>keys</c> command and its subcommands.</summary>
     public static Command Build()
     {
-        var keys = new Command("keys", "Generate keys and export public JWK sets");
+        var keys = new Command("keys", "Generate key files, export public JWK sets, and list, rotate, retire or revoke the deployment's signing keys");
 
         var alg = new Option<string>("--alg") { Description = "HS256, RS256, PS256, ES256 or EdDSA", Required = true };
         var kid = new Option<string?>("--kid") { Description = "Key id (random when omitted)" };
@@ -50,8 +63,125 @@ public static class KeysCommands
 
         keys.Add(create);
         keys.Add(jwks);
+        keys.Add(BuildList());
+        keys.Add(BuildRotate());
+        keys.Add(BuildRetire());
+        keys.Add(BuildRevoke());
         return keys;
     }
+
+    private static Command WithStore(string name, string description, out StoreOptions store)
+    {
+        store = new StoreOptions();
+        return store.Group(name, description);
+    }
+
+    private static Command BuildList()
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var list = WithStore("list", "List the signing keys: pending (published, not signing yet), signing, verifying (until its tokens expire).", out var store);
+        list.Add(json);
+        list.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        {
+            var all = await bouncer.Get<KeyManager>().ListAsync(ct);
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(all.Select(k => new
+                {
+                    kid = k.KeyId, alg = k.Algorithm, state = k.State.ToString().ToLowerInvariant(),
+                    signs_from = k.SignsFrom, signs_until = k.SignsUntil, retires_at = k.RetiresAt,
+                })));
+                return BouncerCli.Ok;
+            }
+            foreach (var k in all)
+                output.WriteLine($"{k.KeyId,-24}  {k.Algorithm,-6}  {k.State.ToString().ToLowerInvariant(),-9}  signs from {Time(k.SignsFrom)}"
+                    + (k.RetiresAt is { } r ? $", retires at {Time(r)}" : ""));
+            return BouncerCli.Ok;
+        }));
+        return list;
+    }
+
+    private static Command BuildRotate()
+    {
+        var alg = new Option<string?>("--alg") { Description = "The new key's algorithm (default: that of the key signing now)." };
+        var delay = new Option<TimeSpan?>("--pre-publication") { Description = "How long the key is published before it signs (default: the server's 12 h; set it as Bouncer:KeyPrePublicationDelay is set)." };
+        var rotate = WithStore("rotate", "Add a key now: published at once, signing after the pre-publication delay.", out var store);
+        rotate.Add(alg);
+        rotate.Add(delay);
+        rotate.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        {
+            JwsAlgorithm? algorithm = null;
+            if (parse.GetValue(alg) is { } name)
+                algorithm = JwsAlgorithms.TryParse(name, out var parsed) ? parsed : throw new ArgumentException("--alg must be one of HS256, RS256, PS256, ES256, EdDSA");
+            var keys = bouncer.Get<KeyManager>();
+            var key = await keys.RotateAsync("cli", algorithm ?? keys.Keys.CurrentSigningKey.Algorithm, ct);
+            output.WriteLine($"added {key.KeyId} ({key.Algorithm}), signs from {Time(key.SignsFrom)}");
+            return BouncerCli.Ok;
+        }, o => { if (parse.GetValue(delay) is { } d) o.KeyPrePublicationDelay = d; }));
+        return rotate;
+    }
+
+    private static Command BuildRetire()
+    {
+        var kid = new Argument<string?>("kid") { Description = "The key to drop (omitted: every key past its retirement).", Arity = ArgumentArity.ZeroOrOne };
+        var retire = WithStore("retire", "Drop keys that vouch for no live token: past retirement, or never signed. A compromised key is revoked instead.", out var store);
+        retire.Add(kid);
+        retire.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        {
+            var keys = bouncer.Get<KeyManager>();
+            if (parse.GetValue(kid) is not { } one)
+            {
+                var retired = await keys.RetireDueAsync("cli", ct);
+                output.WriteLine(retired.Count == 0 ? "no key is due for retirement" : $"retired {string.Join(", ", retired)}");
+                return BouncerCli.Ok;
+            }
+            var (outcome, retirableAt) = await keys.RetireAsync(one, "cli", ct);
+            var error = parse.InvocationConfiguration.Error;
+            switch (outcome)
+            {
+                case KeyOutcome.Done:
+                    output.WriteLine($"retired {one}");
+                    return BouncerCli.Ok;
+                case KeyOutcome.Signing:
+                    error.WriteLine("error: that key signs now; rotate first (or revoke it if it is compromised)");
+                    return BouncerCli.Refused;
+                case KeyOutcome.TokensLive:
+                    error.WriteLine($"error: tokens that key signed may be live until {Time(retirableAt!.Value)}; it retires by itself then (revoke it if it is compromised)");
+                    return BouncerCli.Refused;
+                default:
+                    return NoSuchKey(parse);
+            }
+        }));
+        return retire;
+    }
+
+    private static Command BuildRevoke()
+    {
+        var kid = new Argument<string>("kid") { Description = "The compromised key's kid." };
+        var revoke = WithStore("revoke", "Key compromise: remove the key at once, sign with a fresh key, and announce it so every server and verifier refuses its tokens.", out var store);
+        revoke.Add(kid);
+        revoke.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        {
+            var keys = bouncer.Get<KeyManager>();
+            var (outcome, _) = await keys.RevokeAsync(parse.GetValue(kid)!, "cli_revoke", ct);
+            if (outcome != KeyOutcome.Done)
+            {
+                parse.InvocationConfiguration.Error.WriteLine("error: no key with that kid in the ring (announced as revoked anyway)");
+                return BouncerCli.Refused;
+            }
+            output.WriteLine($"revoked {parse.GetValue(kid)}; signing with {keys.Keys.CurrentSigningKey.KeyId}");
+            return BouncerCli.Ok;
+        }));
+        return revoke;
+    }
+
+    private static int NoSuchKey(ParseResult parse)
+    {
+        parse.InvocationConfiguration.Error.WriteLine("error: no key with that kid in the ring");
+        return BouncerCli.Refused;
+    }
+
+    private static string Time(DateTimeOffset at) => at.ToString("u", CultureInfo.InvariantCulture);
 
     /// <summary>Reads and strictly loads a JWK set file; unreadable or unsafe files are usage errors.</summary>
     internal static JwkSet LoadKeySet(string path)

@@ -75,6 +75,14 @@ public static class BouncerCoreServiceCollectionExtensions
         services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));
         services.TryAddSingleton(sp => new UserDirectory(Stores(sp).Users, sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<TimeProvider>(), Engine(sp).NearCache));
         services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Secrets(sp), Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));
+        services.TryAddSingleton(sp =>
+        {
+            var keys = new KeyManager(sp.GetRequiredService<BouncerTokens>(), Stores(sp).Revocations, Engine(sp), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<BouncerAudit>());
+            // A key revoked on another instance stops signing and verifying here as soon as the announcement arrives.
+            sp.GetRequiredService<RevocationListener>().Observe(r => keys.OnRevoked(r));
+            return keys;
+        });
         services.TryAddSingleton<IAccessTokenValidator>(sp => new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
         services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>(),
             sp.GetRequiredService<UserService>(), Stores(sp).Users, Stores(sp).Revocations, Engine(sp), sp.GetRequiredService<TimeProvider>(),

@@ -33,10 +33,19 @@ public class BouncerEngineOptions
     public JwsAlgorithm SigningAlgorithm { get; set; } = JwsAlgorithm.RS256;
 
     /// <summary>
-    /// How long a key added by rotation is published before it signs, so verifiers that cache the JWKS (downstream
-    /// services) learn it first. Default 1 hour; 0 to 7 days.
+    /// How long a key added by rotation is published before it signs, so verifiers that cache the JWKS learn it first:
+    /// set it at least to the longest JWKS cache among the verifiers served. Default 12 hours, the automatic refresh
+    /// interval of stock <c>AddJwtBearer</c> (Microsoft.IdentityModel's ConfigurationManager; Bouncer's own verifier
+    /// re-reads every 5 minutes). 0 to 7 days. A key added after a revocation signs at once regardless.
     /// </summary>
-    public TimeSpan KeyPrePublicationDelay { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan KeyPrePublicationDelay { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// Scheduled rotation: a new signing key every interval (added by the engine's housekeeping on one instance,
+    /// published for <see cref="KeyPrePublicationDelay"/> before it signs; the old key retires once every token it
+    /// signed has expired). Default 30 days; more than <see cref="KeyPrePublicationDelay"/> and at most 10 years.
+    /// </summary>
+    public TimeSpan KeyRotationInterval { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>
     /// Accept access tokens without a <c>typ</c> header. Default false: Bouncer's tokens always carry
@@ -77,6 +86,9 @@ public class BouncerEngineOptions
             throw new InvalidOperationException("Bouncer:ExchangeTokenLifetime must be between 0 and 15 minutes.");
         if (KeyPrePublicationDelay < TimeSpan.Zero || KeyPrePublicationDelay > TimeSpan.FromDays(7))
             throw new InvalidOperationException("Bouncer:KeyPrePublicationDelay must be between 0 and 7 days.");
+        // A key must sign for a while before its successor is added, or the ring would only ever grow.
+        if (KeyRotationInterval <= KeyPrePublicationDelay || KeyRotationInterval < TimeSpan.FromSeconds(1) || KeyRotationInterval > TimeSpan.FromDays(3650))
+            throw new InvalidOperationException("Bouncer:KeyRotationInterval must be longer than Bouncer:KeyPrePublicationDelay, at least 1 second and at most 10 years.");
         if (AuditRetention < TimeSpan.FromDays(1) || AuditRetention > TimeSpan.FromDays(3650))
             throw new InvalidOperationException("Bouncer:AuditRetention must be between 1 day and 10 years.");
         Nested("Sessions", Sessions.Validate);

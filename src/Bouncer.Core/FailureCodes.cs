@@ -104,6 +104,8 @@ public static class FailureCodes
     public const string SymmetricKeys = "symmetric_keys";
     /// <summary>The stored key set could not be updated.</summary>
     public const string KeyRotationFailed = "key_rotation_failed";
+    /// <summary>The key ring holds no key with that kid.</summary>
+    public const string KeyNotFound = "key_not_found";
     /// <summary>Scraping metrics needs the metrics user's credentials.</summary>
     public const string MetricsAuthRequired = "metrics_auth_required";
     /// <summary>A store did not answer in time or refused the connection.</summary>

@@ -155,6 +155,9 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
             _loggers.CreateLogger<HttpRevocationChannel>(), _options.RevocationFeedKey);
         Revocations = new RevocationListener(_channel, _options.Revocation, _time, _loggers.CreateLogger<RevocationListener>());
         keys.Revocations = Revocations;
+        // A revoked key is refused from the announcement on (the revocation state); the JWKS is re-read too, so the key
+        // also leaves the cached set well before the announcement expires.
+        Revocations.Observe(r => { if (r.Kind == RevocationKind.Key) keys.OnUnknownKid(); });
         while (true)
         {
             try

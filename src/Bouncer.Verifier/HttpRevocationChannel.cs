@@ -152,6 +152,7 @@ public sealed class HttpRevocationChannel : IRevocationChannel
                 "token" => RevocationKind.Token,
                 "user" => RevocationKind.User,
                 "everyone" => RevocationKind.Everyone,
+                "key" => RevocationKind.Key,
                 // An unknown kind from a newer server cannot be applied; failing the page makes the loop retry
                 // (and the listener go stale) rather than silently skip a revocation.
                 _ => throw new InvalidDataException($"unknown revocation kind '{e.Kind}'"),

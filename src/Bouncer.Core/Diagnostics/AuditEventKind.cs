@@ -14,6 +14,10 @@ public enum AuditEventKind
     RefreshReuseDetected = 4103,
     /// <summary>A signing key was added by rotation.</summary>
     KeyRotated = 4104,
+    /// <summary>A signing key was dropped after the last token it signed can have expired (or before it ever signed).</summary>
+    KeyRetired = 4105,
+    /// <summary>A signing key was revoked as compromised: removed at once, its tokens refused everywhere.</summary>
+    KeyRevoked = 4106,
     /// <summary>One session ended (logout, revoke by handle, session cap, rotation).</summary>
     SessionEnded = 4110,
     /// <summary>Every session of a user ended.</summary>

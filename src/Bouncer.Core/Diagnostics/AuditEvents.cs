@@ -10,6 +10,8 @@ public static class AuditEvents
         AuditEventKind.LoginFailed => "login_failed",
         AuditEventKind.RefreshReuseDetected => "refresh_reuse_detected",
         AuditEventKind.KeyRotated => "key_rotated",
+        AuditEventKind.KeyRetired => "key_retired",
+        AuditEventKind.KeyRevoked => "key_revoked",
         AuditEventKind.SessionEnded => "session_ended",
         AuditEventKind.UserSessionsEnded => "user_sessions_ended",
         AuditEventKind.RefreshFamilyRevoked => "refresh_family_revoked",

@@ -83,6 +83,8 @@ public sealed partial class BouncerAudit
             case AuditEventKind.LoginFailed: LogLoginFailed(logger, actor, subject, target, e.Reason, address); break;
             case AuditEventKind.RefreshReuseDetected: LogRefreshReuseDetected(logger, actor, subject, target, e.Reason, address); break;
             case AuditEventKind.KeyRotated: LogKeyRotated(logger, actor, subject, target, e.Reason, address); break;
+            case AuditEventKind.KeyRetired: LogKeyRetired(logger, actor, subject, target, e.Reason, address); break;
+            case AuditEventKind.KeyRevoked: LogKeyRevoked(logger, actor, subject, target, e.Reason, address); break;
             case AuditEventKind.SessionEnded: LogSessionEnded(logger, actor, subject, target, e.Reason, address); break;
             case AuditEventKind.UserSessionsEnded: LogUserSessionsEnded(logger, actor, subject, target, e.Reason, address); break;
             case AuditEventKind.RefreshFamilyRevoked: LogRefreshFamilyRevoked(logger, actor, subject, target, e.Reason, address); break;
@@ -111,6 +113,12 @@ public sealed partial class BouncerAudit
 
     [LoggerMessage(EventId = 4104, EventName = "key_rotated", Level = LogLevel.Information, Message = "Security audit: key_rotated by {Actor} on {Subject} ({Target}): {Reason}, from {ClientAddress}.")]
     private static partial void LogKeyRotated(ILogger logger, string? actor, string subject, string target, string reason, string clientAddress);
+
+    [LoggerMessage(EventId = 4105, EventName = "key_retired", Level = LogLevel.Information, Message = "Security audit: key_retired by {Actor} on {Subject} ({Target}): {Reason}, from {ClientAddress}.")]
+    private static partial void LogKeyRetired(ILogger logger, string? actor, string subject, string target, string reason, string clientAddress);
+
+    [LoggerMessage(EventId = 4106, EventName = "key_revoked", Level = LogLevel.Critical, Message = "Security audit: key_revoked by {Actor} on {Subject} ({Target}): {Reason}, from {ClientAddress}.")]
+    private static partial void LogKeyRevoked(ILogger logger, string? actor, string subject, string target, string reason, string clientAddress);
 
     [LoggerMessage(EventId = 4110, EventName = "session_ended", Level = LogLevel.Information, Message = "Security audit: session_ended by {Actor} on {Subject} ({Target}): {Reason}, from {ClientAddress}.")]
     private static partial void LogSessionEnded(ILogger logger, string? actor, string subject, string target, string reason, string clientAddress);

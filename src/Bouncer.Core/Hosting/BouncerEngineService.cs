@@ -10,8 +10,9 @@ namespace Bouncer.Hosting;
 
 /// <summary>
 /// Runs one instance's engine with the host: subscribes the revocation listener (and replays the log) before the
-/// host serves anything, then keeps house every 30 s: picks up keys rotated by another instance, sweeps expired
-/// sessions and refresh families, prunes the revocation log. The engine's services are usable before it starts;
+/// host serves anything, then keeps house every 30 s: picks up keys rotated by another instance, adds the scheduled
+/// key and retires expired ones (<see cref="KeyManager.RunScheduleAsync"/>), sweeps expired sessions and refresh
+/// families, prunes the revocation log. The engine's services are usable before it starts;
 /// until the listener connects, the revocation state simply counts as not yet fresh.
 /// </summary>
 public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposable, IDisposable
@@ -40,11 +41,12 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         // The session manager (its near cache) and the user directory observe the listener: resolve them before it replays.
         _services.GetRequiredService<SessionManager>();
         _services.GetRequiredService<Bouncer.Users.UserDirectory>();
+        var keys = _services.GetRequiredService<KeyManager>();
         await _services.GetRequiredService<RevocationListener>().StartAsync(cancellationToken).ConfigureAwait(false);
         // Resolved here, not in the loop: a provider disposed before the loop's first step must not fault the stop.
         var sessions = _services.GetRequiredService<SessionManager>();
         var audit = _services.GetRequiredService<Bouncer.Diagnostics.BouncerAudit>();
-        _housekeeping = Task.Run(() => HousekeepingAsync(stores, tokens, sessions, audit, options, _stop.Token), CancellationToken.None);
+        _housekeeping = Task.Run(() => HousekeepingAsync(stores, keys, sessions, audit, options, _stop.Token), CancellationToken.None);
         LogStarted(stores.Name, tokens.Issuer, options.Audience, options.SigningAlgorithm.Name());
     }
 
@@ -82,7 +84,7 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
     /// <inheritdoc/>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private async Task HousekeepingAsync(BouncerStores stores, BouncerTokens tokens, SessionManager sessions, Bouncer.Diagnostics.BouncerAudit audit,
+    private async Task HousekeepingAsync(BouncerStores stores, KeyManager keys, SessionManager sessions, Bouncer.Diagnostics.BouncerAudit audit,
         BouncerEngineOptions options, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30), _time);
@@ -92,7 +94,15 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
             {
                 try
                 {
-                    await tokens.Keys.ReloadAsync(ct).ConfigureAwait(false);
+                    await keys.RunScheduleAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A key store fault must not stop the sweeps below; the schedule is retried next interval.
+                    LogHousekeepingFailed(ex);
+                }
+                try
+                {
                     await sessions.SweepAsync(null, ct).ConfigureAwait(false);
                     while (await stores.RefreshTokens.SweepAsync(_time.GetUtcNow(), 1000, ct).ConfigureAwait(false) == 1000) { }
                     await stores.Revocations.PruneAsync(_time.GetUtcNow(), ct).ConfigureAwait(false);

@@ -96,15 +96,22 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
     /// Checks a credential's identifiers. Completes synchronously, with no I/O, unless the state is
     /// stale and the policy is to fall back to the store.
     /// </summary>
-    public ValueTask<RevocationVerdict> CheckAsync(string? sid, string? jti, string? sub, long issuedAtUnixSeconds, CancellationToken ct)
+    public ValueTask<RevocationVerdict> CheckAsync(string? sid, string? jti, string? sub, long issuedAtUnixSeconds, CancellationToken ct) =>
+        CheckAsync(null, sid, jti, sub, issuedAtUnixSeconds, ct);
+
+    /// <summary>
+    /// As <see cref="CheckAsync(string?, string?, string?, long, CancellationToken)"/>, and also refuses a token verified
+    /// by a revoked key: <paramref name="kid"/> is the kid of the key that verified the signature.
+    /// </summary>
+    public ValueTask<RevocationVerdict> CheckAsync(string? kid, string? sid, string? jti, string? sub, long issuedAtUnixSeconds, CancellationToken ct)
     {
-        if (Set.IsRevoked(sid, jti, sub, issuedAtUnixSeconds)) return ValueTask.FromResult(RevocationVerdict.Revoked);
+        if (Set.IsKeyRevoked(kid) || Set.IsRevoked(sid, jti, sub, issuedAtUnixSeconds)) return ValueTask.FromResult(RevocationVerdict.Revoked);
         if (!IsStale()) return ValueTask.FromResult(RevocationVerdict.Allowed);
         if (_options.Policy == StalenessPolicy.Refuse) return ValueTask.FromResult(RevocationVerdict.Stale);
-        return CheckAfterCatchUpAsync(sid, jti, sub, issuedAtUnixSeconds, ct);
+        return CheckAfterCatchUpAsync(kid, sid, jti, sub, issuedAtUnixSeconds, ct);
     }
 
-    private async ValueTask<RevocationVerdict> CheckAfterCatchUpAsync(string? sid, string? jti, string? sub, long iat, CancellationToken ct)
+    private async ValueTask<RevocationVerdict> CheckAfterCatchUpAsync(string? kid, string? sid, string? jti, string? sub, long iat, CancellationToken ct)
     {
         try
         {
@@ -116,7 +123,7 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
             LogFallbackFailed(ex);
             return RevocationVerdict.Stale;
         }
-        return Set.IsRevoked(sid, jti, sub, iat) ? RevocationVerdict.Revoked : RevocationVerdict.Allowed;
+        return Set.IsKeyRevoked(kid) || Set.IsRevoked(sid, jti, sub, iat) ? RevocationVerdict.Revoked : RevocationVerdict.Allowed;
     }
 
     /// <summary>Reads every log entry after the cursor and applies it.</summary>

@@ -17,6 +17,13 @@ public enum RevocationKind : byte
     /// <see cref="RevocationRecord.At"/>. The subject is <c>*</c>.
     /// </summary>
     Everyone = 4,
+
+    /// <summary>
+    /// A compromised signing key (the subject is its <c>kid</c>): every token whose signature that key verifies is
+    /// refused, whatever its claims say, on every instance and downstream verifier, even one whose cached JWKS still
+    /// holds the key.
+    /// </summary>
+    Key = 5,
 }
 
 /// <summary>

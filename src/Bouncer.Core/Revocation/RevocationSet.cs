@@ -17,6 +17,10 @@ public sealed class RevocationSet
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _sessionsBySpan;
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _tokensBySpan;
     private readonly ConcurrentDictionary<string, (long NotBefore, long Expires)>.AlternateLookup<ReadOnlySpan<char>> _usersBySpan;
+    // Revoked signing keys (RevocationKind.Key): rare, so a count in front of the lookup instead of a filter.
+    private readonly ConcurrentDictionary<string, long> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _keysBySpan;
+    private volatile int _keyCount;
 
     // A presence filter per kind in front of the dictionaries: one bit per cheap 16-bit hash of the
     // identifier. Most tokens are not revoked, so most checks end at a clear bit without hashing the
@@ -37,10 +41,11 @@ public sealed class RevocationSet
         _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();
         _tokensBySpan = _tokens.GetAlternateLookup<ReadOnlySpan<char>>();
         _usersBySpan = _users.GetAlternateLookup<ReadOnlySpan<char>>();
+        _keysBySpan = _keys.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>Number of entries held (all kinds).</summary>
-    public int Count => _sessions.Count + _tokens.Count + _users.Count + (EveryoneNotBefore == long.MinValue ? 0 : 1);
+    public int Count => _sessions.Count + _tokens.Count + _users.Count + _keys.Count + (EveryoneNotBefore == long.MinValue ? 0 : 1);
 
     /// <summary>Records a revocation. Idempotent; a later user not-before wins over an earlier one.</summary>
     public void Apply(in RevocationRecord revocation)
@@ -57,6 +62,14 @@ public sealed class RevocationSet
             _everyoneExpires = Math.Max(_everyoneExpires, expires);
             return;
         }
+        if (revocation.Kind == RevocationKind.Key)
+        {
+            _keys.AddOrUpdate(revocation.Subject, expires, (_, old) => Math.Max(old, expires));
+            _keyCount = _keys.Count;
+            return;
+        }
+        // A kind this version does not know revokes nothing it can check: skipped rather than misfiled as a user.
+        if (revocation.Kind is not (RevocationKind.Session or RevocationKind.Token or RevocationKind.User)) return;
         Mark(revocation.Kind switch
         {
             RevocationKind.Session => _sessionFilter,
@@ -112,6 +125,12 @@ public sealed class RevocationSet
         return MayContain(_userFilter, sub) && _usersBySpan.TryGetValue(sub, out var cut) ? Math.Max(cut.NotBefore, everyone) : everyone;
     }
 
+    /// <summary>
+    /// True when the signing key with this <c>kid</c> is revoked (compromised): every token it verifies is refused.
+    /// Pass the kid of the key that verified the signature, not the header's claim. Empty never matches.
+    /// </summary>
+    public bool IsKeyRevoked(ReadOnlySpan<char> kid) => _keyCount != 0 && !kid.IsEmpty && _keysBySpan.ContainsKey(kid);
+
     /// <summary>True when the session (or refresh family) id is revoked.</summary>
     public bool IsSessionRevoked(ReadOnlySpan<char> sid) => MayContain(_sessionFilter, sid) && _sessionsBySpan.ContainsKey(sid);
 
@@ -156,6 +175,8 @@ public sealed class RevocationSet
             foreach (var (k, v) in _sessions) if (v <= ms && _sessions.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _tokens) if (v <= ms && _tokens.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _users) if (v.Expires <= ms && _users.TryRemove(new(k, v))) removed++;
+            foreach (var (k, v) in _keys) if (v <= ms && _keys.TryRemove(new(k, v))) removed++;
+            _keyCount = _keys.Count;
             if (_everyoneNotBefore != long.MinValue && _everyoneExpires <= ms)
             {
                 Volatile.Write(ref _everyoneNotBefore, long.MinValue);

@@ -47,17 +47,22 @@ public sealed class AccessTokenValidator : IAccessTokenValidator
         }
         _metrics?.Verifications.Add(1, new KeyValuePair<string, object?>("strategy", "jwt"));
 
-        var verified = Verify(token);
+        var verified = Verify(token, out var kid);
         if (!verified.IsValid || _revocations is null) return ValueTask.FromResult(verified);
         var claims = verified.Claims;
         if (trace is not null) trace.RevocationChecks++;
-        var check = _revocations.CheckAsync(claims.SessionId, claims.JwtId, claims.Subject, Math.Max(claims.IssuedAtUnixSeconds, 0), ct);
+        // The kid of the key that verified the signature, not the header's word: a revoked (compromised) key's tokens die
+        // whatever claims its holder wrote into them.
+        var check = _revocations.CheckAsync(kid, claims.SessionId, claims.JwtId, claims.Subject, Math.Max(claims.IssuedAtUnixSeconds, 0), ct);
         return check.IsCompletedSuccessfully ? ValueTask.FromResult(Judge(check.Result, claims)) : AwaitAsync(check, claims);
     }
 
     /// <summary>Signature, header and claim checks only, without the revocation verdict.</summary>
-    public AccessTokenResult Verify(string token)
+    public AccessTokenResult Verify(string token) => Verify(token, out _);
+
+    private AccessTokenResult Verify(string token, out string? kid)
     {
+        kid = null;
         // A compact JWS is ASCII only (RFC 7515 7.1): anything else is malformed, and refusing it here keeps the
         // one-byte-per-char copy below exact.
         if (!Ascii.IsValid(token)) return AccessTokenResult.Fail(FailureCodes.Malformed);
@@ -66,6 +71,7 @@ public sealed class AccessTokenValidator : IAccessTokenValidator
         var written = Encoding.ASCII.GetBytes(token, utf8);
         var result = _verifier.Verify(utf8[..written]);
         if (!result.IsValid) return AccessTokenResult.Fail(result.Failure.ToCode());
+        kid = result.Key?.KeyId;
         var claims = result.GetAccessClaims();
         return string.IsNullOrEmpty(claims.Subject) ? AccessTokenResult.Fail(FailureCodes.MissingSub) : AccessTokenResult.Success(claims);
     }

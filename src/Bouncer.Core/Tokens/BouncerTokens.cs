@@ -57,8 +57,11 @@ public sealed class BouncerTokens
         var ringOptions = new KeyRingOptions
         {
             Algorithm = options.SigningAlgorithm,
-            ClockSkew = TimeSpan.FromSeconds(30),
+            // Retirement waits for the longest token the engine signs, plus the larger of the verifiers' and the refresh skew.
+            MaxTokenLifetime = options.MaxAccessTokenLifetime,
+            ClockSkew = options.Refresh.ClockSkew > TimeSpan.FromSeconds(30) ? options.Refresh.ClockSkew : TimeSpan.FromSeconds(30),
             PrePublicationDelay = options.KeyPrePublicationDelay,
+            RotationInterval = options.KeyRotationInterval,
         };
         var keys = await KeyRing.LoadOrCreateAsync(new SecretKeyStore(secrets), ringOptions, time, ct).ConfigureAwait(false);
         return new BouncerTokens(issuer, options.Audience, keys, options, time);

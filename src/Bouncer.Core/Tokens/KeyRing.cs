@@ -20,6 +20,12 @@ public sealed class KeyRingOptions
 
     /// <summary>The verifiers' clock skew. Default 30 s.</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How often a scheduled rotation adds a key: the next key signs this long after the newest one started to sign
+    /// (it is added <see cref="PrePublicationDelay"/> earlier). Default 30 days.
+    /// </summary>
+    public TimeSpan RotationInterval { get; init; } = TimeSpan.FromDays(30);
 }
 
 /// <summary>
@@ -46,8 +52,23 @@ public sealed class KeyRing : IKeySource
     private volatile CachedSnapshot? _cached;
     private readonly SemaphoreSlim _changeGate = new(1, 1);
     private long _version;   // bumped by every change this instance saves; a reload that raced one is dropped
+    // Kids revoked (here or announced by another instance): never loaded again by this process, even from a stale read.
+    private readonly HashSet<string> _revoked = new(StringComparer.Ordinal);
 
-    private sealed record Entry(SigningKey Key, long ActivatesAt);
+    internal sealed record Entry(SigningKey Key, long ActivatesAt);
+
+    /// <summary>The stored set before and after one change (the same array when nothing changed).</summary>
+    internal readonly record struct Change(Entry[] Before, Entry[] After)
+    {
+        public bool Changed => !ReferenceEquals(Before, After);
+
+        public IReadOnlyList<SigningKey> Added => Except(After, Before).Select(e => e.Key).ToArray();
+
+        public IReadOnlyList<string> Removed => Except(Before, After).Select(e => e.Key.KeyId!).ToArray();
+
+        private static IEnumerable<Entry> Except(Entry[] these, Entry[] those) =>
+            these.Where(a => !those.Any(b => b.Key.KeyId == a.Key.KeyId));
+    }
 
     private sealed class CachedSnapshot(KeySnapshot snapshot, long validFrom, long validUntil)
     {
@@ -101,17 +122,20 @@ public sealed class KeyRing : IKeySource
     /// Adds a freshly generated key that signs from now + <see cref="KeyRingOptions.PrePublicationDelay"/>, drops keys
     /// whose retirement has passed, and saves. Returns the new key.
     /// </summary>
-    public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken = default)
+    public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken = default) =>
+        (await RotateNowAsync(null, cancellationToken).ConfigureAwait(false)).Added[^1];
+
+    /// <summary>As <see cref="RotateAsync"/>, returning the whole change (the keys it retired on the way too).</summary>
+    internal Task<Change> RotateNowAsync(JwsAlgorithm? algorithm, CancellationToken cancellationToken)
     {
-        var key = SigningKey.Generate(Options.Algorithm);
+        var key = SigningKey.Generate(algorithm ?? Options.Algorithm);
         long activatesAt = (_time.GetUtcNow() + Options.PrePublicationDelay).ToUnixTimeSeconds();
-        await ChangeStoredAsync(entries =>
+        return ChangeStoredAsync(entries =>
         {
             Entry[] next = [.. Live(entries, _time.GetUtcNow().ToUnixTimeSeconds()), new Entry(key, Math.Max(activatesAt, entries[^1].ActivatesAt + 1))];
             JwkSet.Validate(next.Select(e => e.Key).ToArray());
             return next;
-        }, cancellationToken).ConfigureAwait(false);
-        return key;
+        }, cancellationToken);
     }
 
     /// <summary>
@@ -129,6 +153,7 @@ public sealed class KeyRing : IKeySource
         {
             // A rotation or prune of this instance saved while the read was in flight: what was read may predate it.
             if (_version != version) return;
+            entries = WithoutRevoked(entries);
             _entries = entries;
             _cached = null;
         }
@@ -150,14 +175,14 @@ public sealed class KeyRing : IKeySource
     // Read-modify-write of the stored set with compare-and-set: other instances rotate and prune the same set, and
     // a change computed from this instance's copy (up to one reload interval old) would silently drop theirs. On a
     // lost race the stored set is read again and the change recomputed from it. change returns null for "no change".
-    private async Task ChangeStoredAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
+    private async Task<Change> ChangeStoredAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
     {
         // One change at a time per ring: the store's default compare-and-set (a file) is two steps, and two changes
         // of one instance must also apply to _entries in the order they were saved.
         await _changeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await ChangeStoredCoreAsync(change, cancellationToken).ConfigureAwait(false);
+            return await ChangeStoredCoreAsync(change, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -165,25 +190,172 @@ public sealed class KeyRing : IKeySource
         }
     }
 
-    private async Task ChangeStoredCoreAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
+    private async Task<Change> ChangeStoredCoreAsync(Func<Entry[], Entry[]?> change, CancellationToken cancellationToken)
     {
         for (int attempt = 0; ; attempt++)
         {
             string? stored = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
             var current = stored is null ? _entries : KeepKnownKeys(Parse(stored));
-            var next = change(current);
-            if (next is null)
+            // A revoked key still in the stored set (a revocation that raced this read) is dropped by this change too.
+            var filtered = WithoutRevoked(current);
+            var next = change(filtered);
+            if (next is null && ReferenceEquals(filtered, current))
             {
                 Apply(current);
-                return;
+                return new Change(current, current);
             }
+            next ??= filtered;
             if (await _store.ReplaceAsync(stored, Serialize(next), cancellationToken).ConfigureAwait(false))
             {
                 Apply(next);
-                return;
+                return new Change(current, next);
             }
             if (attempt >= 16) throw new InvalidOperationException("the stored key set kept changing under this update; try again");
         }
+    }
+
+    /// <summary>
+    /// Scheduled rotation: when the newest key has signed (or will sign) for <see cref="KeyRingOptions.RotationInterval"/>
+    /// minus the pre-publication delay, adds a key that signs one pre-publication delay from now. Decided on the stored set
+    /// under compare-and-set, so of instances running it at once exactly one adds the key; the others find it not due.
+    /// </summary>
+    internal async Task<Change> RotateIfDueAsync(CancellationToken cancellationToken)
+    {
+        // Generating a key (RSA) costs milliseconds: only when this instance's copy says a rotation is due.
+        if (!IsRotationDue(_entries, _time.GetUtcNow().ToUnixTimeSeconds())) return new Change(_entries, _entries);
+        var key = SigningKey.Generate(Options.Algorithm);
+        return await ChangeStoredAsync(entries =>
+        {
+            long now = _time.GetUtcNow().ToUnixTimeSeconds();
+            if (!IsRotationDue(entries, now)) return null;
+            long activatesAt = now + (long)Options.PrePublicationDelay.TotalSeconds;
+            return [.. entries, new Entry(key, Math.Max(activatesAt, entries[^1].ActivatesAt + 1))];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private bool IsRotationDue(Entry[] entries, long now) =>
+        entries.Length == 0 || now >= entries[^1].ActivatesAt + (long)(Options.RotationInterval - Options.PrePublicationDelay).TotalSeconds;
+
+    /// <summary>Drops every key whose retirement has passed (its successor has signed for the longest token lifetime plus skew).</summary>
+    internal Task<Change> RetireDueAsync(CancellationToken cancellationToken) =>
+        ChangeStoredAsync(entries =>
+        {
+            var next = Live(entries, _time.GetUtcNow().ToUnixTimeSeconds());
+            return next.Length == entries.Length ? null : next;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Drops one key that can vouch for no live token: a pending key (it never signed) or one past its retirement.
+    /// The outcome says why nothing was dropped otherwise: the key signs now, or tokens it signed may still be live.
+    /// </summary>
+    internal async Task<(Change Change, KeyOutcome Refusal, DateTimeOffset? RetiresAt)> RetireAsync(string kid, CancellationToken cancellationToken)
+    {
+        var refusal = KeyOutcome.NotFound;
+        DateTimeOffset? retiresAt = null;
+        var change = await ChangeStoredAsync(entries =>
+        {
+            long now = _time.GetUtcNow().ToUnixTimeSeconds();
+            int i = Array.FindIndex(entries, e => e.Key.KeyId == kid);
+            if (i < 0) { refusal = KeyOutcome.NotFound; return null; }
+            bool pending = entries[i].ActivatesAt > now && i > 0;
+            bool retired = i + 1 < entries.Length && entries[i + 1].ActivatesAt <= now && now > RetiresAt(entries[i + 1]);
+            if (!pending && !retired)
+            {
+                bool signing = ReferenceEquals(SigningEntry(entries, now), entries[i]);
+                refusal = signing ? KeyOutcome.Signing : KeyOutcome.TokensLive;
+                if (!signing) retiresAt = DateTimeOffset.FromUnixTimeSeconds(RetiresAt(entries[i + 1]) + 1);
+                return null;
+            }
+            refusal = KeyOutcome.Done;
+            return [.. entries.Where((_, j) => j != i)];
+        }, cancellationToken).ConfigureAwait(false);
+        return (change, refusal, retiresAt);
+    }
+
+    /// <summary>
+    /// Key compromise: removes <paramref name="kid"/> at once and, when it was the key signing now, adds a fresh key that
+    /// signs now (generated and saved in the same compare-and-set, so the ring is never left without a signer). The kid
+    /// is never loaded again by this process.
+    /// </summary>
+    internal async Task<Change> RevokeAsync(string kid, CancellationToken cancellationToken)
+    {
+        // The replacement keeps the revoked key's algorithm: verifiers pinned to it keep working.
+        var fresh = SigningKey.Generate(Array.Find(_entries, e => e.Key.KeyId == kid)?.Key.Algorithm ?? Options.Algorithm);
+        var change = await ChangeStoredAsync(entries =>
+        {
+            long now = _time.GetUtcNow().ToUnixTimeSeconds();
+            int i = Array.FindIndex(entries, e => e.Key.KeyId == kid);
+            if (i < 0) return null;
+            bool signing = ReferenceEquals(SigningEntry(entries, now), entries[i]);
+            var rest = entries.Where((_, j) => j != i).ToList();
+            if (signing || rest.Count == 0)
+            {
+                // Signs from now: placed after every key already active, before the pending ones, so it is the newest active key.
+                int at = rest.FindLastIndex(e => e.ActivatesAt <= now) + 1;
+                rest.Insert(at, new Entry(fresh, now));
+            }
+            return [.. rest];
+        }, cancellationToken).ConfigureAwait(false);
+        Forget(kid);
+        return change;
+    }
+
+    /// <summary>
+    /// A revocation of <paramref name="kid"/> announced by another instance: the key stops verifying and signing here at
+    /// once (unless it is the only key held; the reload that follows brings its replacement), and is never loaded again.
+    /// </summary>
+    internal void Forget(string kid)
+    {
+        lock (_lock)
+        {
+            lock (_revoked)
+                if (!_revoked.Add(kid)) return;
+            var kept = WithoutRevoked(_entries);
+            if (ReferenceEquals(kept, _entries)) return;
+            _entries = kept;
+            _cached = null;
+            // A reload in flight read the set before the revocation: it must not bring the key back.
+            _version++;
+        }
+    }
+
+    /// <summary>The keys as they stand now, oldest first.</summary>
+    internal IReadOnlyList<KeyInfo> Describe()
+    {
+        long now = _time.GetUtcNow().ToUnixTimeSeconds();
+        var entries = _entries;
+        var live = Live(entries, now);
+        var signing = SigningEntry(entries, now);
+        var list = new List<KeyInfo>(entries.Length);
+        for (int i = 0; i < entries.Length; i++)
+        {
+            if (!live.Contains(entries[i])) continue;
+            var e = entries[i];
+            var state = ReferenceEquals(e, signing) ? KeyState.Signing : e.ActivatesAt > now ? KeyState.Pending : KeyState.Verifying;
+            DateTimeOffset? until = i + 1 < entries.Length ? DateTimeOffset.FromUnixTimeSeconds(entries[i + 1].ActivatesAt) : null;
+            DateTimeOffset? retires = i + 1 < entries.Length ? DateTimeOffset.FromUnixTimeSeconds(RetiresAt(entries[i + 1]) + 1) : null;
+            list.Add(new KeyInfo(e.Key.KeyId!, e.Key.Algorithm.Name(), state, DateTimeOffset.FromUnixTimeSeconds(e.ActivatesAt), until, retires));
+        }
+        return list;
+    }
+
+    // The revoked kids left out; the same array when none is held. Never empty: with only revoked keys left, they stay
+    // until a reload brings the replacement (their tokens are refused by the revocation state meanwhile).
+    private Entry[] WithoutRevoked(Entry[] entries)
+    {
+        lock (_revoked)
+        {
+            if (_revoked.Count == 0 || !entries.Any(e => _revoked.Contains(e.Key.KeyId!))) return entries;
+            var kept = entries.Where(e => !_revoked.Contains(e.Key.KeyId!)).ToArray();
+            return kept.Length == 0 ? entries : kept;
+        }
+    }
+
+    private static Entry SigningEntry(Entry[] entries, long now)
+    {
+        for (int i = entries.Length - 1; i >= 0; i--)
+            if (entries[i].ActivatesAt <= now) return entries[i];
+        return entries[0];
     }
 
     // Keys this instance already holds keep their objects: the stored copy of a kid is the same key, and callers may
@@ -207,15 +379,8 @@ public sealed class KeyRing : IKeySource
     /// <summary>Algorithm and key count; never key material.</summary>
     public override string ToString() => $"KeyRing({Options.Algorithm.Name()}, {_entries.Length} keys)";
 
-    internal SigningKey GetSigningKey(DateTimeOffset at)
-    {
-        long now = at.ToUnixTimeSeconds();
-        var entries = _entries;
-        for (int i = entries.Length - 1; i >= 0; i--)
-            if (entries[i].ActivatesAt <= now) return entries[i].Key;
-        // Only pending keys (a ring loaded before its first key activates): the oldest one signs.
-        return entries[0].Key;
-    }
+    // Only pending keys (a ring loaded before its first key activates): the oldest one signs.
+    internal SigningKey GetSigningKey(DateTimeOffset at) => SigningEntry(_entries, at.ToUnixTimeSeconds()).Key;
 
     KeySnapshot IKeySource.GetSnapshot() => GetSnapshot();
 
