@@ -85,7 +85,7 @@ public sealed class BearerAuthenticationHandler(
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
         bool dpopFailure = challenge.Failure is { } f && (f.StartsWith("dpop_", StringComparison.Ordinal) || f == FailureCodes.UseDpopNonce);
         // RFC 9449 7.1: DPoP challenges for DPoP requests and DPoP refusals, and beside Bearer where binding is required.
-        if (dpopScheme || dpopFailure || (challenge.Failure is null && bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience)))
+        if (dpopScheme || dpopFailure || bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience))
         {
             await BouncerProblems.WriteDpopUnauthorizedAsync(Context, challenge.Failure, dpopScheme, dpop.AlgorithmsChallenge, dpop.CurrentNonce()).ConfigureAwait(false);
             return;

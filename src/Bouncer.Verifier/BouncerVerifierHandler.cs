@@ -70,7 +70,7 @@ public sealed class BouncerVerifierHandler(
         }
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
         bool dpopFailure = reason is not null && (reason.StartsWith("dpop_", StringComparison.Ordinal) || reason == FailureCodes.UseDpopNonce);
-        if (dpopScheme || dpopFailure || (reason is null && settings.Value.Dpop.Mode == Bouncer.Dpop.DpopMode.Required))
+        if (dpopScheme || dpopFailure || settings.Value.Dpop.Mode == Bouncer.Dpop.DpopMode.Required)
         {
             var algs = verifier.Dpop.AlgorithmsChallenge;
             string dpop = reason is null ? $"DPoP algs=\"{algs}\""
