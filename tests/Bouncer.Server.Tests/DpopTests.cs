@@ -94,14 +94,14 @@ public sealed class DpopTests : IDisposable
             using var response = await send();
             Assert.True(HttpStatusCode.Unauthorized == response.StatusCode, name);
             Assert.Equal(reason, Reason(response));
-            Assert.Equal($"DPoP error=\"{error}\", error_description=\"{reason}\", algs=\"ES256 EdDSA PS256 RS256\"", response.Headers.WwwAuthenticate.ToString());
+            Assert.Equal($"DPoP error=\"{error}\", error_description=\"{reason}\", algs=\"ES256 EdDSA Ed25519 PS256 RS256\"", response.Headers.WwwAuthenticate.ToString());
         }
 
         // RFC 9449 7.2: presented as Bearer, the bound token is refused; the challenge says how to present it.
         using var downgrade = await MeAsync(host, token, null, "Bearer");
         Assert.Equal(HttpStatusCode.Unauthorized, downgrade.StatusCode);
         Assert.Equal("dpop_bound_token_as_bearer", Reason(downgrade));
-        Assert.Equal(["Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"dpop_bound_token_as_bearer\"", "DPoP algs=\"ES256 EdDSA PS256 RS256\""],
+        Assert.Equal(["Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"dpop_bound_token_as_bearer\"", "DPoP algs=\"ES256 EdDSA Ed25519 PS256 RS256\""],
             downgrade.Headers.WwwAuthenticate.Select(h => h.ToString()));
         using var downgradeWithProof = await MeAsync(host, token, _key.Proof("GET", Origin + "/api/me", token), "Bearer");
         Assert.Equal(HttpStatusCode.Unauthorized, downgradeWithProof.StatusCode);

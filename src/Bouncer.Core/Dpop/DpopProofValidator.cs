@@ -43,7 +43,7 @@ public sealed class DpopProofValidator
         _algorithms = options.ParsedAlgorithms();
         Replay = replay ?? new DpopReplayCache(options, _time);
         Nonces = nonces ?? new DpopNonces(RandomNumberGenerator.GetBytes(32), options.NonceLifetime, _time);
-        AlgorithmsChallenge = string.Join(' ', _algorithms.Select(a => a.Name()));
+        AlgorithmsChallenge = string.Join(' ', _algorithms.Select(a => a == JwsAlgorithm.EdDSA ? "EdDSA Ed25519" : a.Name()));
     }
 
     /// <summary>The policy in force.</summary>
@@ -226,18 +226,21 @@ public sealed class DpopProofValidator
         // RFC 9449 4.3 step 4: typ is dpop+jwt (media types are case-insensitive, RFC 7515 4.1.9).
         if (typ is null || !(typ.Equals("dpop+jwt", StringComparison.OrdinalIgnoreCase) || typ.Equals("application/dpop+jwt", StringComparison.OrdinalIgnoreCase)))
             return FailureCodes.DpopBadTyp;
+        // RFC 9864 2.2: "Ed25519" is the fully-specified name of EdDSA over Ed25519 (what panva's dpop 2.x writes); the
+        // key loader still requires an OKP Ed25519 jwk for it.
+        var pinned = alg == "Ed25519" ? "EdDSA" : alg;
         // RFC 9449 4.3 step 5: an asymmetric algorithm this server accepts; never none or a MAC (exact, RFC 7515 4.1.1).
-        if (!JwsAlgorithms.TryParse(alg, out var algorithm) || Array.IndexOf(_algorithms, algorithm) < 0)
+        if (!JwsAlgorithms.TryParse(pinned, out var algorithm) || Array.IndexOf(_algorithms, algorithm) < 0)
             return FailureCodes.DpopAlgNotAllowed;
         if (jwk is null) return FailureCodes.DpopJwkInvalid;
         // RFC 9449 4.3 step 7: the jwk is a public key; private members (or a symmetric key) are refused.
         if (jwk.HasPrivateMaterial || jwk.P is not null || jwk.Q is not null || jwk.DP is not null || jwk.DQ is not null || jwk.QI is not null)
             return FailureCodes.DpopJwkInvalid;
-        if (jwk.Alg is not null && jwk.Alg != alg) return FailureCodes.DpopJwkInvalid;
+        if (jwk.Alg is not null && jwk.Alg != alg && jwk.Alg != pinned) return FailureCodes.DpopJwkInvalid;
         try
         {
             // The strict loader (curve point, RSA size and exponent, ROCA, canonical base64url) pins the key to alg.
-            var signing = SigningKey.FromJwk(new Jwk { Kty = jwk.Kty, Alg = alg, Use = jwk.Use, KeyOps = jwk.KeyOps, Crv = jwk.Crv, X = jwk.X, Y = jwk.Y, N = jwk.N, E = jwk.E, HasOtherPrimes = jwk.HasOtherPrimes });
+            var signing = SigningKey.FromJwk(new Jwk { Kty = jwk.Kty, Alg = pinned, Use = jwk.Use, KeyOps = jwk.KeyOps, Crv = jwk.Crv, X = jwk.X, Y = jwk.Y, N = jwk.N, E = jwk.E, HasOtherPrimes = jwk.HasOtherPrimes });
             key = new CachedKey(signing, JwkThumbprint.Compute(jwk));
             return null;
         }

@@ -48,6 +48,15 @@ public sealed class DpopProofValidatorTests : IDisposable
     }
 
     [Fact]
+    public void Validate_Ed25519FullySpecifiedName_IsEdDsa_AndNeedsAnEd25519Key()
+    {
+        using var ed = DpopClient.EdDsa();
+        Assert.True(Validator().Validate(ed.Proof("GET", Url, header: h => h["alg"] = "Ed25519", clock: _clock), "GET", Url, null, null).IsValid);
+        Assert.Equal(FailureCodes.DpopJwkInvalid, Validator().Validate(Proof(header: h => h["alg"] = "Ed25519"), "GET", Url, null, null).Failure);
+        Assert.Equal(FailureCodes.DpopAlgNotAllowed, Validator(o => o.Algorithms = ["ES256"]).Validate(ed.Proof("GET", Url, header: h => h["alg"] = "Ed25519", clock: _clock), "GET", Url, null, null).Failure);
+    }
+
+    [Fact]
     public void Validate_NoneHmacAndUnlistedAlgorithms_AreRefused()
     {
         var validator = Validator(o => o.Algorithms = ["ES256"]);
