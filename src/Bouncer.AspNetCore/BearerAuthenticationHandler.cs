@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Bouncer.Diagnostics;
+using Bouncer.Dpop;
 using Bouncer.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
@@ -12,24 +13,39 @@ namespace Bouncer.AspNetCore;
 /// <summary>
 /// Authenticates <c>Authorization: Bearer</c> access tokens through the engine's bearer pipeline
 /// (<see cref="IAccessTokenValidator"/>: strict JWS verification, claims read once, the in-memory revocation check;
-/// no I/O unless the revocation state is stale and the policy falls back to the store). Challenges follow RFC 6750 3.
+/// no I/O unless the revocation state is stale and the policy falls back to the store), and
+/// <c>Authorization: DPoP</c> key-bound tokens with their <c>DPoP</c> proof (RFC 9449 7, <see cref="DpopProofValidator"/>):
+/// a bound token presented as Bearer is refused. Challenges follow RFC 6750 3 and RFC 9449 7.1.
 /// </summary>
 public sealed class BearerAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IAccessTokenValidator validator, IOptions<BouncerOptions> bouncer, BouncerMetrics metrics)
+    IAccessTokenValidator validator, IOptions<BouncerOptions> bouncer, BouncerMetrics metrics, DpopProofValidator dpop)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    private const string DpopSchemeItem = "bouncer.dpop.scheme";
+
     /// <inheritdoc/>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (bouncer.Value.Mode == BouncerMode.Session) return AuthenticateResult.NoResult();
         string? header = Request.Headers.Authorization;
-        // RFC 6750 2.1: the scheme is case-insensitive, one space, then the token.
-        if (string.IsNullOrEmpty(header) || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return AuthenticateResult.NoResult();
-        var result = await validator.ValidateAsync(header[7..].Trim(), Context.RequestAborted).ConfigureAwait(false);
+        // RFC 6750 2.1, RFC 9449 7.1: the scheme is case-insensitive, one space, then the token.
+        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
+        bool dpopScheme;
+        string token;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (false, header[7..].Trim());
+        else if (header.StartsWith("DPoP ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (true, header[5..].Trim());
+        else return AuthenticateResult.NoResult();
+        if (dpopScheme) Context.Items[DpopSchemeItem] = true;
+        var result = await validator.ValidateAsync(token, Context.RequestAborted).ConfigureAwait(false);
         if (!result.IsValid) return Refuse(result.Failure!);
         var claims = result.Claims;
+        // RFC 9449 7: a bound token needs the DPoP scheme and a proof by its key; an unbound one is refused where
+        // the deployment or its audience requires binding.
+        var presented = dpop.CheckPresentation(dpopScheme, BouncerHttp.DpopProofs(Context), Request.Method,
+            BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token, claims.ConfirmationKeyThumbprint,
+            bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience));
+        if (!presented.IsValid) return Refuse(presented.Failure!);
 
         var identity = new ClaimsIdentity(BouncerDefaults.BearerScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, claims.Subject!));
@@ -57,6 +73,21 @@ public sealed class BearerAuthenticationHandler(
             // throw a good token away; 503 says retry (RFC 9110 15.6.4).
             Response.Headers.RetryAfter = "1";
             await BouncerProblems.WriteAsync(Context, 503, FailureCodes.RevocationStateStale, "The revocation state is out of date; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+        if (challenge.Failure == FailureCodes.DpopReplayCacheFull)
+        {
+            // The proof could not be checked for replay right now; nothing says it is bad (RFC 9110 15.6.4).
+            Response.Headers.RetryAfter = "1";
+            await BouncerProblems.WriteAsync(Context, 503, FailureCodes.DpopReplayCacheFull, "Too many DPoP proofs at once; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+        bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
+        bool dpopFailure = challenge.Failure is { } f && (f.StartsWith("dpop_", StringComparison.Ordinal) || f == FailureCodes.UseDpopNonce);
+        // RFC 9449 7.1: DPoP challenges for DPoP requests and DPoP refusals, and beside Bearer where binding is required.
+        if (dpopScheme || dpopFailure || bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience))
+        {
+            await BouncerProblems.WriteDpopUnauthorizedAsync(Context, challenge.Failure, dpopScheme, dpop.AlgorithmsChallenge, dpop.CurrentNonce()).ConfigureAwait(false);
             return;
         }
         await BouncerProblems.WriteUnauthorizedAsync(Context, bearer: true).ConfigureAwait(false);

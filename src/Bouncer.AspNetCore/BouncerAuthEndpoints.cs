@@ -53,6 +53,11 @@ public static class BouncerAuthEndpoints
         var directory = sp.GetRequiredService<UserDirectory>();
         var listener = sp.GetRequiredService<Bouncer.Revocation.RevocationListener>();
         var tokens = new Lazy<BouncerTokens>(sp.GetRequiredService<BouncerTokens>);
+        var dpop = sp.GetRequiredService<Bouncer.Dpop.DpopProofValidator>();
+        // RFC 9449 5: a token request's proof names this endpoint; its key is what the new tokens are bound to.
+        Bouncer.Dpop.DpopProofResult TokenRequestProof(HttpContext ctx, string audience) =>
+            dpop.CheckTokenRequest(BouncerHttp.DpopProofs(ctx), ctx.Request.Method, BouncerHttp.DpopTargetUrl(ctx, options),
+                options.Dpop.BindingRequiredFor(audience));
 
         var auth = app.MapGroup("/auth");
         auth.MapPost("/register", async (HttpContext ctx, CancellationToken ct) =>
@@ -86,6 +91,14 @@ public static class BouncerAuthEndpoints
             if (mode is not ("session" or "jwt")) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "mode must be \"session\" or \"jwt\".");
             if ((mode == "session" && options.Mode == BouncerMode.Jwt) || (mode == "jwt" && options.Mode == BouncerMode.Session))
                 return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, $"This deployment runs in {options.Mode} mode.");
+
+            // Checked before the password: a refused proof neither costs a hash nor counts as a failed login.
+            var proof = mode == "jwt" ? TokenRequestProof(ctx, options.Audience) : Bouncer.Dpop.DpopProofResult.Accepted(null);
+            if (!proof.IsValid)
+            {
+                metrics.Fail(proof.Failure!);
+                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+            }
 
             var ip = BouncerHttp.ClientAddress(ctx);
             using var turn = await throttle.TurnAsync(ip, ct);
@@ -128,8 +141,8 @@ public static class BouncerAuthEndpoints
                 if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
                 return Results.NoContent();
             }
-            var issued = await refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct, authTime: time.GetUtcNow());
-            return TokenPair(ctx, tokens.Value, issued, body.Transport);
+            var issued = await refresh.IssueAsync(user.Username, string.IsNullOrEmpty(user.Roles) ? null : user.Roles, ct, time.GetUtcNow(), proof.Thumbprint);
+            return TokenPair(ctx, tokens.Value, issued, body.Transport, dpop.CurrentNonce());
         });
 
         auth.MapPost("/refresh", async (HttpContext ctx, CancellationToken ct) =>
@@ -138,15 +151,28 @@ public static class BouncerAuthEndpoints
             var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
             if (body is null) return BouncerHttp.BadBody();
             var fromCookie = body.RefreshToken is null && ctx.Request.Cookies.TryGetValue(BouncerDefaults.RefreshCookieName, out var cookie) ? cookie : null;
-            var result = await refresh.RefreshAsync(body.RefreshToken ?? fromCookie, ct);
+            var proof = TokenRequestProof(ctx, options.Audience);
+            if (!proof.IsValid)
+            {
+                metrics.Fail(proof.Failure!);
+                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+            }
+            var result = await refresh.RefreshAsync(body.RefreshToken ?? fromCookie, proof.Thumbprint, ct);
             metrics.Refreshes.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
+            if (result.Outcome == RefreshOutcome.DpopKeyMismatch)
+            {
+                // RFC 9449 5: the family is bound; without a proof by its key the token is worth nothing (the family stays).
+                var reason = proof.Thumbprint is null ? FailureCodes.DpopProofMissing : FailureCodes.DpopKeyMismatch;
+                metrics.Fail(reason);
+                return BouncerProblems.DpopTokenError(ctx, Bouncer.Dpop.DpopProofResult.Refused(reason), dpop.CurrentNonce());
+            }
             if (!result.Succeeded)
             {
                 metrics.Fail(result.ReasonCode!);
                 if (fromCookie is not null) BouncerHttp.ClearRefreshCookie(ctx);
                 return BouncerProblems.Result(401, result.ReasonCode!, "The refresh token was refused: " + result.ReasonCode + ".");
             }
-            return TokenPair(ctx, tokens.Value, result, fromCookie is not null ? "cookie" : body.Transport);
+            return TokenPair(ctx, tokens.Value, result, fromCookie is not null ? "cookie" : body.Transport, dpop.CurrentNonce(), proof.Thumbprint);
         });
 
         auth.MapPost("/logout", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
@@ -206,7 +232,7 @@ public static class BouncerAuthEndpoints
                 BouncerHttp.SetSessionCookie(ctx, options, id);
                 if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
             }
-            if (change.Tokens is { } pair) return TokenPair(ctx, tokens.Value, pair, body.Transport);
+            if (change.Tokens is { } pair) return TokenPair(ctx, tokens.Value, pair, body.Transport, null);
             return Results.NoContent();
         }).RequireAuthorization();
 
@@ -218,6 +244,12 @@ public static class BouncerAuthEndpoints
             if (body?.Audience is not { Length: > 0 and <= 256 } audience) return BouncerProblems.Result(400, FailureCodes.InvalidRequest, "audience is required.");
             if (options.DownstreamAudiences.Count > 0 && !options.DownstreamAudiences.Contains(audience))
                 return BouncerProblems.Result(403, FailureCodes.AudienceNotAllowed, "This deployment does not mint tokens for that audience.");
+            var proof = TokenRequestProof(ctx, audience);
+            if (!proof.IsValid)
+            {
+                metrics.Fail(proof.Failure!);
+                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+            }
             var subject = user.FindFirstValue(BouncerClaims.Subject)!;
             // Minted at or after the user's latest cut-off, which may start at the next whole second (a role change).
             var notBefore = listener.Set.NotBefore(subject);
@@ -232,15 +264,23 @@ public static class BouncerAuthEndpoints
                 Roles = user.FindAll(BouncerClaims.Role).Select(c => c.Value).ToList(),
                 // The session's login proved the password then (OIDC auth_time), not this exchange.
                 AuthTime = SessionAuthTime(ctx.Items[SessionAuthenticationHandler.SessionItem] as Session),
+                ConfirmationKeyThumbprint = proof.Thumbprint,
             });
-            return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = (int)options.ExchangeTokenLifetime.TotalSeconds });
+            if (dpop.CurrentNonce() is { } nonce) ctx.Response.Headers["DPoP-Nonce"] = nonce;
+            // RFC 9449 5: token_type DPoP says the token is bound and goes with the DPoP scheme.
+            return Results.Json(new { access_token = token, token_type = proof.Thumbprint is null ? "Bearer" : "DPoP", expires_in = (int)options.ExchangeTokenLifetime.TotalSeconds });
         }).RequireAuthorization();
         return app;
     }
 
-    private static IResult TokenPair(HttpContext ctx, BouncerTokens tokens, RefreshResult result, string? transport)
+    // jkt: the key of this request's proof, else the family's; the access token is bound to it (RFC 9449 6.1).
+    private static IResult TokenPair(HttpContext ctx, BouncerTokens tokens, RefreshResult result, string? transport, string? nonce, string? jkt = null)
     {
         var grant = result.Access!;
+        jkt ??= grant.DpopJkt;
+        // RFC 9449 8: a fresh nonce may come with any answer; the client uses it in its next proof.
+        if (nonce is not null) ctx.Response.Headers["DPoP-Nonce"] = nonce;
+        var tokenType = jkt is null ? "Bearer" : "DPoP";
         var access = tokens.Signer.Issue(new TokenRequest
         {
             Subject = grant.Subject,
@@ -250,6 +290,7 @@ public static class BouncerAuthEndpoints
             Lifetime = grant.ExpiresAt - grant.IssuedAt,
             Roles = grant.Scope?.Split(' ', StringSplitOptions.RemoveEmptyEntries),
             AuthTime = grant.AuthTime,
+            ConfirmationKeyThumbprint = jkt,
         });
         var expiresIn = (int)(grant.ExpiresAt - grant.IssuedAt).TotalSeconds;
         if (transport == "cookie")
@@ -263,9 +304,9 @@ public static class BouncerAuthEndpoints
                 Path = "/auth/refresh",
                 Expires = result.RefreshExpiresAt,
             });
-            return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn });
+            return Results.Json(new { access_token = access, token_type = tokenType, expires_in = expiresIn });
         }
-        return Results.Json(new { access_token = access, token_type = "Bearer", expires_in = expiresIn, refresh_token = result.RefreshToken });
+        return Results.Json(new { access_token = access, token_type = tokenType, expires_in = expiresIn, refresh_token = result.RefreshToken });
     }
 
     // The auth_time the session login wrote into the session data ({"auth_time": unix seconds}); null when the data

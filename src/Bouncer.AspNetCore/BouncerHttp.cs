@@ -117,5 +117,19 @@ public static class BouncerHttp
     public static bool SecretEquals(string sent, string expected) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(sent)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 
+    /// <summary>
+    /// The absolute URL a DPoP proof's <c>htu</c> must name (RFC 9449 4.3): <see cref="BouncerOptions.PublicOrigin"/> when
+    /// set (behind a proxy, and so that a proof made for another host is refused whatever Host header comes with it),
+    /// else the request's scheme and host; then the path base and path. Query and fragment never count.
+    /// </summary>
+    public static string DpopTargetUrl(HttpContext ctx, BouncerOptions options)
+    {
+        var origin = options.PublicOrigin is { Length: > 0 } configured ? configured : ctx.Request.Scheme + "://" + ctx.Request.Host.Value;
+        return origin + ctx.Request.PathBase.Value + ctx.Request.Path.Value;
+    }
+
+    /// <summary>The <c>DPoP</c> header field values of the request (RFC 9449 4.1); more than one is refused by the validator.</summary>
+    public static IReadOnlyList<string?> DpopProofs(HttpContext ctx) => ctx.Request.Headers["DPoP"];
+
     internal static IResult BadBody() => BouncerProblems.Result(400, FailureCodes.InvalidRequest, "The body must be a JSON object of the documented shape.");
 }

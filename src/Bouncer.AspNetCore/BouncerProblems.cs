@@ -20,6 +20,44 @@ public static class BouncerProblems
         Results.Problem(detail: detail, statusCode: status, title: reason, extensions: new Dictionary<string, object?> { ["reason"] = reason });
 
     /// <summary>
+    /// A token endpoint's answer to a refused DPoP proof (RFC 9449 5, 8; RFC 6749 5.2): 400 with <c>error</c>
+    /// (<c>invalid_dpop_proof</c> or <c>use_dpop_nonce</c>, then with a fresh <c>DPoP-Nonce</c>) and the reason code;
+    /// 503 with Retry-After when the replay cache is full (the proof could not be checked, nothing is wrong with it).
+    /// </summary>
+    public static IResult DpopTokenError(HttpContext context, Dpop.DpopProofResult result, string? nonce)
+    {
+        var reason = result.Failure ?? throw new ArgumentException("the result is not a refusal", nameof(result));
+        if (reason == FailureCodes.DpopReplayCacheFull)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Result(503, reason, "Too many DPoP proofs at once; retry shortly.");
+        }
+        // RFC 9449 8: the nonce to use comes with the error that asks for it.
+        if (reason == FailureCodes.UseDpopNonce && nonce is not null) context.Response.Headers["DPoP-Nonce"] = nonce;
+        return Results.Problem(detail: "The DPoP proof was refused: " + reason + ".", statusCode: 400, title: reason,
+            extensions: new Dictionary<string, object?> { ["reason"] = reason, ["error"] = result.Error, ["error_description"] = reason });
+    }
+
+    /// <summary>
+    /// 401 for a resource request refused for DPoP reasons or presented with the DPoP scheme (RFC 9449 7.1): a
+    /// <c>DPoP</c> challenge with <c>error</c>, the reason as <c>error_description</c> and <c>algs</c>; a token presented
+    /// as Bearer keeps its Bearer challenge and gets a bare DPoP challenge beside it, which says how to present it.
+    /// </summary>
+    public static Task WriteDpopUnauthorizedAsync(HttpContext context, string? reason, bool dpopScheme, string algs, string? nonce)
+    {
+        var error = Dpop.DpopProofResult.ErrorFor(reason);
+        string dpop = reason is null ? $"DPoP algs=\"{algs}\"" : $"DPoP error=\"{error}\", error_description=\"{reason}\", algs=\"{algs}\"";
+        // RFC 9449 9: a resource's nonce comes with the use_dpop_nonce challenge.
+        if (reason == FailureCodes.UseDpopNonce && nonce is not null) context.Response.Headers["DPoP-Nonce"] = nonce;
+        context.Response.Headers[HeaderNames.WWWAuthenticate] = dpopScheme
+            ? dpop
+            : new Microsoft.Extensions.Primitives.StringValues([reason is null ? "Bearer realm=\"bouncer\"" : $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\"", $"DPoP algs=\"{algs}\""]);
+        return WriteAsync(context, 401, reason ?? FailureCodes.CredentialMissing, reason is null
+            ? "This resource needs a DPoP-bound token."
+            : "The credential was refused: " + reason + ".");
+    }
+
+    /// <summary>
     /// 401 with the reason the credential was refused (or <c>credential_missing</c>). For bearer requests,
     /// a WWW-Authenticate challenge per RFC 6750 3: <c>invalid_token</c> with the reason as description.
     /// </summary>

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Bouncer;
 using Bouncer.Access;
 using Bouncer.Diagnostics;
+using Bouncer.Dpop;
 using Bouncer.Hosting;
 using Bouncer.Refresh;
 using Bouncer.Revocation;
@@ -84,6 +85,20 @@ public static class BouncerCoreServiceCollectionExtensions
             return keys;
         });
         services.TryAddSingleton<IAccessTokenValidator>(sp => new AccessTokenValidator(sp.GetRequiredService<BouncerTokens>(), sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
+        services.TryAddSingleton(sp =>
+        {
+            // One validator per process: its jti cache is shared by every verifier here (RFC 9449 11.1). The nonce secret
+            // is the deployment's, through the store, so any instance accepts a nonce another issued.
+            var dpop = Engine(sp).Dpop;
+            var time = sp.GetRequiredService<TimeProvider>();
+            DpopNonces? nonces = null;
+            if (dpop.RequireNonce)
+            {
+                var secret = Block(Stores(sp).Secrets.GetOrAddAsync("dpop-nonce-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
+                nonces = new DpopNonces(Base64Url.DecodeFromChars(secret), dpop.NonceLifetime, time);
+            }
+            return new DpopProofValidator(dpop, time, null, nonces);
+        });
         services.TryAddSingleton(sp => new AccessManager(sp.GetRequiredService<SessionManager>(), sp.GetRequiredService<RefreshTokenService>(),
             sp.GetRequiredService<UserService>(), Stores(sp).Users, Stores(sp).Revocations, Engine(sp), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<BouncerAudit>()));

@@ -65,6 +65,9 @@ public class BouncerEngineOptions
     /// <summary>Registration and login policy.</summary>
     public UserOptions Users { get; set; } = new();
 
+    /// <summary>DPoP (RFC 9449): <c>Bouncer:Dpop:Mode</c> Off, Optional (default) or Required, per-audience requirement, proof window, nonces.</summary>
+    public Dpop.DpopOptions Dpop { get; set; } = new();
+
     /// <summary>How long audit events are kept in the store (swept with sessions). Default 90 days; 1 day to 10 years.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(90);
 
@@ -97,6 +100,7 @@ public class BouncerEngineOptions
         Nested("Revocation", Revocation.Validate);
         Nested("Users", Users.Validate);
         Nested("KeyEncryption", KeyEncryption.Validate);
+        Nested("Dpop", Dpop.Validate);
     }
 
     // Nested options throw ArgumentOutOfRangeException naming their own property: say which section it is in.

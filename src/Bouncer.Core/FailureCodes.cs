@@ -116,4 +116,40 @@ public static class FailureCodes
     public const string InvalidRoles = "invalid_roles";
     /// <summary>The named user does not exist.</summary>
     public const string UserNotFound = "user_not_found";
+
+    // DPoP (RFC 9449): proofs at token and resource requests, key-bound tokens.
+    /// <summary>A DPoP proof was needed and none was sent.</summary>
+    public const string DpopProofMissing = "dpop_proof_missing";
+    /// <summary>The DPoP proof is not a well-formed proof: structure, JSON, missing or duplicate claims, or more than one DPoP header.</summary>
+    public const string DpopProofInvalid = "dpop_proof_invalid";
+    /// <summary>The DPoP proof's <c>typ</c> is not <c>dpop+jwt</c> (RFC 9449 4.3).</summary>
+    public const string DpopBadTyp = "dpop_bad_typ";
+    /// <summary>The DPoP proof's <c>alg</c> is not on the allowlist (never none or HMAC).</summary>
+    public const string DpopAlgNotAllowed = "dpop_alg_not_allowed";
+    /// <summary>The DPoP proof's <c>jwk</c> is missing, holds private members, or is refused by the key loader.</summary>
+    public const string DpopJwkInvalid = "dpop_jwk_invalid";
+    /// <summary>The DPoP proof's signature does not verify with its <c>jwk</c>.</summary>
+    public const string DpopBadSignature = "dpop_bad_signature";
+    /// <summary>The DPoP proof's <c>htm</c> is not the request's method.</summary>
+    public const string DpopHtmMismatch = "dpop_htm_mismatch";
+    /// <summary>The DPoP proof's <c>htu</c> is not the request's URL.</summary>
+    public const string DpopHtuMismatch = "dpop_htu_mismatch";
+    /// <summary>The DPoP proof's <c>iat</c> is outside the accepted window.</summary>
+    public const string DpopIatOutOfWindow = "dpop_iat_out_of_window";
+    /// <summary>The DPoP proof's <c>jti</c> was seen before: a replay (RFC 9449 11.1).</summary>
+    public const string DpopProofReplayed = "dpop_proof_replayed";
+    /// <summary>The DPoP proof's <c>ath</c> is missing or not the hash of the access token.</summary>
+    public const string DpopAthMismatch = "dpop_ath_mismatch";
+    /// <summary>The DPoP proof is signed by another key than the one the token or refresh family is bound to.</summary>
+    public const string DpopKeyMismatch = "dpop_key_mismatch";
+    /// <summary>The server requires a nonce in DPoP proofs (RFC 9449 8, 9): retry with the <c>DPoP-Nonce</c> it sent.</summary>
+    public const string UseDpopNonce = "use_dpop_nonce";
+    /// <summary>A DPoP-bound token presented with the <c>Bearer</c> scheme (RFC 9449 7.2): refused, no downgrade.</summary>
+    public const string DpopBoundTokenAsBearer = "dpop_bound_token_as_bearer";
+    /// <summary>An unbound (bearer) token presented with the <c>DPoP</c> scheme.</summary>
+    public const string DpopTokenNotBound = "dpop_token_not_bound";
+    /// <summary>This deployment or audience requires DPoP-bound tokens; an unbound one was presented.</summary>
+    public const string DpopRequired = "dpop_required";
+    /// <summary>The DPoP replay cache is full of live entries: the proof cannot be checked now (503, retry).</summary>
+    public const string DpopReplayCacheFull = "dpop_replay_cache_full";
 }

@@ -15,7 +15,8 @@ namespace Bouncer.Stores.Redis;
 /// <item><c>{prefix}rt:r:{famdigest}:{tokenHash}</c>: one hash per token (fields <c>u</c> user, <c>f</c>
 /// family, <c>g</c> generation, <c>ia</c> <c>ea</c> <c>fa</c> <c>ra</c> <c>at</c> instants in Unix ms, <c>s</c> scope,
 /// <c>r</c> revoked; <c>at</c> is the family's auth time, absent from records written before it was kept, which
-/// then read <see cref="RefreshRecord.AuthTime"/> as their issue time). TTL = min(ExpiresAt, FamilyExpiresAt) - now + slack.</item>
+/// then read <see cref="RefreshRecord.AuthTime"/> as their issue time; <c>k</c> the DPoP key thumbprint of a bound
+/// family, absent for an unbound one). TTL = min(ExpiresAt, FamilyExpiresAt) - now + slack.</item>
 /// <item><c>{prefix}rt:i:{famdigest}</c>: the family index, a sorted set of its token hashes scored by each
 /// record's min(ExpiresAt, FamilyExpiresAt). It outlives its records (TTL raised to the longest).</item>
 /// <item><c>{prefix}rt:p:{tokenHash}</c>: the pointer, a string holding the family id. A client presents a
@@ -58,12 +59,13 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // Shared tail of the create and rotate scripts: write the record KEYS[n] from ARGV starting at o,
     // set its TTL and add it to the family index KEYS[n+1].
-    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked, at.
+    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked, at, jkt ('' for none).
     private const string InsertFunction = """
         local function insert(rec, idx, o)
           redis.call('HSET', rec, 'u', ARGV[o+3], 'f', ARGV[o+4], 'g', ARGV[o+5], 'ia', ARGV[o+6], 'ea', ARGV[o+7], 'fa', ARGV[o+8], 'at', ARGV[o+12])
           if ARGV[o+9] == '1' then redis.call('HSET', rec, 's', ARGV[o+10]) end
           if ARGV[o+11] == '1' then redis.call('HSET', rec, 'r', '1') end
+          if ARGV[o+13] ~= '' then redis.call('HSET', rec, 'k', ARGV[o+13]) end
           redis.call('PEXPIRE', rec, ARGV[o+1])
           redis.call('ZADD', idx, ARGV[o+2], ARGV[o])
           if redis.call('PTTL', idx) < tonumber(ARGV[o+1]) then redis.call('PEXPIRE', idx, ARGV[o+1]) end
@@ -280,7 +282,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // ---- helpers ----
 
-    private const int RecordArgCount = 13;
+    private const int RecordArgCount = 14;
 
     private async Task<bool> ClaimPointerAsync(string tokenHash, string familyId, long ttl, CancellationToken ct)
     {
@@ -304,13 +306,13 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
     [
         r.TokenHash, ttl, UnixMs(Min(r.ExpiresAt, r.FamilyExpiresAt)), r.UserId, r.FamilyId, r.Generation.ToString(CultureInfo.InvariantCulture),
         UnixMs(r.IssuedAt), UnixMs(r.ExpiresAt), UnixMs(r.FamilyExpiresAt), r.Scope is null ? "0" : "1", r.Scope ?? "", r.Revoked ? "1" : "0",
-        UnixMs(r.AuthTime),
+        UnixMs(r.AuthTime), r.DpopJkt ?? "",
     ];
 
     private static RefreshRecord? Read(string tokenHash, HashEntry[] fields)
     {
         if (fields.Length == 0) return null;
-        string? user = null, family = null, scope = null;
+        string? user = null, family = null, scope = null, jkt = null;
         long ia = 0, ea = 0, fa = 0;
         long? ra = null, at = null;
         var generation = 0;
@@ -328,6 +330,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
                 case "fa": fa = (long)f.Value; break;
                 case "ra": ra = (long)f.Value; break;
                 case "at": at = (long)f.Value; break;
+                case "k": jkt = f.Value; break;
                 case "r": revoked = f.Value == "1"; break;
             }
         }
@@ -339,6 +342,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
             IssuedAt = DateTimeOffset.FromUnixTimeMilliseconds(ia), ExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(ea),
             FamilyExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(fa),
             RotatedAt = ra is { } r ? DateTimeOffset.FromUnixTimeMilliseconds(r) : null,
+            DpopJkt = jkt,
         };
         // No at: a record written before the field existed; AuthTime then reads as IssuedAt.
         return at is { } a ? record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(a) } : record;

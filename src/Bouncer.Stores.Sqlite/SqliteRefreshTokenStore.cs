@@ -51,8 +51,8 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         _db = db;
         _ownsDatabase = ownsDatabase;
         _table = tableName;
-        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time";
-        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10)""";
+        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time, dpop_jkt";
+        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11)""";
         _get = $"""SELECT {columns} FROM "{_table}" WHERE token_hash = $p0""";
         // The conditions make the update itself the check: only a current, unrevoked token changes, so the
         // number of changed rows says whether this caller won.
@@ -76,12 +76,13 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
                     rotated_at INTEGER,
                     scope TEXT,
                     revoked INTEGER NOT NULL DEFAULT 0,
-                    auth_time INTEGER
+                    auth_time INTEGER,
+                    dpop_jkt TEXT
                 ) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS "{_table}_family_id" ON "{_table}" (family_id);
                 CREATE INDEX IF NOT EXISTS "{_table}_user_id" ON "{_table}" (user_id);
                 CREATE INDEX IF NOT EXISTS "{_table}_expires_at" ON "{_table}" (expires_at);
-                """, AddAuthTimeColumn);
+                """, AddMissingColumns);
         }
         catch when (ownsDatabase)
         {
@@ -90,15 +91,21 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         }
     }
 
-    // A table created before auth_time was kept lacks the column: added, NULL in the old rows, which then read
-    // AuthTime as their IssuedAt (RefreshRecord.AuthTime: the family's start is unknown).
-    private void AddAuthTimeColumn(SqliteConnection connection, SqliteTransaction tx)
+    // A table created by an older version lacks later columns: each is added, NULL in the old rows. auth_time NULL
+    // reads as IssuedAt (RefreshRecord.AuthTime: the family's start is unknown); dpop_jkt NULL is an unbound family.
+    private void AddMissingColumns(SqliteConnection connection, SqliteTransaction tx)
+    {
+        AddColumn(connection, tx, "auth_time", "INTEGER");
+        AddColumn(connection, tx, "dpop_jkt", "TEXT");
+    }
+
+    private void AddColumn(SqliteConnection connection, SqliteTransaction tx, string column, string type)
     {
         using var cmd = connection.CreateCommand();
         cmd.Transaction = tx;
-        cmd.CommandText = $"""SELECT COUNT(*) FROM pragma_table_info('{_table}') WHERE name = 'auth_time'""";
+        cmd.CommandText = $"""SELECT COUNT(*) FROM pragma_table_info('{_table}') WHERE name = '{column}'""";
         if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0) return;
-        cmd.CommandText = $"""ALTER TABLE "{_table}" ADD COLUMN auth_time INTEGER""";
+        cmd.CommandText = $"""ALTER TABLE "{_table}" ADD COLUMN {column} {type}""";
         cmd.ExecuteNonQuery();
     }
 
@@ -190,7 +197,7 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
             c.Command(_insert, tx,
                 r.TokenHash, r.FamilyId, r.UserId, r.Generation,
                 r.IssuedAt.ToUnixTimeMilliseconds(), r.ExpiresAt.ToUnixTimeMilliseconds(), r.FamilyExpiresAt.ToUnixTimeMilliseconds(),
-                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0, r.AuthTime.ToUnixTimeMilliseconds()).ExecuteNonQuery();
+                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0, r.AuthTime.ToUnixTimeMilliseconds(), r.DpopJkt).ExecuteNonQuery();
             return true;
         }
         catch (SqliteException ex) when (ex.SqliteExtendedErrorCode is PrimaryKeyViolation or UniqueViolation)
@@ -203,7 +210,9 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
     {
         var record = ReadColumns(r);
         // NULL: a row written before the column existed; AuthTime then reads as IssuedAt.
-        return r.IsDBNull(10) ? record : record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)) };
+        if (!r.IsDBNull(10)) record = record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)) };
+        // NULL: an unbound family, or a row written before the column existed.
+        return r.IsDBNull(11) ? record : record with { DpopJkt = r.GetString(11) };
     }
 
     private static RefreshRecord ReadColumns(SqliteDataReader r) => new()

@@ -9,28 +9,38 @@ using Microsoft.Net.Http.Headers;
 namespace Bouncer.Verifier;
 
 /// <summary>
-/// Authenticates <c>Authorization: Bearer</c> tokens with the <see cref="DownstreamVerifier"/>. A refused token
+/// Authenticates <c>Authorization: Bearer</c> tokens, and <c>Authorization: DPoP</c> key-bound tokens with their
+/// <c>DPoP</c> proof (RFC 9449 7), with the <see cref="DownstreamVerifier"/>; a bound token presented as Bearer is refused. A refused token
 /// fails authentication with its reason code; the challenge is a 401 problem+json carrying <c>reason</c> and an
 /// RFC 6750 3 <c>WWW-Authenticate</c>, as the Bouncer server's own bearer handler answers.
 /// </summary>
 public sealed class BouncerVerifierHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, DownstreamVerifier verifier)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, DownstreamVerifier verifier,
+    IOptions<BouncerVerifierOptions> settings)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    /// <summary>Validates the bearer token with the <see cref="DownstreamVerifier"/>; no bearer header means no result.</summary>
+    private const string DpopSchemeItem = "bouncer.verifier.dpop";
+
+    /// <summary>Validates the bearer or DPoP token with the <see cref="DownstreamVerifier"/>; no such header means no result.</summary>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
-        if (string.IsNullOrEmpty(header) || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return AuthenticateResult.NoResult();
-        var result = await verifier.VerifyAsync(header[7..].Trim(), Context.RequestAborted).ConfigureAwait(false);
-        if (!result.IsValid)
-        {
-            Context.Items[BouncerVerifierDefaults.FailureReasonItem] = result.Failure;
-            Logger.TokenRefused(result.Failure!);
-            return AuthenticateResult.Fail(result.Failure!);
-        }
+        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
+        // RFC 6750 2.1, RFC 9449 7.1: the scheme is case-insensitive, one space, then the token.
+        bool dpopScheme;
+        string token;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (false, header[7..].Trim());
+        else if (header.StartsWith("DPoP ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (true, header[5..].Trim());
+        else return AuthenticateResult.NoResult();
+        if (dpopScheme) Context.Items[DpopSchemeItem] = true;
+        var result = await verifier.VerifyAsync(token, Context.RequestAborted).ConfigureAwait(false);
+        if (!result.IsValid) return Refuse(result.Failure!);
         var claims = result.Claims;
+        // RFC 9449 7: the same presentation rules as the server's, from the same core validator.
+        var origin = settings.Value.PublicOrigin is { Length: > 0 } configured ? configured : Request.Scheme + "://" + Request.Host.Value;
+        var presented = verifier.Dpop.CheckPresentation(dpopScheme, Request.Headers["DPoP"], Request.Method,
+            origin + Request.PathBase.Value + Request.Path.Value, token, claims.ConfirmationKeyThumbprint, verifier.DpopRequiredFor(result.Issuer!));
+        if (!presented.IsValid) return Refuse(presented.Failure!);
         var identity = new ClaimsIdentity(Scheme.Name, BouncerVerifierClaims.Subject, BouncerVerifierClaims.Role);
         identity.AddClaim(new Claim(BouncerVerifierClaims.Subject, claims.Subject!));
         identity.AddClaim(new Claim(BouncerVerifierClaims.Issuer, result.Issuer!));
@@ -41,15 +51,39 @@ public sealed class BouncerVerifierHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
-    /// <summary>Answers 401 with an RFC 6750 <c>WWW-Authenticate</c> header.</summary>
+    private AuthenticateResult Refuse(string reason)
+    {
+        Context.Items[BouncerVerifierDefaults.FailureReasonItem] = reason;
+        Logger.TokenRefused(reason);
+        return AuthenticateResult.Fail(reason);
+    }
+
+    /// <summary>Answers 401 with an RFC 6750 (or, for DPoP, RFC 9449 7.1) <c>WWW-Authenticate</c> header.</summary>
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var reason = Context.Items[BouncerVerifierDefaults.FailureReasonItem] as string;
-        if (reason == FailureCodes.RevocationStateStale)
+        if (reason is FailureCodes.RevocationStateStale or FailureCodes.DpopReplayCacheFull)
         {
             // The token is not at fault: this service cannot vouch for it right now (RFC 9110 15.6.4).
             Response.Headers.RetryAfter = "1";
-            return WriteProblemAsync(503, reason, "The revocation state is out of date; retry shortly.");
+            return WriteProblemAsync(503, reason, "This service cannot check the credential right now; retry shortly.");
+        }
+        bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
+        bool dpopFailure = reason is not null && (reason.StartsWith("dpop_", StringComparison.Ordinal) || reason == FailureCodes.UseDpopNonce);
+        if (dpopScheme || dpopFailure || settings.Value.Dpop.Mode == Bouncer.Dpop.DpopMode.Required)
+        {
+            var algs = verifier.Dpop.AlgorithmsChallenge;
+            string dpop = reason is null ? $"DPoP algs=\"{algs}\""
+                : $"DPoP error=\"{Bouncer.Dpop.DpopProofResult.ErrorFor(reason)}\", error_description=\"{reason}\", algs=\"{algs}\"";
+            // RFC 9449 9: the nonce to use comes with the challenge that asks for it.
+            if (reason == FailureCodes.UseDpopNonce && verifier.Dpop.CurrentNonce() is { } nonce) Response.Headers["DPoP-Nonce"] = nonce;
+            // RFC 9449 7.1: a DPoP challenge; beside the Bearer one when the token came as Bearer.
+            Response.Headers[HeaderNames.WWWAuthenticate] = dpopScheme ? dpop : new Microsoft.Extensions.Primitives.StringValues([
+                reason is null ? "Bearer realm=\"bouncer\"" : $"Bearer realm=\"bouncer\", error=\"invalid_token\", error_description=\"{reason}\"",
+                $"DPoP algs=\"{algs}\""]);
+            return WriteProblemAsync(401, reason ?? FailureCodes.CredentialMissing, reason is null
+                ? "This resource needs a DPoP-bound token."
+                : "The credential was refused: " + reason + ".");
         }
         // RFC 6750 3.1: invalid_token when a token was presented and refused; a bare challenge when none was.
         Response.Headers[HeaderNames.WWWAuthenticate] = reason is null

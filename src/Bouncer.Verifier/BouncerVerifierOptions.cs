@@ -74,6 +74,20 @@ public sealed class BouncerVerifierOptions
     /// <summary>How long start-up waits for the authority (discovery, JWKS, first revocation replay) before the host fails. Default 30 s.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// DPoP (RFC 9449) at this service: Off, Optional (default: bound tokens need their proof, unbound ones pass) or
+    /// Required (every token must be bound), and <see cref="Bouncer.Dpop.DpopOptions.RequiredAudiences"/> (this service's
+    /// <see cref="Audience"/>, or an outside issuer's, listed there needs bound tokens). A bound token presented as
+    /// Bearer is refused in every mode.
+    /// </summary>
+    public Bouncer.Dpop.DpopOptions Dpop { get; set; } = new();
+
+    /// <summary>
+    /// The scheme://host[:port] clients reach this service at, which DPoP proofs' <c>htu</c> must name. Set it behind a
+    /// proxy, and whenever the service is reachable under more than one name. Null: the request's scheme and Host.
+    /// </summary>
+    public string? PublicOrigin { get; set; }
+
     /// <summary>Outside issuers trusted besides the authority.</summary>
     public IReadOnlyList<TrustedIssuer> Issuers => _issuers;
 
@@ -101,6 +115,11 @@ public sealed class BouncerVerifierOptions
         if (RevocationLongPollWait < TimeSpan.Zero || RevocationLongPollWait > TimeSpan.FromSeconds(60))
             throw new InvalidOperationException("BouncerVerifier:RevocationLongPollWait must be between 0 and 60 s.");
         if (BackchannelTimeout <= TimeSpan.Zero) throw new InvalidOperationException("BouncerVerifier:BackchannelTimeout must be positive.");
+        try { Dpop.Validate(); }
+        catch (ArgumentException e) { throw new InvalidOperationException($"BouncerVerifier:Dpop:{e.ParamName}: {e.Message.Split(" (Parameter")[0]}", e); }
+        if (!string.IsNullOrEmpty(PublicOrigin) && (!Uri.TryCreate(PublicOrigin, UriKind.Absolute, out var origin) || origin.Scheme is not ("http" or "https")
+            || origin.PathAndQuery != "/" || PublicOrigin.EndsWith('/')))
+            throw new InvalidOperationException("BouncerVerifier:PublicOrigin must be scheme://host[:port], without a path.");
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var issuer in _issuers)
         {

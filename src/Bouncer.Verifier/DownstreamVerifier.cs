@@ -63,6 +63,8 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
         _logger = _loggers.CreateLogger<DownstreamVerifier>();
         // Each call sets its own deadline (the long-poll wait varies); redirects are not followed, so a key URL is
         // exactly the configured one.
+        // One DPoP validator for the service: its jti cache is shared by every request verified here (RFC 9449 11.1).
+        Dpop = new Bouncer.Dpop.DpopProofValidator(_options.Dpop, _time);
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -76,6 +78,17 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
     public string? AuthorityIssuer { get; private set; }
 
     internal IssuerKeys? KeysOf(string issuer) => _issuers.GetValueOrDefault(issuer);
+
+    /// <summary>The DPoP proof validator of this service (RFC 9449), used by <see cref="BouncerVerifierHandler"/>.</summary>
+    public Bouncer.Dpop.DpopProofValidator Dpop { get; }
+
+    /// <summary>True when tokens of <paramref name="issuer"/> must be DPoP-bound here (the mode, or its audience listed as required).</summary>
+    public bool DpopRequiredFor(string issuer)
+    {
+        ArgumentNullException.ThrowIfNull(issuer);
+        var audience = issuer == AuthorityIssuer ? _options.Audience : _options.Issuers.FirstOrDefault(i => i.Issuer == issuer)?.Audience;
+        return _options.Dpop.BindingRequiredFor(audience);
+    }
 
     /// <inheritdoc/>
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -201,6 +201,38 @@ public abstract class RefreshStoreContract
     }
 
     [Fact]
+    public async Task DpopJkt_BindsTheFamily_RefreshNeedsTheSameKey()
+    {
+        var store = CreateStore();
+        var service = CreateService(store);
+        const string jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        var login = await service.IssueAsync("alice", null, default, null, jkt);
+        Assert.Equal(jkt, (await service.FindAsync(login.RefreshToken, default))!.DpopJkt);
+        Assert.Equal(jkt, login.Access!.DpopJkt);
+
+        // RFC 9449 5: no proof, or a proof by another key, is refused and spends nothing.
+        Assert.Equal(RefreshOutcome.DpopKeyMismatch, (await service.RefreshAsync(login.RefreshToken, default)).Outcome);
+        Assert.Equal(RefreshOutcome.DpopKeyMismatch, (await service.RefreshAsync(login.RefreshToken, "another-key-thumbprint", default)).Outcome);
+        Assert.Null((await store.GetAsync((await service.FindAsync(login.RefreshToken, default))!.TokenHash, default))!.RotatedAt);
+
+        var next = await service.RefreshAsync(login.RefreshToken, jkt, default);
+        Assert.Equal(RefreshOutcome.Issued, next.Outcome);
+        Assert.Equal(jkt, next.Access!.DpopJkt);
+        Assert.Equal(jkt, (await service.FindAsync(next.RefreshToken, default))!.DpopJkt);
+        // A copy replayed inside the grace window without the key is refused too.
+        Assert.Equal(RefreshOutcome.DpopKeyMismatch, (await service.RefreshAsync(login.RefreshToken, default)).Outcome);
+        Assert.Equal(RefreshOutcome.Replayed, (await service.RefreshAsync(login.RefreshToken, jkt, default)).Outcome);
+
+        // An unbound family stays unbound, through the store directly too.
+        var plain = await service.IssueAsync("bob", null, default);
+        Assert.Null((await service.FindAsync(plain.RefreshToken, default))!.DpopJkt);
+        var successor = (await service.FindAsync(next.RefreshToken, default))!;
+        var direct = successor with { TokenHash = "direct-successor", Generation = 9, DpopJkt = "direct-jkt" };
+        Assert.True(await store.RotateAsync(successor.TokenHash, Clock.GetUtcNow(), direct, default));
+        Assert.Equal("direct-jkt", (await store.GetAsync("direct-successor", default))!.DpopJkt);
+    }
+
+    [Fact]
     public async Task AuthTime_DefaultsToLoginTime()
     {
         var service = CreateService();

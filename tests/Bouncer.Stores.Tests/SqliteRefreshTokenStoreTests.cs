@@ -135,6 +135,30 @@ public sealed class SqliteRefreshTokenStoreTests : RefreshStoreContract, IDispos
         Assert.Equal(proved, (await reopened.GetAsync("new", default))!.AuthTime);
     }
 
+    [Fact]
+    public async Task Open_TableWithoutDpopJkt_AddsTheColumn_OldRowsAreUnbound()
+    {
+        var path = _temp.NewPath();
+        // The table as versions before DPoP created it (auth_time already there), with one row.
+        SqliteTempFolder.Scalar(path, """
+            CREATE TABLE bouncer_refresh_tokens (token_hash TEXT NOT NULL PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                generation INTEGER NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, family_expires_at INTEGER NOT NULL,
+                rotated_at INTEGER, scope TEXT, revoked INTEGER NOT NULL DEFAULT 0, auth_time INTEGER) WITHOUT ROWID
+            """);
+        var issued = Clock.GetUtcNow();
+        SqliteTempFolder.Scalar(path, $"INSERT INTO bouncer_refresh_tokens VALUES ('old', 'f', 'alice', 2, {issued.ToUnixTimeMilliseconds()}, "
+            + $"{issued.AddDays(1).ToUnixTimeMilliseconds()}, {issued.AddDays(2).ToUnixTimeMilliseconds()}, NULL, NULL, 0, {issued.ToUnixTimeMilliseconds()})");
+
+        var store = Open(path);
+        var reopened = Open(path);
+
+        Assert.Equal(1L, SqliteTempFolder.Scalar(path, "SELECT count(*) FROM pragma_table_info('bouncer_refresh_tokens') WHERE name = 'dpop_jkt'"));
+        var old = await reopened.GetAsync("old", default);
+        Assert.Equal((2, (string?)null), (old!.Generation, old.DpopJkt));
+        Assert.True(await store.RotateAsync("old", issued, old with { TokenHash = "new", Generation = 3, DpopJkt = "bound-key" }, default));
+        Assert.Equal("bound-key", (await reopened.GetAsync("new", default))!.DpopJkt);
+    }
+
     private SqliteRefreshTokenStore Open(string path) => _temp.Own(new SqliteRefreshTokenStore(path));
 
     private RefreshRecord Record(string hash, string family) => new()

@@ -47,6 +47,9 @@ public sealed record AccessGrant(string Subject, string Sid, string Jti, DateTim
     /// same for every token of the family however often it is refreshed. Null only for a grant built without it.
     /// </summary>
     public DateTimeOffset? AuthTime { get; init; }
+
+    /// <summary>The <c>cnf.jkt</c> for the access token: the family's DPoP key (<see cref="RefreshRecord.DpopJkt"/>), or null.</summary>
+    public string? DpopJkt { get; init; }
 }
 
 /// <summary>Why a refresh failed, or that it succeeded.</summary>
@@ -72,6 +75,12 @@ public enum RefreshOutcome
 
     /// <summary>The account is suspended: the family is now revoked (<c>user_suspended</c>).</summary>
     UserSuspended,
+
+    /// <summary>
+    /// The family is DPoP-bound and the request carried no proof by its key (<c>dpop_key_mismatch</c>, RFC 9449 5).
+    /// The family is left alone: without the key the token is useless, and ending it would let anyone who saw it do so.
+    /// </summary>
+    DpopKeyMismatch,
 }
 
 /// <summary>The answer of <see cref="RefreshTokenService"/>: a pair when <see cref="Succeeded"/>.</summary>
@@ -88,6 +97,7 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
         RefreshOutcome.Revoked => FailureCodes.RefreshTokenRevoked,
         RefreshOutcome.ReuseDetected => FailureCodes.RefreshTokenReused,
         RefreshOutcome.UserSuspended => FailureCodes.UserSuspended,
+        RefreshOutcome.DpopKeyMismatch => FailureCodes.DpopKeyMismatch,
         _ => null,
     };
 
@@ -96,5 +106,6 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
     internal static readonly RefreshResult RevokedResult = new(RefreshOutcome.Revoked, null, null, null);
     internal static readonly RefreshResult ReusedResult = new(RefreshOutcome.ReuseDetected, null, null, null);
     internal static readonly RefreshResult SuspendedResult = new(RefreshOutcome.UserSuspended, null, null, null);
+    internal static readonly RefreshResult DpopKeyMismatchResult = new(RefreshOutcome.DpopKeyMismatch, null, null, null);
 }
 

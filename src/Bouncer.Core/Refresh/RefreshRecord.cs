@@ -50,11 +50,19 @@ public sealed record RefreshRecord
     /// <summary>True once the family was revoked (logout, theft, admin).</summary>
     public bool Revoked { get; init; }
 
+    /// <summary>
+    /// The RFC 7638 thumbprint of the DPoP key the family is bound to (RFC 9449 5): set at login when the client sent a
+    /// proof, copied to every successor; a refresh then needs a proof by that key. Null: an unbound family (and every
+    /// record a store wrote before it kept this field).
+    /// </summary>
+    public string? DpopJkt { get; init; }
+
     /// <summary>Equal when every property is: an unset <see cref="AuthTime"/> equals one set to <see cref="IssuedAt"/>.</summary>
     public bool Equals(RefreshRecord? other) =>
         other is not null && TokenHash == other.TokenHash && FamilyId == other.FamilyId && UserId == other.UserId
         && Generation == other.Generation && IssuedAt == other.IssuedAt && AuthTime == other.AuthTime && ExpiresAt == other.ExpiresAt
-        && FamilyExpiresAt == other.FamilyExpiresAt && RotatedAt == other.RotatedAt && Scope == other.Scope && Revoked == other.Revoked;
+        && FamilyExpiresAt == other.FamilyExpiresAt && RotatedAt == other.RotatedAt && Scope == other.Scope && Revoked == other.Revoked
+        && DpopJkt == other.DpopJkt;
 
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(TokenHash, FamilyId, Generation, IssuedAt, AuthTime, ExpiresAt, RotatedAt, Revoked);

@@ -93,7 +93,17 @@ public sealed class RefreshTokenService
     /// <param name="ct">Cancels the store write.</param>
     /// <param name="authTime">When the user proved the password (<see cref="RefreshRecord.AuthTime"/>, the
     /// <c>auth_time</c> of every access token of the family); null: now. Whole milliseconds are kept.</param>
-    public async ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct, DateTimeOffset? authTime = null)
+    public ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct, DateTimeOffset? authTime = null) =>
+        IssueAsync(userId, scope, ct, authTime, null);
+
+    /// <summary>Starts a family at login, bound to the DPoP key <paramref name="dpopJkt"/> when it is set (RFC 9449 5).</summary>
+    /// <param name="userId">The user who logged in.</param>
+    /// <param name="scope">Roles or scope for the family's access tokens (space-separated), or null.</param>
+    /// <param name="ct">Cancels the store write.</param>
+    /// <param name="authTime">When the user proved the password; null: now.</param>
+    /// <param name="dpopJkt">The thumbprint of the DPoP key the login's proof was signed by: the family is bound to it
+    /// (<see cref="RefreshRecord.DpopJkt"/>). Null: unbound.</param>
+    public async ValueTask<RefreshResult> IssueAsync(string userId, string? scope, CancellationToken ct, DateTimeOffset? authTime, string? dpopJkt)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         var now = IssueTime(userId);
@@ -111,6 +121,7 @@ public sealed class RefreshTokenService
             ExpiresAt = Min(now + _options.IdleLimit, familyExpires),
             FamilyExpiresAt = familyExpires,
             Scope = scope,
+            DpopJkt = dpopJkt,
         };
         await Store.CreateAsync(record, ct).ConfigureAwait(false);
         return new RefreshResult(RefreshOutcome.Issued, token, GrantFor(token, record), record.ExpiresAt);
@@ -119,13 +130,22 @@ public sealed class RefreshTokenService
     /// <summary>
     /// Exchanges a refresh token for a new pair. Never throws on bad input: the outcome says why.
     /// </summary>
-    public async ValueTask<RefreshResult> RefreshAsync(string? presented, CancellationToken ct)
+    public ValueTask<RefreshResult> RefreshAsync(string? presented, CancellationToken ct) => RefreshAsync(presented, null, ct);
+
+    /// <summary>
+    /// Exchanges a refresh token for a new pair, with the thumbprint of the key that signed the request's DPoP proof
+    /// (null: no valid proof). A bound family (<see cref="RefreshRecord.DpopJkt"/>) is refreshed only with a proof by
+    /// its key, also within the grace window, so a copied token is useless without the client's key.
+    /// </summary>
+    public async ValueTask<RefreshResult> RefreshAsync(string? presented, string? dpopJkt, CancellationToken ct)
     {
         if (!SessionId.TryGetKey(presented, out _)) return RefreshResult.InvalidResult;   // same 43-char canonical form
         var hash = Hash(presented!);
         var record = await Store.GetAsync(hash, ct).ConfigureAwait(false);
         if (record is null) return RefreshResult.InvalidResult;
         if (record.Revoked) return RefreshResult.RevokedResult;
+        // RFC 9449 5: a refresh token bound to a DPoP key needs a proof by that key.
+        if (record.DpopJkt is not null && !string.Equals(record.DpopJkt, dpopJkt, StringComparison.Ordinal)) return RefreshResult.DpopKeyMismatchResult;
         var now = Now();
         if (now >= record.FamilyExpiresAt) return RefreshResult.ExpiredResult;
         // Revoke-everyone: every refresh token alive at the cut-off was issued before it (whole seconds, as tokens).
@@ -162,6 +182,7 @@ public sealed class RefreshTokenService
                 ExpiresAt = Min(now + _options.IdleLimit, record.FamilyExpiresAt),
                 FamilyExpiresAt = record.FamilyExpiresAt,
                 Scope = scope,
+                DpopJkt = record.DpopJkt,
             };
             if (await Store.RotateAsync(hash, now, successor, ct).ConfigureAwait(false))
                 return new RefreshResult(RefreshOutcome.Issued, successorToken, GrantFor(successorToken, successor), successor.ExpiresAt);
@@ -230,6 +251,7 @@ public sealed class RefreshTokenService
         return new AccessGrant(record.UserId, record.FamilyId, jti, record.IssuedAt, record.IssuedAt + _options.AccessTokenLifetime, record.Scope)
         {
             AuthTime = record.AuthTime,
+            DpopJkt = record.DpopJkt,
         };
     }
 

@@ -57,6 +57,12 @@ public sealed class TokenRequest
     /// seconds; omitted when null. A resource server asks for a fresh login (step-up) when it is too old.
     /// </summary>
     public DateTimeOffset? AuthTime { get; init; }
+
+    /// <summary>
+    /// The RFC 7638 thumbprint of the client's DPoP key, written as <c>cnf.jkt</c> (RFC 9449 6.1): the token is then
+    /// usable only with a proof by that key. Null: an unbound bearer token.
+    /// </summary>
+    public string? ConfirmationKeyThumbprint { get; init; }
 }
 
 /// <summary>
@@ -153,6 +159,13 @@ public sealed class JwsIssuer
         }
         if (request.Scope is not null) writer.WriteString("scope"u8, request.Scope);
         if (request.AuthTime is { } authTime) writer.WriteNumber("auth_time"u8, authTime.ToUnixTimeSeconds());
+        if (request.ConfirmationKeyThumbprint is { } jkt)
+        {
+            // RFC 9449 6.1: the JWK SHA-256 thumbprint confirmation method.
+            writer.WriteStartObject("cnf"u8);
+            writer.WriteString("jkt"u8, jkt);
+            writer.WriteEndObject();
+        }
         writer.WriteEndObject();
         writer.Flush();
 

@@ -34,4 +34,10 @@ public readonly record struct AccessClaims(string? Subject, string? SessionId, s
 {
     /// <summary>The <c>auth_time</c> claim (OpenID Connect Core 1.0 2) in unix seconds: when the user last proved the password; null when absent.</summary>
     public long? AuthTimeUnixSeconds { get; init; }
+
+    /// <summary>
+    /// The <c>cnf.jkt</c> (RFC 9449 6.1): the thumbprint of the DPoP key the token is bound to; null for an unbound
+    /// token. Empty when <c>cnf</c> is present but not an object with a string <c>jkt</c>: bound to no key a proof can match.
+    /// </summary>
+    public string? ConfirmationKeyThumbprint { get; init; }
 }

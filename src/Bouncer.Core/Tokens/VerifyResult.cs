@@ -86,7 +86,7 @@ public readonly ref struct VerifyResult
     {
         RequireValid();
         using var payload = DecodePayload();
-        string? sub = null, jti = null, sid = null, scope = null;
+        string? sub = null, jti = null, sid = null, scope = null, jkt = null;
         List<string>? roles = null;
         var reader = new Utf8JsonReader(payload.Span);
         reader.Read();
@@ -99,6 +99,12 @@ public readonly ref struct VerifyResult
             else if (reader.ValueTextEquals("sid"u8)) target = ref sid;
             else if (reader.ValueTextEquals("scope"u8)) target = ref scope;
             else if (reader.ValueTextEquals("roles"u8)) isRoles = true;
+            else if (reader.ValueTextEquals("cnf"u8))
+            {
+                reader.Read();
+                jkt = ReadConfirmation(ref reader);
+                continue;
+            }
             else known = false;
             reader.Read();
             if (isRoles) ReadStrings(ref reader, roles = []);
@@ -108,7 +114,30 @@ public readonly ref struct VerifyResult
         return new AccessClaims(sub, sid, jti, scope, roles ?? (IReadOnlyList<string>)[], _iat)
         {
             AuthTimeUnixSeconds = _authTime < 0 ? null : _authTime,
+            ConfirmationKeyThumbprint = jkt,
         };
+    }
+
+    // RFC 9449 6.1: cnf is an object whose jkt is a string. Any other shape still marks the token as bound, to a
+    // thumbprint no key has (""), so it is refused both as a bearer token and with any proof.
+    private static string ReadConfirmation(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return "";
+        }
+        string? jkt = null;
+        bool malformed = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isJkt = reader.ValueTextEquals("jkt"u8);
+            reader.Read();
+            if (isJkt && reader.TokenType == JsonTokenType.String && jkt is null) jkt = reader.GetString();
+            else if (isJkt) malformed = true;
+            reader.Skip();
+        }
+        return malformed || jkt is null ? "" : jkt;
     }
 
     /// <summary>Copies every modelled claim into a <see cref="JwtClaims"/> that may outlive the token.</summary>
