@@ -119,7 +119,31 @@ public sealed class RefreshTokenService
     /// <summary>
     /// Exchanges a refresh token for a new pair. Never throws on bad input: the outcome says why.
     /// </summary>
-    public async ValueTask<RefreshResult> RefreshAsync(string? presented, CancellationToken ct)
+    public ValueTask<RefreshResult> RefreshAsync(string? presented, CancellationToken ct) =>
+        BouncerActivities.IsTraced ? RefreshTracedAsync(presented, ct) : RefreshCoreAsync(presented, ct);
+
+    // The span names the outcome and its failure code, never the token or the family.
+    private async ValueTask<RefreshResult> RefreshTracedAsync(string? presented, CancellationToken ct)
+    {
+        using var activity = BouncerActivities.Start(BouncerActivities.Refresh);
+        try
+        {
+            var result = await RefreshCoreAsync(presented, ct).ConfigureAwait(false);
+            BouncerActivities.SetOutcome(activity, result.Outcome switch
+            {
+                RefreshOutcome.Issued => "issued",
+                RefreshOutcome.Replayed => "replayed",
+                _ => "refused",
+            }, result.ReasonCode);
+            return result;
+        }
+        catch (Exception ex) when (BouncerActivities.Failed(activity, ex))
+        {
+            throw;
+        }
+    }
+
+    private async ValueTask<RefreshResult> RefreshCoreAsync(string? presented, CancellationToken ct)
     {
         if (!SessionId.TryGetKey(presented, out _)) return RefreshResult.InvalidResult;   // same 43-char canonical form
         var hash = Hash(presented!);
