@@ -54,11 +54,12 @@ builder.Services.AddBouncer(o =>
 }).UseStore(storeKind, connection, section["StorePrefix"]);
 if (demo) builder.Services.AddBouncerDemo();
 // The Bouncer meter through OpenTelemetry's Prometheus exporter at /metrics (measured against the hand-written exporter
-// it replaced: bench/results/metrics.md); with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics also go over OTLP.
+// it replaced: bench/results/metrics.md); with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics also go over OTLP,
+// Bouncer's spans as children of the sampled request span.
 var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(m => m.AddMeter(Bouncer.Diagnostics.BouncerMetrics.MeterName).AddPrometheusExporter());
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-    telemetry.WithTracing(t => t.AddSource(Bouncer.Diagnostics.BouncerActivities.SourceName)).UseOtlpExporter();
+    telemetry.WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource(Bouncer.Diagnostics.BouncerActivities.SourceName)).UseOtlpExporter();
 // Behind a reverse proxy every request comes from the proxy's address, and the per-address login limits would
 // throttle all users together: Bouncer:TrustedProxies (comma-separated addresses, or * for any) takes the client
 // from X-Forwarded-For, one hop, from those proxies only.
