@@ -40,6 +40,7 @@ public static class BouncerAdminEndpoints
     /// <summary>Maps the admin API.</summary>
     public static IEndpointRouteBuilder MapBouncerAdmin(this IEndpointRouteBuilder app)
     {
+        if (!BouncerEndpointServices.Ready(app)) return app;
         var sp = app.ServiceProvider;
         var options = sp.GetRequiredService<IOptions<BouncerOptions>>().Value;
         var access = sp.GetRequiredService<AccessManager>();

@@ -40,6 +40,7 @@ public static class BouncerAuthEndpoints
     /// <summary>Maps the login, refresh and logout endpoints under <c>/auth</c>.</summary>
     public static IEndpointRouteBuilder MapBouncerAuth(this IEndpointRouteBuilder app)
     {
+        if (!BouncerEndpointServices.Ready(app)) return app;
         var sp = app.ServiceProvider;
         var options = sp.GetRequiredService<IOptions<BouncerOptions>>().Value;
         var users = sp.GetRequiredService<UserService>();

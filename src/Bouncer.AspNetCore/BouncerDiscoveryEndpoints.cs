@@ -13,16 +13,18 @@ public static class BouncerDiscoveryEndpoints
     /// <summary>Maps the JWKS and the discovery document.</summary>
     public static IEndpointRouteBuilder MapBouncerDiscovery(this IEndpointRouteBuilder app)
     {
-        var options = app.ServiceProvider.GetRequiredService<IOptions<BouncerOptions>>().Value;
+        if (!BouncerEndpointServices.Ready(app)) return app;
+        var optionsAccessor = app.ServiceProvider.GetRequiredService<IOptions<BouncerOptions>>();
         var tokens = new Lazy<BouncerTokens>(app.ServiceProvider.GetRequiredService<BouncerTokens>);
         app.MapGet("/.well-known/jwks.json", () =>
-            options.SigningAlgorithm == JwsAlgorithm.HS256
+            optionsAccessor.Value.SigningAlgorithm == JwsAlgorithm.HS256
                 ? Results.Content("{\"keys\":[]}", "application/jwk-set+json")
                 : Results.Content(tokens.Value.Keys.GetPublicJwks(), "application/jwk-set+json"));
 
         var server = app.ServiceProvider.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>();
         app.MapGet("/.well-known/openid-configuration", () =>
         {
+            var options = optionsAccessor.Value;
             var origin = PublicOrigin(options, tokens.Value.Issuer, server);
             // Only what Bouncer implements: no token_endpoint (POST /auth/login is not an OAuth token endpoint, and an
             // OIDC client would call it wrongly).
@@ -34,6 +36,9 @@ public static class BouncerDiscoveryEndpoints
                 ["response_types_supported"] = new[] { "token" },
                 ["subject_types_supported"] = new[] { "public" },
                 ["revocation_feed_endpoint"] = origin + "/auth/revocations",
+                // Extra metadata (RFC 8414 2 allows it): the aud of this deployment's access tokens, which a verifier
+                // must expect (Bouncer:Audience, default bouncer).
+                ["audience"] = options.Audience,
             });
         });
         return app;

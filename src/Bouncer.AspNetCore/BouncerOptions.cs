@@ -71,6 +71,9 @@ public sealed class BouncerOptions : BouncerEngineOptions
     public BouncerEvents Events { get; set; } = new();
 
     /// <inheritdoc/>
+    protected override string ModeName => Mode.ToString().ToLowerInvariant();
+
+    /// <inheritdoc/>
     public override void Validate()
     {
         base.Validate();

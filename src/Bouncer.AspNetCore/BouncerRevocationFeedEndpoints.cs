@@ -20,6 +20,7 @@ public static class BouncerRevocationFeedEndpoints
     /// <summary>Maps the revocation feed.</summary>
     public static IEndpointRouteBuilder MapBouncerRevocationFeed(this IEndpointRouteBuilder app)
     {
+        if (!BouncerEndpointServices.Ready(app)) return app;
         var sp = app.ServiceProvider;
         var options = sp.GetRequiredService<IOptions<BouncerOptions>>().Value;
         var channel = sp.GetRequiredService<BouncerStores>().Revocations;

@@ -20,7 +20,8 @@ public static class BouncerServiceCollectionExtensions
     /// <summary>
     /// Adds Bouncer: the engine (<see cref="BouncerCoreServiceCollectionExtensions.AddBouncerEngine{TOptions}"/>),
     /// authentication with a default scheme that picks the session or bearer handler by what the request carries,
-    /// and the admin policy. Choose the backend on the returned builder (<c>UseSqlite</c>, <c>UseRedis</c>,
+    /// the admin policy, and a health check per dependency (<see cref="BouncerHealthChecks"/>: the store and the
+    /// revocation state; map them with <c>app.MapBouncerHealthChecks("/healthz")</c>). Choose the backend on the returned builder (<c>UseSqlite</c>, <c>UseRedis</c>,
     /// <c>UsePostgres</c>, <c>UseMemory</c>); none is a start-up error.
     /// </summary>
     public static BouncerBuilder AddBouncer(this IServiceCollection services, Action<BouncerOptions>? configure = null)
@@ -33,6 +34,7 @@ public static class BouncerServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BouncerDefaults.BearerScheme, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(BouncerDefaults.AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole("admin"));
+        BouncerHealthChecks.Register(services);
         return builder;
     }
 

@@ -13,11 +13,12 @@ public static class BouncerSessionEndpoints
     /// <summary>Maps the caller's session list and per-device logout.</summary>
     public static IEndpointRouteBuilder MapBouncerSessions(this IEndpointRouteBuilder app)
     {
-        var sessions = app.ServiceProvider.GetRequiredService<SessionManager>();
+        if (!BouncerEndpointServices.Ready(app)) return app;
+        var sessionManager = new Lazy<SessionManager>(app.ServiceProvider.GetRequiredService<SessionManager>);
         app.MapGet("/auth/sessions", async (ClaimsPrincipal user, CancellationToken ct) =>
         {
             var current = user.FindFirstValue(BouncerClaims.SessionId);
-            var list = await sessions.ListUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, ct);
+            var list = await sessionManager.Value.ListUserAsync(user.FindFirstValue(BouncerClaims.Subject)!, ct);
             return Results.Json(list.Select(s => new
             {
                 id = s.Handle,
@@ -31,7 +32,7 @@ public static class BouncerSessionEndpoints
 
         app.MapDelete("/auth/sessions/{id}", async (string id, ClaimsPrincipal user, CancellationToken ct) =>
         {
-            var deleted = await sessions.EndSessionAsync(user.FindFirstValue(BouncerClaims.Subject)!, id, "logout", ct);
+            var deleted = await sessionManager.Value.EndSessionAsync(user.FindFirstValue(BouncerClaims.Subject)!, id, "logout", ct);
             if (!deleted) return BouncerProblems.Result(404, FailureCodes.SessionNotFound, "No such session of yours.");
             return Results.NoContent();
         }).RequireAuthorization();

@@ -46,6 +46,7 @@ public static class BouncerCoreServiceCollectionExtensions
             services.TryAddSingleton<IOptions<BouncerEngineOptions>>(sp => Options.Options.Create<BouncerEngineOptions>(sp.GetRequiredService<IOptions<TOptions>>().Value));
 
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<BouncerStartupFault>();
         services.TryAddSingleton(sp => new BouncerMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new BouncerAudit(sp.GetService<ILoggerFactory>(), sp.GetRequiredService<BouncerMetrics>(), sp.GetRequiredService<TimeProvider>(), Stores(sp).Audit));
         services.TryAddSingleton<BouncerStores>(_ => throw new InvalidOperationException(

@@ -77,6 +77,12 @@ public class BouncerEngineOptions
     /// <summary>Serve session reads from a near cache invalidated by the revocation push. Null: off.</summary>
     public NearCacheOptions? NearCache { get; set; } = new();
 
+    /// <summary>
+    /// What the start-up log line calls the deployment's mode: <c>engine</c> for the engine alone (a worker, the CLI); a
+    /// host's options name the credentials they accept (Bouncer.AspNetCore: <c>session</c>, <c>jwt</c>, <c>hybrid</c>).
+    /// </summary>
+    protected internal virtual string ModeName => "engine";
+
     /// <summary>The longest access token the engine signs: refresh-minted or exchanged.</summary>
     public TimeSpan MaxAccessTokenLifetime => Refresh.AccessTokenLifetime > ExchangeTokenLifetime ? Refresh.AccessTokenLifetime : ExchangeTokenLifetime;
 

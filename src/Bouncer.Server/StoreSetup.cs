@@ -32,13 +32,30 @@ public static class StoreSetup
                 return builder.UseSqlite(connection ?? DefaultSqlitePath);
             case "redis":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store redis needs --connection \"host:port\" (Bouncer:Connection).");
-                return builder.UseRedis(connection, prefix ?? "bouncer:");
+                return NamedAsConnection(builder.UseRedis(connection, prefix ?? "bouncer:"));
             case "postgres":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store postgres needs --connection \"Host=...;Username=...;Database=...\" (Bouncer:Connection).");
-                return builder.UsePostgres(connection, prefix ?? "public");
+                return NamedAsConnection(builder.UsePostgres(connection, prefix ?? "public"));
             default:
                 throw new InvalidOperationException($"Unknown store '{kind}': use one of {string.Join(", ", Kinds)} (Bouncer:Store).");
         }
+    }
+
+    // The backend's start-up errors name its builder argument; here the operator typed Bouncer:Connection (--connection).
+    private static BouncerBuilder NamedAsConnection(BouncerBuilder builder)
+    {
+        var factory = builder.Services.Last(d => d.ServiceType == typeof(BouncerStores)).ImplementationFactory!;
+        return builder.UseStores(sp =>
+        {
+            try
+            {
+                return (BouncerStores)factory(sp);
+            }
+            catch (BouncerConfigurationException ex)
+            {
+                throw new BouncerConfigurationException("Bouncer:Connection", ex.Problem, ex);
+            }
+        });
     }
 
     // Only the default location is made here, owner-only: it holds password hashes and signing secrets. An existing

@@ -7,6 +7,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>The PostgreSQL backend of <see cref="BouncerBuilder"/>: every store in one schema.</summary>
 public static class PostgresBouncerBuilderExtensions
 {
+    // How start-up errors name the setting at fault in an app (a host rewords it: the server says Bouncer:Connection).
+    private const string Setting = "UsePostgres connectionString";
+
     /// <summary>
     /// Connects with an Npgsql connection string and keeps every store in <paramref name="schema"/>, creating the
     /// tables when missing; revocations travel over LISTEN/NOTIFY. An unreachable server or a refused schema at start
@@ -20,7 +23,7 @@ public static class PostgresBouncerBuilderExtensions
         {
             NpgsqlDataSource source;
             try { source = PostgresDataSources.Create(connectionString); }
-            catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
+            catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
             try
             {
                 return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true);
@@ -91,7 +94,9 @@ public static class PostgresBouncerBuilderExtensions
         var secrets = new PostgresSecretStore(source, tables);
         var revocations = new PostgresRevocationChannel(source, listen, tables);
         var audit = new PostgresAuditStore(source, tables);
-        var host = new NpgsqlConnectionStringBuilder(source.ConnectionString).Host;
+        // Where, for logs and errors: host, port and database, never the user or password.
+        var parts = new NpgsqlConnectionStringBuilder(source.ConnectionString);
+        var host = $"{parts.Host}:{parts.Port}/{parts.Database}";
         if (ensureSchema) try
         {
             // Ready when resolved: the tables exist before any engine service reads them.
@@ -104,7 +109,7 @@ public static class PostgresBouncerBuilderExtensions
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
         {
-            throw new InvalidOperationException($"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
+            throw new BouncerConfigurationException(Setting, $"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
         }
         return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", !owned ? [] : ReferenceEquals(listen, source) ? [source] : [source, listen]);
     }

@@ -7,6 +7,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>The Redis backend of <see cref="BouncerBuilder"/>: every store on one Redis deployment (single node or cluster).</summary>
 public static class RedisBouncerBuilderExtensions
 {
+    // How start-up errors name the setting at fault in an app (a host rewords it: the server says Bouncer:Connection).
+    private const string Setting = "UseRedis configuration";
+
     /// <summary>
     /// Connects to Redis with a StackExchange.Redis configuration string (<c>host:port[,password=...]</c>) and keeps
     /// every store there under <paramref name="keyPrefix"/>; revocations travel over pub/sub. The connection
@@ -17,10 +20,10 @@ public static class RedisBouncerBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
         ConfigurationOptions parsed;
         try { parsed = ConfigurationOptions.Parse(configuration); }
-        catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid Redis configuration: " + ex.Message, ex); }
+        catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid Redis configuration: " + ex.Message, ex); }
         // Checked before connecting, so a bad prefix cannot leave a connection behind.
         try { new RedisStoreOptions { KeyPrefix = keyPrefix }.Validate(); }
-        catch (ArgumentException ex) { throw new InvalidOperationException("The Redis key prefix is not valid: " + ex.Message, ex); }
+        catch (ArgumentException ex) { throw new BouncerConfigurationException("UseRedis keyPrefix", "not a valid Redis key prefix: " + ex.Message, ex); }
         return builder.UseStores(sp =>
         {
             // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
@@ -37,7 +40,7 @@ public static class RedisBouncerBuilderExtensions
             catch (RedisException ex)
             {
                 redis.Dispose();
-                throw new InvalidOperationException($"Redis at '{parsed.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message.Split('\n')[0]}", ex);
+                throw new BouncerConfigurationException(Setting, $"Redis at '{parsed.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message.Split('\n')[0].Split(" - Last Connection Exception")[0]}", ex);
             }
             return Create(redis, keyPrefix, sp, owned: true);
         });

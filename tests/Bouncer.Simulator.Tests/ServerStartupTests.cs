@@ -18,7 +18,13 @@ public sealed partial class ServerStartupTests
     [InlineData("Unknown store 'mongo'", "--store", "mongo")]
     [InlineData("--store redis needs --connection", "--store", "redis")]
     [InlineData("not a valid PostgreSQL connection string", "--store", "postgres", "--connection", "Host=;;=")]
-    [InlineData("Redis at '127.0.0.1:1' is unreachable", "--store", "redis", "--connection", "127.0.0.1:1")]
+    [InlineData("Bouncer:Connection: Redis at '127.0.0.1:1' is unreachable", "--store", "redis", "--connection", "127.0.0.1:1")]
+    [InlineData("Bouncer:Connection: PostgreSQL at '127.0.0.1:1/bouncer' is unreachable", "--store", "postgres", "--connection", "Host=127.0.0.1;Port=1;Username=bouncer;Password=hunter2;Database=bouncer")]
+    [InlineData("Bouncer:Issuer must be set", "--store", "memory", "--Bouncer:Issuer=")]
+    [InlineData("Bouncer:ExchangeTokenLifetime must be between", "--store", "memory", "--Bouncer:ExchangeTokenLifetime=01:00:00")]
+    [InlineData("Bouncer:Sessions:IdleTimeout", "--store", "memory", "--Bouncer:Sessions:IdleTimeout=00:00:00")]
+    [InlineData("'Bouncer:Sessions:IdleTimeout'", "--store", "memory", "--Bouncer:Sessions:IdleTimeout=soon")]
+    [InlineData("'Bouncer:Mode'", "--store", "memory", "--mode", "cookies")]
     [InlineData("Bouncer:TrustedProxies: 'proxy.internal' is not an IP address", "--store", "memory", "--Bouncer:TrustedProxies", "10.0.0.1,proxy.internal")]
     public async Task Start_BadStoreSettings_OneLineAndExitTwo(string expected, params string[] args)
     {
@@ -36,6 +42,9 @@ public sealed partial class ServerStartupTests
         Assert.StartsWith("bouncer: ", lastLine);
         Assert.Contains(expected, lastLine);
         Assert.DoesNotContain("   at ", await stderr + await stdout);
+        // Printed once, and a connection string's password never.
+        Assert.Single((await stderr + await stdout).Split('\n'), l => l.Contains(expected));
+        Assert.DoesNotContain("hunter2", await stderr + await stdout);
     }
 
     // A named file in a missing folder is a typo or an unmounted volume: refused, never a silent mkdir -p as root.
@@ -75,6 +84,18 @@ public sealed partial class ServerStartupTests
             foreach (var file in new[] { "bouncer.db", "bouncer.db-wal", "bouncer.db-shm" })
                 Assert.Equal(OwnerOnlyFile, File.GetUnixFileMode(Path.Combine(folder, file)));
         }
+    }
+
+    // The one start-up line an operator checks first: mode, store and where it is, issuer, audience.
+    [Fact]
+    public async Task Start_DefaultSettings_OneLineNamingModeStorePathIssuerAudience()
+    {
+        using var temp = new TempFolder();
+        await using var server = await RunningServer.StartAsync(temp.Path);
+        await server.WaitForLineAsync(l => l.Contains("Bouncer started"));
+
+        var started = Assert.Single(server.Lines, l => l.Contains("Bouncer started"));
+        Assert.Contains($"Bouncer started: mode hybrid, store sqlite {Path.Combine(temp.Path, "data", "bouncer.db")}, issuer urn:bouncer, audience bouncer", started);
     }
 
     // At 1,300 requests a second, one line per request is gigabytes a day: by default the server logs start-up,

@@ -35,6 +35,8 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
     /// <inheritdoc/>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // A fault found while the app mapped its endpoints is this start's failure: the host logs it once.
+        _services.GetService<BouncerStartupFault>()?.ThrowIfReported();
         var stores = _services.GetRequiredService<BouncerStores>();
         var options = _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BouncerEngineOptions>>().Value;
         var tokens = _services.GetRequiredService<BouncerTokens>();
@@ -47,7 +49,8 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         var sessions = _services.GetRequiredService<SessionManager>();
         var audit = _services.GetRequiredService<Bouncer.Diagnostics.BouncerAudit>();
         _housekeeping = Task.Run(() => HousekeepingAsync(stores, keys, sessions, audit, options, _stop.Token), CancellationToken.None);
-        LogStarted(stores.Name, tokens.Issuer, options.Audience, options.SigningAlgorithm.Name());
+        // The one start-up line, the same for the server and a library app: what an operator checks first.
+        LogStarted(options.ModeName, stores.Name, tokens.Issuer, options.Audience, options.SigningAlgorithm.Name());
     }
 
     /// <inheritdoc/>
@@ -119,8 +122,8 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Bouncer started: store {Store}, issuer {Issuer}, audience {Audience}, signing {Algorithm}.")]
-    private partial void LogStarted(string store, string issuer, string audience, string algorithm);
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Bouncer started: mode {Mode}, store {Store}, issuer {Issuer}, audience {Audience}, signing {Algorithm}.")]
+    private partial void LogStarted(string mode, string store, string issuer, string audience, string algorithm);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Housekeeping failed; retrying next interval.")]
     private partial void LogHousekeepingFailed(Exception ex);

@@ -137,7 +137,31 @@ public sealed class RefreshTokenService
     /// (null: no valid proof). A bound family (<see cref="RefreshRecord.DpopJkt"/>) is refreshed only with a proof by
     /// its key, also within the grace window, so a copied token is useless without the client's key.
     /// </summary>
-    public async ValueTask<RefreshResult> RefreshAsync(string? presented, string? dpopJkt, CancellationToken ct)
+    public ValueTask<RefreshResult> RefreshAsync(string? presented, string? dpopJkt, CancellationToken ct) =>
+        BouncerActivities.IsTraced ? RefreshTracedAsync(presented, dpopJkt, ct) : RefreshCoreAsync(presented, dpopJkt, ct);
+
+    // The span names the outcome and its failure code, never the token or the family.
+    private async ValueTask<RefreshResult> RefreshTracedAsync(string? presented, string? dpopJkt, CancellationToken ct)
+    {
+        using var activity = BouncerActivities.Start(BouncerActivities.Refresh);
+        try
+        {
+            var result = await RefreshCoreAsync(presented, dpopJkt, ct).ConfigureAwait(false);
+            BouncerActivities.SetOutcome(activity, result.Outcome switch
+            {
+                RefreshOutcome.Issued => "issued",
+                RefreshOutcome.Replayed => "replayed",
+                _ => "refused",
+            }, result.ReasonCode);
+            return result;
+        }
+        catch (Exception ex) when (BouncerActivities.Failed(activity, ex))
+        {
+            throw;
+        }
+    }
+
+    private async ValueTask<RefreshResult> RefreshCoreAsync(string? presented, string? dpopJkt, CancellationToken ct)
     {
         if (!SessionId.TryGetKey(presented, out _)) return RefreshResult.InvalidResult;   // same 43-char canonical form
         var hash = Hash(presented!);

@@ -1,3 +1,4 @@
+using Bouncer.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -176,6 +177,15 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
 
     private void Apply(in RevocationRecord revocation)
     {
+        // The span names the kind only, never the session, token or user it revokes.
+        using var activity = BouncerActivities.Start(BouncerActivities.RevocationApply);
+        activity?.SetTag(BouncerActivities.KindTag, revocation.Kind switch
+        {
+            RevocationKind.Session => "session",
+            RevocationKind.Token => "token",
+            RevocationKind.User => "user",
+            _ => "everyone",
+        });
         Set.Apply(revocation);
         Action<RevocationRecord>[] observers;
         lock (_observers) observers = [.. _observers];

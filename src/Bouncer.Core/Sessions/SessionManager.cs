@@ -109,7 +109,26 @@ public sealed class SessionManager
     /// <see cref="SessionOptions.TouchInterval"/>. Null when the id is malformed (no store round trip),
     /// unknown, or expired (an expired record is deleted on the way).
     /// </summary>
-    public async ValueTask<Session?> GetAsync(string? id, CancellationToken ct)
+    public ValueTask<Session?> GetAsync(string? id, CancellationToken ct) =>
+        BouncerActivities.IsTraced ? GetTracedAsync(id, ct) : GetCoreAsync(id, ct);
+
+    // The span says whether a live session was found, never which: no id, no user.
+    private async ValueTask<Session?> GetTracedAsync(string? id, CancellationToken ct)
+    {
+        using var activity = BouncerActivities.Start(BouncerActivities.SessionLookup);
+        try
+        {
+            var session = await GetCoreAsync(id, ct).ConfigureAwait(false);
+            BouncerActivities.SetOutcome(activity, session is null ? "not_found" : "found");
+            return session;
+        }
+        catch (Exception ex) when (BouncerActivities.Failed(activity, ex))
+        {
+            throw;
+        }
+    }
+
+    private async ValueTask<Session?> GetCoreAsync(string? id, CancellationToken ct)
     {
         var record = await GetRecordAsync(id, ct).ConfigureAwait(false);
         if (record is null) return null;

@@ -35,7 +35,27 @@ public sealed class AccessTokenValidator : IAccessTokenValidator
     }
 
     /// <inheritdoc/>
-    public ValueTask<AccessTokenResult> ValidateAsync(string token, CancellationToken ct)
+    public ValueTask<AccessTokenResult> ValidateAsync(string token, CancellationToken ct) =>
+        BouncerActivities.IsTraced ? ValidateTracedAsync(token, ct) : ValidateCoreAsync(token, ct);
+
+    // Without a listener the untraced path runs as is: a valid verify allocates nothing. The span names the verdict
+    // and its failure code, never the token or its claims.
+    private async ValueTask<AccessTokenResult> ValidateTracedAsync(string token, CancellationToken ct)
+    {
+        using var activity = BouncerActivities.Start(BouncerActivities.Verify);
+        try
+        {
+            var result = await ValidateCoreAsync(token, ct).ConfigureAwait(false);
+            BouncerActivities.SetOutcome(activity, result.IsValid ? "accepted" : "refused", result.Failure);
+            return result;
+        }
+        catch (Exception ex) when (BouncerActivities.Failed(activity, ex))
+        {
+            throw;
+        }
+    }
+
+    private ValueTask<AccessTokenResult> ValidateCoreAsync(string token, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(token);
         var trace = BouncerTrace.Current;

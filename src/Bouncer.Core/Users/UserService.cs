@@ -1,3 +1,5 @@
+using Bouncer.Diagnostics;
+
 namespace Bouncer.Users;
 
 /// <summary>Options of registration and login.</summary>
@@ -78,7 +80,32 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
     /// Checks a password, counting failures and locking the account after too many. A successful login whose stored
     /// hash is older or weaker than current ones (<see cref="PasswordHasher.NeedsRehash"/>) stores a fresh hash.
     /// </summary>
-    public async ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateAsync(string? username, string? password, CancellationToken ct)
+    public ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateAsync(string? username, string? password, CancellationToken ct) =>
+        BouncerActivities.IsTraced ? AuthenticateTracedAsync(username, password, ct) : AuthenticateCoreAsync(username, password, ct);
+
+    // The span names the outcome only: never the user name or the password.
+    private async ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateTracedAsync(string? username, string? password, CancellationToken ct)
+    {
+        using var activity = BouncerActivities.Start(BouncerActivities.Login);
+        try
+        {
+            var result = await AuthenticateCoreAsync(username, password, ct).ConfigureAwait(false);
+            BouncerActivities.SetOutcome(activity, result.Outcome == UserOutcome.Ok ? "accepted" : "refused", result.Outcome switch
+            {
+                UserOutcome.Ok => null,
+                UserOutcome.Locked => FailureCodes.AccountLocked,
+                UserOutcome.Suspended => FailureCodes.UserSuspended,
+                _ => FailureCodes.InvalidCredentials,
+            });
+            return result;
+        }
+        catch (Exception ex) when (BouncerActivities.Failed(activity, ex))
+        {
+            throw;
+        }
+    }
+
+    private async ValueTask<(UserOutcome Outcome, UserRecord? User)> AuthenticateCoreAsync(string? username, string? password, CancellationToken ct)
     {
         var name = Normalize(username);
         var user = name is null ? null : await store.GetAsync(name, ct).ConfigureAwait(false);
