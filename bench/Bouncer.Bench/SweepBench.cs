@@ -118,7 +118,7 @@ internal static class SweepBench
         var seedSeconds = Stopwatch.GetElapsedTime(seedStarted).TotalSeconds;
         Console.Error.WriteLine($"{name}: seeded {count} in {seedSeconds:0.0} s");
         var sessions = new SessionManager(store, new Bouncer.Revocation.InProcessRevocationChannel(), TimeProvider.System,
-            new SessionOptions { SweepBatchSize = 1000, TouchInterval = TimeSpan.FromHours(1) });
+            new SessionOptions { SweepBatchSize = 1000, TouchInterval = TimeSpan.FromHours(1), IdleTimeout = TimeSpan.FromHours(2), AbsoluteTimeout = TimeSpan.FromHours(3) });
         var live = new List<string>();
         for (var i = 0; i < 100; i++) live.Add((await sessions.CreateAsync("live" + i, default)).Id);
 
