@@ -7,6 +7,8 @@ return args.FirstOrDefault() switch
     "store" => StoreBench.Run(args[1..]),
     "revocation" => await RevocationBench.RunAsync(args[1..]),
     "logins" => LoginBench.Run(args[1..]),
+    "sweep" => await SweepBench.RunAsync(args[1..]),
+    "sqlite-push" => await SqlitePushBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -15,6 +17,8 @@ static int Usage()
     Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Bouncer.Bench -- jwt [--out bench/results/jwt.md] [--quick] [--alg HS256]");
     Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- store [--redis HOST:PORT] [--postgres CONNSTR] [--out bench/results/store.md]");
     Console.Error.WriteLine("            [--sessions 1000000] [--rounds 5] [--callers 32] [--slice 2] [--sqlite-dir DIR] [--quick]   (or run bench/run-store-bench.sh)");
+    Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- sweep [--sessions 1000000] [--redis HOST:PORT] [--postgres CONNSTR] [--out FILE]   (or bench/run-sweep-bench.sh)");
+    Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- sqlite-push [--count 500] [--out FILE]");
     Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- logins [--out bench/results/logins.md] [--quick]");
     return 2;
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 
 namespace Bouncer.Cli;
 
@@ -14,8 +15,17 @@ public static class BouncerCli
     public const int Refused = 1;
     /// <summary>Exit code: bad arguments, an unreadable or unsafe key file, or an unreachable store.</summary>
     public const int UsageError = 2;
+    /// <summary>Exit code: stopped by Ctrl-C (SIGINT), 128 + 2 as shells report it.</summary>
+    public const int Interrupted = 130;
+    /// <summary>Exit code: stopped by SIGTERM, 128 + 15 as shells report it.</summary>
+    public const int Terminated = 143;
 
     private static readonly AsyncLocal<TextReader?> CurrentInput = new();
+    private static int _signal;
+
+    /// <summary>The exit code for the signal that stopped this process's command: <see cref="Terminated"/> or
+    /// <see cref="Interrupted"/> (also when the command was cancelled by a caller's token).</summary>
+    internal static int SignalExitCode => Volatile.Read(ref _signal) == Terminated ? Terminated : Interrupted;
 
     /// <summary>Standard input of the current run (tests run the CLI in-process with their own reader).</summary>
     public static TextReader Input => CurrentInput.Value ?? Console.In;
@@ -45,7 +55,29 @@ public static class BouncerCli
                 error.WriteLine($"error: {parse.Errors[0].Message}");
                 return UsageError;
             }
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            // Ctrl-C and SIGTERM cancel the command's token (System.CommandLine's own handling is off: it would
+            // let the cancellation escape as a stack trace); a long command stops between two batches.
+            using var stop = new CancellationTokenSource();
+            void OnSignal(PosixSignalContext context, int code)
+            {
+                context.Cancel = true;
+                Interlocked.CompareExchange(ref _signal, code, 0);
+                stop.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, Interrupted));
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, Terminated));
+            try
+            {
+                return parse.InvokeAsync(new InvocationConfiguration
+                {
+                    Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+                }, stop.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                error.WriteLine(SignalExitCode == Terminated ? "stopped by SIGTERM" : "stopped by Ctrl-C");
+                return SignalExitCode;
+            }
         }
         catch (CliUsageException ex)
         {

@@ -89,15 +89,42 @@ public static class SessionsCommands
         sweep.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
         {
             var manager = bouncer.Get<SessionManager>();
-            long last = 0;
-            // Synchronous progress: Progress<T> would post to the thread pool and print out of order.
+            var error = parse.InvocationConfiguration.Error;
+            // On a terminal one line on stderr is rewritten in place (at most ten times a second); into a pipe or
+            // a file each batch is one line on stdout, so scripts and logs keep every count.
+            var terminal = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            long last = 0, shownAt = 0;
+            // Synchronous progress: Progress<T> would post to the thread pool and print out of order. The total
+            // is what the store reported deleted, batch by batch, so the line never runs ahead of or behind the work.
             var progress = new LineProgress(total =>
             {
                 if (total == last) return;
                 last = total;
-                output.WriteLine($"swept {total}...");
+                if (!terminal)
+                {
+                    output.WriteLine($"swept {total}...");
+                    return;
+                }
+                var now = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(shownAt, now).TotalMilliseconds < 100) return;
+                shownAt = now;
+                var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started, now).TotalSeconds;
+                error.Write($"\rswept {total} expired session(s), {total / Math.Max(seconds, 0.001):0}/s ");
             });
-            var swept = await manager.SweepAsync(progress, ct);
+            long swept;
+            try
+            {
+                swept = await manager.SweepAsync(progress, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Each batch is its own transaction: what was swept stays swept, and the count says how much.
+                if (terminal) error.Write('\r');
+                error.WriteLine($"stopped: swept {last} expired session(s) before the signal");
+                return BouncerCli.SignalExitCode;
+            }
+            if (terminal && last > 0) error.Write('\r' + new string(' ', 60) + '\r');
             output.WriteLine($"swept {swept} expired session(s)");
             return 0;
         }, o => o.Sessions.SweepBatchSize = parse.GetValue(batch)));

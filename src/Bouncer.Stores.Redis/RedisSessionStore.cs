@@ -1,4 +1,6 @@
 using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
 using Bouncer.Sessions;
 using StackExchange.Redis;
 using static Bouncer.Stores.Redis.RedisKeyspace;
@@ -17,6 +19,11 @@ namespace Bouncer.Stores.Redis;
 /// <item><c>{prefix}u:{userdigest}</c>: the user index, a sorted set of 32-byte session keys scored by
 /// the highest ExpiresAt ever written for them; userdigest is base64url SHA-256 of the user id, so no
 /// live id and no user id appears in a key name. Its TTL follows its longest-lived record.</item>
+/// <item><c>{prefix}x:{n}</c>, n in 0..15: the expiry index, sixteen sorted sets (each its own hash tag, so
+/// on Cluster they spread over the slots) of 64-byte members, session key then SHA-256 of the user id,
+/// scored like the user index. The session key's first byte picks the set. Sweep reads it by score, so it
+/// never walks the keyspace; it has no TTL and sweep removes its entries, including those of records that
+/// were deleted or that Redis dropped by TTL.</item>
 /// </list>
 /// <para><b>Why records are addressed by session key, not grouped under the user.</b> A cookie gives the
 /// engine a session key and nothing else, so addressing records by key makes <see cref="GetAsync"/> one
@@ -36,7 +43,8 @@ namespace Bouncer.Stores.Redis;
 /// that exist and belong to the user; <see cref="DeleteUserAsync"/> deletes each record only if it
 /// still belongs to the user, then removes exactly the hints it read (never the whole index, which could
 /// drop a hint a concurrent create just added). An entry's score is raised, never lowered, so it is at
-/// least its record's ExpiresAt, and sweep may trust "score &lt;= now" to find expired records.</para>
+/// least its record's ExpiresAt, and sweep may trust "score &lt;= now" to find expired records. The expiry
+/// index holds hints of the same kind, written beside the user index's and removed only by sweep.</para>
 /// <para><b>Rotation.</b> The old record is claimed by deleting it (one <c>DEL</c>-like script: exactly
 /// one of many racing rotations wins), then the winner inserts the successor. Between the two steps no
 /// one can observe the difference from an atomic rotation: the old id already reads as absent, and
@@ -117,6 +125,11 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
         return 1
         """;
+
+    // A power of two: the shard is the session key's first byte masked. Sixteen sets keep each one short
+    // enough for ZRANGEBYSCORE and spread the writes over Cluster slots.
+    private const int ExpiryShards = 16;
+    private const int ExpiryMemberSize = SessionKey.Size + 32;
 
     private readonly IConnectionMultiplexer _redis;
     private readonly bool _ownsConnection;
@@ -263,17 +276,22 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     /// <inheritdoc/>
     /// <remarks>
     /// Redis drops records by TTL on its own; sweep covers what the TTL has not reached yet (the slack,
-    /// or an engine clock ahead of Redis's). It scans the index keys (SCAN, on every primary), takes the
-    /// hints whose score is at or before <paramref name="now"/>, deletes those records whose ExpiresAt is
-    /// at or before <paramref name="now"/> (re-checked in one script per record) and trims the hints of
-    /// records deleted or already gone. Returns the number of records it deleted.
+    /// or an engine clock ahead of Redis's) and keeps the indexes short. It reads the expiry index's hints
+    /// whose score is at or before <paramref name="now"/> (a page per round trip), deletes those records whose
+    /// ExpiresAt is at or before <paramref name="now"/> (re-checked in one script per record, pipelined), and
+    /// trims the hints of records deleted or already gone from both the user index and the expiry index.
+    /// Returns the number of records it deleted. Sessions written by a version without the expiry index
+    /// are not in it: Redis's TTL removes them.
     /// </remarks>
     public async ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ct.ThrowIfCancellationRequested();
         var nowMs = now.ToUnixTimeMilliseconds();
-        return await SweepIndexesAsync(_redis, _db.Database, _prefix, "u:", batchSize,
-            (index, budget) => SweepIndexAsync(index, nowMs, budget, ct), ct).ConfigureAwait(false);
+        var deleted = 0;
+        for (var shard = 0; shard < ExpiryShards && deleted < batchSize; shard++)
+            deleted += await SweepShardAsync(ExpiryKey(shard), nowMs, batchSize - deleted, ct).ConfigureAwait(false);
+        return deleted;
     }
 
     /// <summary>Closes the connection when this store opened it; otherwise does nothing.</summary>
@@ -299,6 +317,16 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         return $"{_prefix}u:{{{Digest(userId)}}}";
     }
 
+    internal RedisKey ExpiryKey(SessionKey key)
+    {
+        Span<byte> bytes = stackalloc byte[SessionKey.Size];
+        key.CopyTo(bytes);
+        return ExpiryKey(bytes[0] & (ExpiryShards - 1));
+    }
+
+    // Each shard its own hash tag: on Cluster the sixteen sets land on different slots.
+    private RedisKey ExpiryKey(int shard) => $"{_prefix}x:{{{shard.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}";
+
     // ---- helpers ----
 
     private async Task<bool> InsertAsync(SessionRecord r, CancellationToken ct)
@@ -311,35 +339,66 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         return (long)result == 1;
     }
 
-    private Task AddHintAsync(SessionRecord r, CancellationToken ct) =>
-        _db.ScriptEvaluateAsync(IndexAddScript, [IndexKey(r.UserId)], [Member(r.Key), UnixMs(r.ExpiresAt), TtlMilliseconds(r.ExpiresAt)]).WaitAsync(ct);
+    private Task AddHintAsync(SessionRecord r, CancellationToken ct)
+    {
+        // Both hints in one pipeline: one round trip. GT as in the user index: a score only rises.
+        var user = _db.ScriptEvaluateAsync(IndexAddScript, [IndexKey(r.UserId)], [Member(r.Key), UnixMs(r.ExpiresAt), TtlMilliseconds(r.ExpiresAt)]);
+        var expiry = _db.SortedSetAddAsync(ExpiryKey(r.Key), ExpiryMember(r), r.ExpiresAt.ToUnixTimeMilliseconds(), SortedSetWhen.GreaterThan);
+        return Task.WhenAll(user, expiry).WaitAsync(ct);
+    }
+
+    // Session key then SHA-256 of the user id: enough to trim the user index even when the record is gone.
+    private static RedisValue ExpiryMember(SessionRecord r)
+    {
+        var member = new byte[ExpiryMemberSize];
+        r.Key.CopyTo(member);
+        SHA256.HashData(Encoding.UTF8.GetBytes(r.UserId), member.AsSpan(SessionKey.Size));
+        return member;
+    }
 
     private Task RemoveHintsAsync(string userId, RedisValue[] members, CancellationToken ct) =>
         _db.SortedSetRemoveAsync(IndexKey(userId), members).WaitAsync(ct);
 
-    private async Task<int> SweepIndexAsync(RedisKey index, long nowMs, int budget, CancellationToken ct)
+    private async Task<int> SweepShardAsync(RedisKey shard, long nowMs, int budget, CancellationToken ct)
     {
         var deleted = 0;
         var skip = 0L;
         while (deleted < budget)
         {
             var take = budget - deleted;
-            // Hints whose score <= now. A live record behind one (not expected: scores only rise) keeps
-            // its hint and is skipped, so every pass either trims or moves on and the loop ends.
-            var page = await _db.SortedSetRangeByScoreAsync(index, double.NegativeInfinity, nowMs, skip: skip, take: take)
+            // Hints whose score <= now. A live record behind one (not expected: scores only rise) keeps its
+            // hint and is skipped, so every pass either trims or moves on and the loop ends.
+            var page = await _db.SortedSetRangeByScoreAsync(shard, double.NegativeInfinity, nowMs, skip: skip, take: take)
                 .WaitAsync(ct).ConfigureAwait(false);
             if (page.Length == 0) break;
-            var checks = page.Select(m => _db.ScriptEvaluateAsync(SweepOneScript, [RecordKey(m)], [nowMs])).ToArray();
+            var checks = new Task<RedisResult>[page.Length];
+            for (var i = 0; i < page.Length; i++)
+            {
+                var member = (byte[])page[i]!;
+                // Not one of ours (wrong length): nothing to check, only to trim.
+                checks[i] = member.Length == ExpiryMemberSize
+                    ? _db.ScriptEvaluateAsync(SweepOneScript, [RecordKey(member.AsMemory(0, SessionKey.Size).ToArray())], [nowMs])
+                    : Task.FromResult(RedisResult.Create((RedisValue)0));
+            }
             var results = await Task.WhenAll(checks).WaitAsync(ct).ConfigureAwait(false);
             var trim = new List<RedisValue>(page.Length);
+            var userTrims = new List<Task>(page.Length);
             for (var i = 0; i < page.Length; i++)
             {
                 var outcome = (long)results[i];
                 if (outcome == 1) deleted++;
-                if (outcome >= 0) trim.Add(page[i]); else skip++;
+                if (outcome < 0) { skip++; continue; }
+                trim.Add(page[i]);
+                var member = (byte[])page[i]!;
+                if (member.Length == ExpiryMemberSize)
+                {
+                    var userIndex = (RedisKey)$"{_prefix}u:{{{Base64Url.EncodeToString(member.AsSpan(SessionKey.Size))}}}";
+                    userTrims.Add(_db.SortedSetRemoveAsync(userIndex, member.AsMemory(0, SessionKey.Size).ToArray()));
+                }
             }
-            // After the records: a failure here leaves only hints without records.
-            if (trim.Count > 0) await _db.SortedSetRemoveAsync(index, [.. trim]).WaitAsync(ct).ConfigureAwait(false);
+            // After the records: a failure here leaves only hints without records, which the next sweep trims.
+            await Task.WhenAll(userTrims).WaitAsync(ct).ConfigureAwait(false);
+            if (trim.Count > 0) await _db.SortedSetRemoveAsync(shard, [.. trim]).WaitAsync(ct).ConfigureAwait(false);
             if (page.Length < take) break;
         }
         return deleted;

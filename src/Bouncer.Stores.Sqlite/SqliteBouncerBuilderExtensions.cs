@@ -8,15 +8,16 @@ public static class SqliteBouncerBuilderExtensions
 {
     /// <summary>
     /// Keeps every store (sessions, refresh families, accounts, secrets, the revocation log, the audit trail) in one SQLite file. Other
-    /// processes on the same file (a second server, the CLI) see the same data, and learn of revocations by polling
-    /// the log (<paramref name="revocationPollInterval"/>, default 250 ms). Secrets are encrypted at rest with the key
-    /// in a file beside the database (<c>bouncer.db</c>: <c>bouncer.key</c>, mode 0600, created on first start) unless
-    /// <c>Bouncer:KeyEncryption</c> names another; back the two up apart.
+    /// processes on the same file (a second server, the CLI) see the same data, and learn of revocations through a
+    /// watched signal file in milliseconds, with a poll of the log behind it (<paramref name="revocationPollInterval"/>,
+    /// default 250 ms; see <see cref="SqliteRevocationChannel"/>). Secrets are encrypted at rest
+    /// with the key in a file beside the database (<c>bouncer.db</c>: <c>bouncer.key</c>, mode 0600, created on first
+    /// start) unless <c>Bouncer:KeyEncryption</c> names another; back the two up apart.
     /// </summary>
     /// <param name="builder">The Bouncer builder.</param>
     /// <param name="pathOrConnectionString">A file path, or a Microsoft.Data.Sqlite connection string starting with
     /// <c>Data Source=</c>; with <c>Mode=ReadWrite</c> a missing file is an error instead of a new database.</param>
-    /// <param name="revocationPollInterval">How often other processes' revocations are looked for; null: 250 ms.</param>
+    /// <param name="revocationPollInterval">How often the log is polled for other processes' revocations behind the signal file's notification; null: 250 ms.</param>
     public static BouncerBuilder UseSqlite(this BouncerBuilder builder, string pathOrConnectionString, TimeSpan? revocationPollInterval = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);

@@ -63,6 +63,10 @@ internal sealed partial class SqliteDatabase : IDisposable
     /// <summary>Full path of the database file.</summary>
     public string DatabasePath => Path.GetFullPath(_path);
 
+    /// <summary>True when the data source is a plain file path (not a <c>file:</c> URI or <c>|DataDirectory|</c>), so
+    /// files beside it may be named from <see cref="DatabasePath"/>.</summary>
+    public bool IsPlainPath => !_path.StartsWith("file:", StringComparison.OrdinalIgnoreCase) && !_path.Contains('|');
+
     /// <summary>True once <see cref="Dispose"/> has run: no connection is handed out any more.</summary>
     public bool IsDisposed => _disposed;
 

@@ -13,7 +13,7 @@ namespace Bouncer.Cli.Tests;
 /// </summary>
 /// <remarks>
 /// The deadline is generous on purpose: the assertion is that the revoke reaches the server at all (SQLite
-/// cross-process: one revocation poll interval, 250 ms; Redis pub/sub and PostgreSQL LISTEN: milliseconds),
+/// cross-process: milliseconds through the signal file, at worst one 250 ms poll interval; Redis pub/sub and PostgreSQL LISTEN: milliseconds),
 /// not how fast, which is for the benches. The CLI has no key-prefix / schema option, so the server runs on
 /// the stores' default names and each test uses its own user. The memory store lives inside one process, so
 /// a CLI process cannot share it: no memory variant.

@@ -110,6 +110,44 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
     }
 
     [Fact]
+    public async Task Sweep_FindsExpiredRecordsByTheExpiryIndex_WithoutTheUserIndex()
+    {
+        var store = CreateRedisStore(Clock);
+        var expired = NewRecord("alice", TimeSpan.FromMinutes(1));
+        var live = NewRecord("alice", TimeSpan.FromHours(1));
+        await store.CreateAsync(expired, default);
+        await store.CreateAsync(live, default);
+        // The user index gone (its TTL, or a crash): the expiry index alone must lead sweep to the record.
+        Assert.True(await Db.KeyDeleteAsync(store.IndexKey("alice")));
+        Clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(1, await store.SweepAsync(Clock.GetUtcNow(), 100, default));
+
+        Assert.False(await Db.KeyExistsAsync(store.RecordKey(expired.Key)));
+        Assert.NotNull(await store.GetAsync(live.Key, default));
+        // Only the live record's hint is left (the two may share one of the sixteen sets).
+        var sameSet = store.ExpiryKey(live.Key) == store.ExpiryKey(expired.Key);
+        Assert.Equal(sameSet ? 1 : 0, await Db.SortedSetLengthAsync(store.ExpiryKey(expired.Key)));
+        Assert.Equal(1, await Db.SortedSetLengthAsync(store.ExpiryKey(live.Key)));
+    }
+
+    [Fact]
+    public async Task Sweep_ExpiredAndDeletedRecords_LeaveNoHintInEitherIndex()
+    {
+        var store = CreateRedisStore(Clock);
+        var records = Enumerable.Range(0, 40).Select(i => NewRecord("u" + (i % 4), TimeSpan.FromMinutes(1))).ToList();
+        foreach (var r in records) await store.CreateAsync(r, default);
+        // Deleted before expiry: its expiry hint stays until sweep passes its score.
+        Assert.True(await store.DeleteAsync(records[0].Key, default));
+        Clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(39, await store.SweepAsync(Clock.GetUtcNow(), 1000, default));
+
+        foreach (var r in records) Assert.Equal(0, await Db.SortedSetLengthAsync(store.ExpiryKey(r.Key)));
+        for (var u = 0; u < 4; u++) Assert.Equal(0, await Db.SortedSetLengthAsync(store.IndexKey("u" + u)));
+    }
+
+    [Fact]
     public async Task Update_RecordOfAnotherUser_ReturnsFalse_AndChangesNothing()
     {
         var store = CreateRedisStore(Clock);
@@ -174,9 +212,22 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
         var rotated = await sessions.RotateAsync(ids[0], default);
         ids.Add(rotated!.Value.Id);
 
-        var keys = await KeysAsync();
+        var all = await KeysAsync();
+        // The expiry index's sets are named by shard number alone; their members are two digests.
+        var expiry = all.Where(k => ((string)k!).Contains(":x:")).ToList();
+        var keys = all.Except(expiry).ToList();
 
         Assert.Equal(4, keys.Count);   // three records (one rotated away, one added) and one user index
+        Assert.NotEmpty(expiry);
+        foreach (var key in expiry)
+        {
+            Assert.Matches(@"^bt:[0-9a-f]{32}:x:\{[0-9]{1,2}\}$", (string)key!);
+            foreach (var member in await Db.SortedSetRangeByRankAsync(key))
+            {
+                Assert.Equal(64, ((byte[])member!).Length);
+                Assert.DoesNotContain("alice", System.Text.Encoding.Latin1.GetString((byte[])member!), StringComparison.OrdinalIgnoreCase);
+            }
+        }
         foreach (var key in keys)
         {
             var name = (string)key!;

@@ -5,8 +5,8 @@ namespace Bouncer.Stores.Tests;
 
 /// <summary>
 /// The shared channel contract with every "instance" its own <see cref="SqliteRevocationChannel"/> on one
-/// file, so pushes between instances travel the cross-process path (the poll); plus durability and the
-/// propagation bound.
+/// file, so pushes between instances travel the cross-process path (the signal file's notification, and the
+/// poll behind it); plus durability and the propagation bound.
 /// </summary>
 public sealed class SqliteRevocationChannelTests : RevocationChannelContract, IDisposable
 {
@@ -28,6 +28,8 @@ public sealed class SqliteRevocationChannelTests : RevocationChannelContract, ID
         var path = _temp.NewPath();
         var server = Open(path);
         var cli = Open(path);   // stands for another process sharing the file
+        // A folder where the signal file belongs: the publisher cannot touch it, so no notification comes.
+        Directory.CreateDirectory(cli.SignalPath!);
         // The listener's own periodic replay is pushed out of reach: only the channel's poll can deliver.
         await using var listener = new RevocationListener(server, new RevocationOptions { ReplayInterval = TimeSpan.FromHours(1) }, Clock);
         await listener.StartAsync(default);
@@ -37,6 +39,49 @@ public sealed class SqliteRevocationChannelTests : RevocationChannelContract, ID
         // bench/results/revocation.md measures the poll at 251 ms p50 on this machine.
         await WaitUntil(() => listener.Set.IsSessionRevoked("s-cli"), "revocation from the other instance");
         Assert.True(listener.IsConnected);
+    }
+
+    [Fact]
+    public async Task Publish_OnAnotherInstance_ReachesListenerByTheSignalFile_WithoutAnyPoll()
+    {
+        var path = _temp.NewPath();
+        // Neither the channel's poll (an hour) nor the listener's replay (an hour) can deliver within the test.
+        var server = _temp.Own(new SqliteRevocationChannel(path, pollInterval: TimeSpan.FromHours(1)));
+        var cli = _temp.Own(new SqliteRevocationChannel(path, pollInterval: TimeSpan.FromHours(1)));
+        await using var listener = new RevocationListener(server, new RevocationOptions { ReplayInterval = TimeSpan.FromHours(1) }, Clock);
+        await listener.StartAsync(default);
+
+        await cli.PublishAsync(Sid("s-signalled"), default);
+        await cli.PublishAsync(Sid("s-signalled-again"), default);
+
+        await WaitUntil(() => listener.Set.IsSessionRevoked("s-signalled"), "revocation carried by the signal file");
+        await WaitUntil(() => listener.Set.IsSessionRevoked("s-signalled-again"), "the next revocation as well");
+    }
+
+    [Fact]
+    public async Task Publish_CreatesTheSignalFile_OwnerOnly_BesideTheDatabase()
+    {
+        var path = _temp.NewPath();
+        var channel = Open(path);
+
+        await channel.PublishAsync(Sid("s-1"), default);
+
+        Assert.Equal(path + "-revocations", channel.SignalPath);
+        Assert.True(File.Exists(channel.SignalPath));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(channel.SignalPath));
+    }
+
+    [Fact]
+    public async Task Publish_SignalFileUnwritable_StillCommitted()
+    {
+        var path = _temp.NewPath();
+        var channel = Open(path);
+        Directory.CreateDirectory(channel.SignalPath!);
+
+        var cursor = await channel.PublishAsync(Sid("s-1"), default);
+
+        Assert.Equal([cursor], (await Open(path).ReadAfterAsync(0, 10, default)).Select(e => e.Cursor));
     }
 
     [Fact]

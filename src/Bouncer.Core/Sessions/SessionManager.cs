@@ -251,6 +251,9 @@ public sealed class SessionManager
     /// Deletes every expired session in batches of <see cref="SessionOptions.SweepBatchSize"/>, reporting
     /// the running total after each batch. Returns the total deleted.
     /// </summary>
+    /// <remarks>Cancellation is honoured between batches: a batch the store has started is finished and
+    /// reported first, so the last reported total is exactly what was deleted when
+    /// <see cref="OperationCanceledException"/> comes.</remarks>
     public async ValueTask<long> SweepAsync(IProgress<long>? progress, CancellationToken ct)
     {
         long total = 0;
@@ -259,7 +262,9 @@ public sealed class SessionManager
         {
             ct.ThrowIfCancellationRequested();
             BouncerTrace.StoreRoundTrip();
-            var deleted = await _store.SweepAsync(Now(), batch, ct).ConfigureAwait(false);
+            // Not cancelled mid-batch: a store may have deleted rows before it saw the token, and the total
+            // reported must stay the work done.
+            var deleted = await _store.SweepAsync(Now(), batch, CancellationToken.None).ConfigureAwait(false);
             total += deleted;
             progress?.Report(total);
             if (deleted < batch) return total;
