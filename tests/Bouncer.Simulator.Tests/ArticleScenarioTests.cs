@@ -304,6 +304,9 @@ public abstract class ArticleScenarioTests(SimulatorFixture fixture, int width, 
         // Finding 8: the backend answer has an effect, and one answer excludes the other.
         await _page.GetByLabel("Several services verify identity").CheckAsync();
         await Assertions.Expect(_page.GetByLabel("One backend serves everything")).Not.ToBeCheckedAsync();
+        await Assertions.Expect(snippet).ToHaveAttributeAsync("data-snippet", "jwt");
+        await _page.GetByLabel("Access must end the moment it is revoked").CheckAsync();
+        await Assertions.Expect(_page.GetByLabel("Ending within the token lifetime is acceptable")).Not.ToBeCheckedAsync();
         await Assertions.Expect(snippet).ToHaveAttributeAsync("data-snippet", "hybrid");
         await _page.GetByLabel("Ending within the token lifetime is acceptable").CheckAsync();
         await Assertions.Expect(snippet).ToHaveAttributeAsync("data-snippet", "jwt");
