@@ -176,8 +176,22 @@ public static class BouncerAuthEndpoints
             return TokenPair(ctx, tokens.Value, result, fromCookie is not null ? "cookie" : body.Transport, dpop.CurrentNonce(), proof.Thumbprint);
         });
 
-        auth.MapPost("/logout", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
+        // Logout ends the refresh family whenever its refresh token is presented (in the body, or as the refresh cookie,
+        // which reaches only paths under /auth/refresh), whatever the access token's state: an expired or missing access
+        // token must not leave the long-lived credential alive (RFC 9700 2.2.2; RFC 7009 2.1 lets its holder revoke it).
+        async Task<IResult> Logout(HttpContext ctx, ClaimsPrincipal user, CancellationToken ct)
         {
+            var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
+            if (body is null) return BouncerHttp.BadBody();
+            var fromCookie = body.RefreshToken is null && ctx.Request.Cookies.TryGetValue(BouncerDefaults.RefreshCookieName, out var cookie) ? cookie : null;
+            var presented = body.RefreshToken ?? fromCookie;
+            string? ended = null;
+            if (presented is not null && await refresh.FindAsync(presented, ct) is { } family)
+            {
+                if (!family.Revoked) await access.EndTokenAsync(family.UserId, family.FamilyId, "logout", ct);
+                ended = family.FamilyId;
+            }
+
             var sid = user.FindFirstValue(BouncerClaims.SessionId);
             if (BouncerHttp.Via(user) == "session")
             {
@@ -188,11 +202,25 @@ public static class BouncerAuthEndpoints
             }
             else if (sid is not null)
             {
-                await access.EndTokenAsync(user.FindFirstValue(BouncerClaims.Subject)!, sid, "logout", ct);
+                if (sid != ended) await access.EndTokenAsync(user.FindFirstValue(BouncerClaims.Subject)!, sid, "logout", ct);
                 BouncerHttp.ClearRefreshCookie(ctx);
             }
+            // RFC 7009 2.2: a refresh token that is unknown or already ended is not an error: it is unusable either way.
+            else if (presented is not null)
+            {
+                BouncerHttp.ClearRefreshCookie(ctx);
+            }
+            // Neither a live credential nor a refresh token: the 401 names why (credential_missing, token_expired, ...).
+            else
+            {
+                return Results.Challenge();
+            }
             return Results.NoContent();
-        }).RequireAuthorization();
+        }
+        auth.MapPost("/logout", Logout);
+        // The same logout where the refresh cookie reaches it (its Path is /auth/refresh): a browser client logs out
+        // here, so its refresh family ends even when its access token has expired.
+        auth.MapPost("/refresh/logout", Logout);
 
         auth.MapPost("/logout-all", async (HttpContext ctx, ClaimsPrincipal user, CancellationToken ct) =>
         {

@@ -22,6 +22,10 @@ public sealed class SessionAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (bouncer.Value.Mode == BouncerMode.Jwt) return AuthenticateResult.NoResult();
+        // Register, login and refresh (and the refresh-token logout) authenticate by their own credential (a password, a
+        // refresh token) and never read the caller's session: a session cookie the browser attaches anyway (one jar per
+        // site) costs no lookup there, and a token client's logout cannot end the browser's session by accident.
+        if (AuthenticatesByItsOwnCredential(Request.Path)) return AuthenticateResult.NoResult();
         var id = BouncerHttp.SessionCookie(Request, out var duplicated);
         if (duplicated) return Refuse(FailureCodes.DuplicateSessionCookie);
         if (id is null) return AuthenticateResult.NoResult();
@@ -51,6 +55,10 @@ public sealed class SessionAuthenticationHandler(
         if (validated.Failure is { } refused) return Refuse(refused);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, BouncerDefaults.SessionScheme));
     }
+
+    private static bool AuthenticatesByItsOwnCredential(Microsoft.AspNetCore.Http.PathString path) =>
+        path.Equals("/auth/login", StringComparison.OrdinalIgnoreCase) || path.Equals("/auth/register", StringComparison.OrdinalIgnoreCase)
+        || path.Equals("/auth/refresh", StringComparison.OrdinalIgnoreCase) || path.Equals("/auth/refresh/logout", StringComparison.OrdinalIgnoreCase);
 
     // HttpContext.Items key of the Session that authenticated the request.
     internal const string SessionItem = "bouncer.session";

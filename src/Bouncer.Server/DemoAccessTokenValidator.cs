@@ -15,7 +15,17 @@ internal sealed class DemoAccessTokenValidator(AccessTokenValidator engine, Demo
         var verified = engine.Verify(token);
         if (verified.IsValid && demo.IsExpired(verified.Claims.JwtId))
             return AccessTokenResult.Fail(FailureCodes.TokenExpired);
-        if (verified.IsValid && !demo.PushEnabledFor(verified.Claims.SessionId)) return verified;
+        if (verified.IsValid && !demo.PushEnabledFor(verified.Claims.SessionId))
+        {
+            // Judged without the revocation verdict, but traced like any bearer check: the page shows what was done.
+            if (Bouncer.Diagnostics.BouncerTrace.Current is { } trace)
+            {
+                trace.Strategy = "jwt";
+                trace.CredentialBytes = token.Length;
+                trace.SignatureChecks++;
+            }
+            return verified;
+        }
         return await engine.ValidateAsync(token, ct).ConfigureAwait(false);
     }
 }

@@ -25,6 +25,9 @@ public sealed class SimulatorFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // A register + login hashes with Argon2id (19 MiB); on a shared 2-core machine that alone can pass Playwright's
+        // 5 s default. A longer wait changes no outcome: each assertion still waits for one exact answer.
+        Assertions.SetDefaultExpectTimeout(20_000);
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException($"{ChromiumPath} not found: run ./test.sh, which installs Debian's chromium.");
         var serverPath = typeof(SimulatorFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerPath").Value!;
