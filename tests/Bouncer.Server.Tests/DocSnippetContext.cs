@@ -17,6 +17,6 @@ internal abstract class DocSnippetContext
     protected WebApplicationBuilder builder = null!;
     protected IServiceCollection services = null!;
     protected WebApplication app = null!;
-    protected CancellationToken ct;
+    protected CancellationToken ct = CancellationToken.None;
     protected NpgsqlDataSource dataSource = null!;
 }

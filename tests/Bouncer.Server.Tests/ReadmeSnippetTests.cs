@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Bouncer.Access;
 using Bouncer.AspNetCore;
+using Microsoft.Extensions.DependencyInjection;
 using Bouncer.Server.Tests.Readme;
 
 namespace Bouncer.Server.Tests;
