@@ -2,6 +2,7 @@ using Bouncer;
 using Bouncer.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -18,15 +19,33 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class BouncerServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds Bouncer: the engine (<see cref="BouncerCoreServiceCollectionExtensions.AddBouncerEngine{TOptions}"/>),
+    /// Adds Bouncer: the engine (<see cref="BouncerCoreServiceCollectionExtensions.AddBouncerEngine{TOptions}(IServiceCollection, Action{TOptions})"/>),
     /// authentication with a default scheme that picks the session or bearer handler by what the request carries,
     /// the admin policy, and a health check per dependency (<see cref="BouncerHealthChecks"/>: the store and the
     /// revocation state; map them with <c>app.MapBouncerHealthChecks("/healthz")</c>). Choose the backend on the returned builder (<c>UseSqlite</c>, <c>UseRedis</c>,
     /// <c>UsePostgres</c>, <c>UseMemory</c>); none is a start-up error.
     /// </summary>
-    public static BouncerBuilder AddBouncer(this IServiceCollection services, Action<BouncerOptions>? configure = null)
+    public static BouncerBuilder AddBouncer(this IServiceCollection services, Action<BouncerOptions>? configure = null) =>
+        Add(services, services.AddBouncerEngine(configure));
+
+    /// <summary>
+    /// <see cref="AddBouncer(IServiceCollection, Action{BouncerOptions})"/> with <see cref="BouncerOptions"/> bound from
+    /// <paramref name="configuration"/>, the <c>Bouncer</c> section (<c>builder.Configuration.GetSection("Bouncer")</c>):
+    /// keys are the property names (<c>Mode</c>, <c>Issuer</c>, <c>Audience</c>, nested <c>Sessions:IdleTimeout</c>,
+    /// <c>Refresh:AccessTokenLifetime</c>, ...), then <paramref name="configure"/> runs if given. Validated at start,
+    /// where a bad value is an error naming the setting.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// builder.Services.AddBouncer(builder.Configuration.GetSection("Bouncer")).UseSqlite(builder.Configuration);
+    /// </code>
+    /// </example>
+    public static BouncerBuilder AddBouncer(this IServiceCollection services, IConfiguration configuration, Action<BouncerOptions>? configure = null) =>
+        Add(services, services.AddBouncerEngine(configuration, configure));
+
+    private static BouncerBuilder Add(IServiceCollection services, BouncerBuilder builder)
     {
-        var builder = services.AddBouncerEngine(configure).ProtectSecretsWithConfiguredKeyRing();
+        builder.ProtectSecretsWithConfiguredKeyRing();
         services.TryAddSingleton<LoginThrottle>();
         services.AddAuthentication(BouncerDefaults.AuthenticationScheme)
             .AddPolicyScheme(BouncerDefaults.AuthenticationScheme, "Bouncer", o => o.ForwardDefaultSelector = SelectScheme)

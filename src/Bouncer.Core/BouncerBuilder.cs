@@ -1,4 +1,5 @@
 using Bouncer.Secrets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -41,5 +42,40 @@ public sealed class BouncerBuilder
         ArgumentNullException.ThrowIfNull(factory);
         Services.Replace(ServiceDescriptor.Singleton(new SecretProtectorChoice(factory)));
         return this;
+    }
+
+    /// <summary>
+    /// The configuration-bound form of <see cref="UseStores(Func{IServiceProvider, BouncerStores})"/>: when the
+    /// engine is first resolved (at start), reads the connection string <c>ConnectionStrings:&lt;name&gt;</c> from
+    /// <paramref name="configuration"/> (<see cref="ConfigurationExtensions.GetConnectionString"/>, so
+    /// <c>"ConnectionStrings": { "Bouncer": "..." }</c> in appsettings.json or the environment variable
+    /// <c>ConnectionStrings__Bouncer</c>) and hands it to <paramref name="factory"/>.
+    /// </summary>
+    /// <param name="configuration">The app's configuration root (<c>builder.Configuration</c>); a section works too,
+    /// and is then searched below its own path.</param>
+    /// <param name="connectionStringName">The name under <c>ConnectionStrings</c>; by convention <c>Bouncer</c>.</param>
+    /// <param name="factory">Builds the stores from the connection string, which is never null or blank.</param>
+    /// <exception cref="InvalidOperationException">At start, when the connection string is missing or blank: one line
+    /// naming the setting's full path.</exception>
+    public BouncerBuilder UseStores(IConfiguration configuration, string connectionStringName, Func<IServiceProvider, string, BouncerStores> factory)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionStringName);
+        ArgumentNullException.ThrowIfNull(factory);
+        return UseStores(sp => factory(sp, ConnectionString(configuration, connectionStringName)));
+    }
+
+    /// <summary>
+    /// The connection string <c>ConnectionStrings:&lt;name&gt;</c> of <paramref name="configuration"/>, or an
+    /// <see cref="InvalidOperationException"/> naming the setting's full path (for a section, below its path).
+    /// </summary>
+    public static string ConnectionString(IConfiguration configuration, string connectionStringName)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var value = configuration.GetConnectionString(connectionStringName);
+        if (!string.IsNullOrWhiteSpace(value)) return value;
+        var path = (configuration is IConfigurationSection section ? section.Path + ":" : "") + "ConnectionStrings:" + connectionStringName;
+        throw new InvalidOperationException($"{path} is not set: Bouncer needs the connection string of its store there "
+            + $"(appsettings.json \"ConnectionStrings\": {{ \"{connectionStringName}\": \"...\" }}, or the environment variable {path.Replace(":", "__", StringComparison.Ordinal)}).");
     }
 }

@@ -12,6 +12,7 @@ using Bouncer.Secrets;
 using Bouncer.Sessions;
 using Bouncer.Tokens;
 using Bouncer.Users;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,6 +30,28 @@ public static class BouncerCoreServiceCollectionExtensions
     /// <summary>The engine without ASP.NET Core (a worker, the CLI): options under <see cref="BouncerEngineOptions"/>.</summary>
     public static BouncerBuilder AddBouncerCore(this IServiceCollection services, Action<BouncerEngineOptions>? configure = null) =>
         services.AddBouncerEngine(configure);
+
+    /// <summary>
+    /// The engine without ASP.NET Core, its options bound from <paramref name="configuration"/> (the <c>Bouncer</c>
+    /// section: <c>configuration.GetSection("Bouncer")</c>; keys as the property names, nested ones as
+    /// <c>Sessions:IdleTimeout</c>), then <paramref name="configure"/> if given. Validated at start, where a bad value
+    /// is an error naming the setting.
+    /// </summary>
+    public static BouncerBuilder AddBouncerCore(this IServiceCollection services, IConfiguration configuration, Action<BouncerEngineOptions>? configure = null) =>
+        services.AddBouncerEngine(configuration, configure);
+
+    /// <summary>
+    /// <see cref="AddBouncerEngine{TOptions}(IServiceCollection, Action{TOptions})"/> with the options bound from
+    /// <paramref name="configuration"/> (a section such as <c>Bouncer</c>) before <paramref name="configure"/> runs.
+    /// </summary>
+    public static BouncerBuilder AddBouncerEngine<TOptions>(this IServiceCollection services, IConfiguration configuration, Action<TOptions>? configure = null)
+        where TOptions : BouncerEngineOptions
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<TOptions>().Bind(configuration);
+        return services.AddBouncerEngine(configure);
+    }
 
     /// <summary>
     /// The engine with options of type <typeparamref name="TOptions"/> (a host's own options that extend

@@ -1,5 +1,6 @@
 using Bouncer;
 using Bouncer.Stores.Postgres;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -19,21 +20,41 @@ public static class PostgresBouncerBuilderExtensions
     public static BouncerBuilder UsePostgres(this BouncerBuilder builder, string connectionString, string schema = "public", bool ensureSchema = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        return builder.UseStores(_ =>
+        return builder.UseStores(_ => Connect(connectionString, schema, ensureSchema));
+    }
+
+    /// <summary>
+    /// <see cref="UsePostgres(BouncerBuilder, string, string, bool)"/> with the database named by configuration: at
+    /// start it reads <c>ConnectionStrings:Bouncer</c> (or <c>ConnectionStrings:&lt;connectionStringName&gt;</c>) from
+    /// <paramref name="configuration"/>, an Npgsql connection string such as <c>Host=db;Database=app;Username=bouncer</c>.
+    /// </summary>
+    /// <param name="builder">The Bouncer builder.</param>
+    /// <param name="configuration">The app's configuration root (<c>builder.Configuration</c>).</param>
+    /// <param name="connectionStringName">The name under <c>ConnectionStrings</c>; default <c>Bouncer</c>.</param>
+    /// <param name="schema">The schema of every table.</param>
+    /// <param name="ensureSchema">Create missing tables; false for a role without CREATE (docs/postgres.md).</param>
+    /// <exception cref="InvalidOperationException">At start, when the setting is missing, blank or not a PostgreSQL
+    /// connection string, or the server is unreachable: one line naming it.</exception>
+    public static BouncerBuilder UsePostgres(this BouncerBuilder builder, IConfiguration configuration, string connectionStringName = "Bouncer", string schema = "public", bool ensureSchema = true)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseStores(configuration, connectionStringName, (_, connection) => Connect(connection, schema, ensureSchema));
+    }
+
+    private static BouncerStores Connect(string connectionString, string schema, bool ensureSchema)
+    {
+        NpgsqlDataSource source;
+        try { source = PostgresDataSources.Create(connectionString); }
+        catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
+        try
         {
-            NpgsqlDataSource source;
-            try { source = PostgresDataSources.Create(connectionString); }
-            catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
-            try
-            {
-                return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true);
-            }
-            catch
-            {
-                source.Dispose();
-                throw;
-            }
-        });
+            return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

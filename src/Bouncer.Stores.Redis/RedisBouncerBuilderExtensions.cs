@@ -1,5 +1,6 @@
 using Bouncer;
 using Bouncer.Stores.Redis;
+using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -18,32 +19,61 @@ public static class RedisBouncerBuilderExtensions
     public static BouncerBuilder UseRedis(this BouncerBuilder builder, string configuration, string keyPrefix = "bouncer:")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
-        ConfigurationOptions parsed;
-        try { parsed = ConfigurationOptions.Parse(configuration); }
+        var parsed = Parse(configuration);
+        CheckPrefix(keyPrefix);
+        return builder.UseStores(sp => Connect(configuration, parsed, keyPrefix, sp));
+    }
+
+    /// <summary>
+    /// <see cref="UseRedis(BouncerBuilder, string, string)"/> with the server named by configuration: at start it reads
+    /// <c>ConnectionStrings:Bouncer</c> (or <c>ConnectionStrings:&lt;connectionStringName&gt;</c>) from
+    /// <paramref name="configuration"/>, a StackExchange.Redis configuration string such as <c>localhost:6379</c>.
+    /// </summary>
+    /// <param name="builder">The Bouncer builder.</param>
+    /// <param name="configuration">The app's configuration root (<c>builder.Configuration</c>).</param>
+    /// <param name="connectionStringName">The name under <c>ConnectionStrings</c>; default <c>Bouncer</c>.</param>
+    /// <param name="keyPrefix">The prefix of every key, so deployments can share a server.</param>
+    /// <exception cref="InvalidOperationException">At start, when the setting is missing, blank or not a Redis
+    /// configuration, or the server is unreachable: one line naming it.</exception>
+    public static BouncerBuilder UseRedis(this BouncerBuilder builder, IConfiguration configuration, string connectionStringName = "Bouncer", string keyPrefix = "bouncer:")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        CheckPrefix(keyPrefix);
+        return builder.UseStores(configuration, connectionStringName, (sp, connection) => Connect(connection, Parse(connection), keyPrefix, sp));
+    }
+
+    private static ConfigurationOptions Parse(string configuration)
+    {
+        try { return ConfigurationOptions.Parse(configuration); }
         catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid Redis configuration: " + ex.Message, ex); }
-        // Checked before connecting, so a bad prefix cannot leave a connection behind.
+    }
+
+    // Checked before connecting, so a bad prefix cannot leave a connection behind.
+    private static void CheckPrefix(string keyPrefix)
+    {
         try { new RedisStoreOptions { KeyPrefix = keyPrefix }.Validate(); }
         catch (ArgumentException ex) { throw new BouncerConfigurationException("UseRedis keyPrefix", "not a valid Redis key prefix: " + ex.Message, ex); }
-        return builder.UseStores(sp =>
+    }
+
+    private static BouncerStores Connect(string configuration, ConfigurationOptions parsed, string keyPrefix, IServiceProvider sp)
+    {
+        // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
+        if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) parsed.AbortOnConnectFail = false;
+        // Bounded waits: a request during an outage answers 503 in about a second instead of hanging 5 s.
+        if (!configuration.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.AsyncTimeout = 1000;
+        if (!configuration.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.SyncTimeout = 1000;
+        var redis = ConnectionMultiplexer.Connect(parsed);
+        try
         {
-            // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
-            if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) parsed.AbortOnConnectFail = false;
-            // Bounded waits: a request during an outage answers 503 in about a second instead of hanging 5 s.
-            if (!configuration.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.AsyncTimeout = 1000;
-            if (!configuration.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.SyncTimeout = 1000;
-            var redis = ConnectionMultiplexer.Connect(parsed);
-            try
-            {
-                // Fail at start with a clear message rather than at the first login.
-                redis.GetDatabase().Ping();
-            }
-            catch (RedisException ex)
-            {
-                redis.Dispose();
-                throw new BouncerConfigurationException(Setting, $"Redis at '{parsed.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message.Split('\n')[0].Split(" - Last Connection Exception")[0]}", ex);
-            }
-            return Create(redis, keyPrefix, sp, owned: true);
-        });
+            // Fail at start with a clear message rather than at the first login.
+            redis.GetDatabase().Ping();
+        }
+        catch (RedisException ex)
+        {
+            redis.Dispose();
+            throw new BouncerConfigurationException(Setting, $"Redis at '{parsed.EndPoints.FirstOrDefault()}' is unreachable: {ex.Message.Split('\n')[0].Split(" - Last Connection Exception")[0]}", ex);
+        }
+        return Create(redis, keyPrefix, sp, owned: true);
     }
 
     /// <summary>Keeps every store on an existing connection (the app's own multiplexer, which it disposes).</summary>

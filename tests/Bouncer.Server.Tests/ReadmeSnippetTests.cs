@@ -1,13 +1,16 @@
 using System.Net;
 using System.Net.Http.Json;
+using Bouncer.Access;
 using Bouncer.AspNetCore;
+using Microsoft.Extensions.DependencyInjection;
 using Bouncer.Server.Tests.Readme;
 
 namespace Bouncer.Server.Tests;
 
 /// <summary>
 /// The README's "In an ASP.NET Core app" block, compiled from README.md itself (see the project file), run on real
-/// Kestrel and SQLite: a session and a JWT both reach the app's own protected route.
+/// Kestrel and SQLite: a session and a JWT both reach the app's own protected route, and its role-protected route
+/// answers 403 without the role and 200 once the engine grants it.
 /// </summary>
 public sealed class ReadmeSnippetTests
 {
@@ -37,6 +40,19 @@ public sealed class ReadmeSnippetTests
                     Assert.Equal(user, await orders.Content.ReadAsStringAsync());
                 using (var anonymous = await http.GetAsync("/orders"))
                     Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+                using (var reports = await http.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/reports", cookie.Value)))
+                    Assert.Equal(HttpStatusCode.Forbidden, reports.StatusCode);
+                using (var reports = await http.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/reports", pair.AccessToken)))
+                    Assert.Equal(HttpStatusCode.Forbidden, reports.StatusCode);
+                await app.Services.GetRequiredService<AccessManager>().SetRolesAsync(user, "admin", default);
+                using (var reports = await http.SendAsync(BouncerHost.WithSession(HttpMethod.Get, "/reports", cookie.Value)))
+                    Assert.Equal(HttpStatusCode.OK, reports.StatusCode);
+                // Tokens minted before the change are refused; a new login carries the role.
+                using var again = await http.PostAsJsonAsync("/auth/login", new { username = user, password = Passwords.Good, mode = "jwt" });
+                var admin = await TokenPair.ReadAsync(again);
+                using (var reports = await http.SendAsync(BouncerHost.WithBearer(HttpMethod.Get, "/reports", admin.AccessToken)))
+                    Assert.Equal(HttpStatusCode.OK, reports.StatusCode);
             }
             finally
             {

@@ -2,7 +2,8 @@ namespace Bouncer.Tests;
 
 /// <summary>
 /// A fact about optimised code (allocation counts): Debug builds compile async state machines as
-/// classes, so such a test runs only in Release, which is what ./test.sh builds.
+/// classes, so such a test runs only in Release, which is what ./test.sh builds. Slow end-to-end facts (the
+/// pack-and-consume test, minutes of dotnet pack/build) use it too, so a Debug inner loop skips them.
 /// </summary>
 public sealed class ReleaseFactAttribute : FactAttribute
 {
