@@ -149,6 +149,12 @@ public static class BouncerAuthEndpoints
         auth.MapPost("/refresh", async (HttpContext ctx, CancellationToken ct) =>
         {
             if (options.Mode == BouncerMode.Session) return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, "This deployment runs in session mode.");
+            if (!throttle.MayRefresh(BouncerHttp.ClientAddress(ctx)))
+            {
+                metrics.Fail(FailureCodes.RateLimited);
+                ctx.Response.Headers.RetryAfter = "60";
+                return BouncerProblems.Result(429, FailureCodes.RateLimited, "Too many refreshes from this address; wait a minute.");
+            }
             var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
             if (body is null) return BouncerHttp.BadBody();
             var fromCookie = body.RefreshToken is null && ctx.Request.Cookies.TryGetValue(BouncerDefaults.RefreshCookieName, out var cookie) ? cookie : null;

@@ -40,11 +40,19 @@ public sealed class BouncerOptions : BouncerEngineOptions
     public bool TraceHeaders { get; set; }
 
     /// <summary>
-    /// Shared key downstream verifiers send as <c>X-Bouncer-Feed-Key</c> to read <c>GET /auth/revocations</c>.
-    /// The feed names revoked users and sessions; set a key whenever the server is reachable beyond the
-    /// services that verify its tokens. Null: the feed is open (the default, for a single trusted network).
+    /// Shared key downstream verifiers send as <c>X-Bouncer-Feed-Key</c> to read <c>GET /auth/revocations</c> (the feed
+    /// names revoked users and sessions). Null: the deployment's generated key (<see cref="Revocation.RevocationFeedKey"/>,
+    /// stored encrypted with the other secrets, shown by <c>bouncer feed key</c>). The feed always needs a key, unless
+    /// <see cref="RevocationFeedOpenToLoopback"/>.
     /// </summary>
     public string? RevocationFeedKey { get; set; }
+
+    /// <summary>
+    /// Serve the revocation feed without a key to callers on the loopback address (127.0.0.1, ::1): for a deployment
+    /// whose verifiers all run on the same machine. Default false. Do not set it behind a reverse proxy on the same
+    /// host unless forwarded headers are applied, since every proxied request then comes from loopback.
+    /// </summary>
+    public bool RevocationFeedOpenToLoopback { get; set; }
 
     /// <summary>
     /// The scheme://host[:port] clients reach this deployment at: the base of every URL in discovery and the JWKS.
@@ -55,6 +63,12 @@ public sealed class BouncerOptions : BouncerEngineOptions
 
     /// <summary>Registrations per client IP per minute before 429. Default 10.</summary>
     public int RegistrationsPerMinute { get; set; } = 10;
+
+    /// <summary>
+    /// <c>POST /auth/refresh</c> calls per client IP per minute (per instance) before 429 <c>rate_limited</c>. Default 60:
+    /// a browser refreshes once per access-token lifetime per tab, while guessing or bulk replay needs many.
+    /// </summary>
+    public int RefreshesPerMinute { get; set; } = 60;
 
     /// <summary>
     /// How <c>POST /auth/register</c> answers a name that is taken. False (default): <c>409 username_taken</c>, which
@@ -79,6 +93,7 @@ public sealed class BouncerOptions : BouncerEngineOptions
         base.Validate();
         if (LoginFailuresPerMinute < 1) throw new InvalidOperationException("Bouncer:LoginFailuresPerMinute must be at least 1.");
         if (RegistrationsPerMinute < 1) throw new InvalidOperationException("Bouncer:RegistrationsPerMinute must be at least 1.");
+        if (RefreshesPerMinute < 1) throw new InvalidOperationException("Bouncer:RefreshesPerMinute must be at least 1.");
         if (!string.IsNullOrEmpty(PublicOrigin) && (!Uri.TryCreate(PublicOrigin, UriKind.Absolute, out var origin) || origin.Scheme is not ("http" or "https")
             || origin.PathAndQuery != "/" || PublicOrigin.EndsWith('/')))
             throw new InvalidOperationException("Bouncer:PublicOrigin must be scheme://host[:port], without a path.");

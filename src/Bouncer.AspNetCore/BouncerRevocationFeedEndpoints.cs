@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using Bouncer.Revocation;
 using Microsoft.AspNetCore.Builder;
@@ -29,8 +30,11 @@ public static class BouncerRevocationFeedEndpoints
 
         app.MapGet("/auth/revocations", async (HttpContext ctx, long? after, int? wait, int? heartbeat, CancellationToken ct) =>
         {
-            if (options.RevocationFeedKey is { Length: > 0 } key && !BouncerHttp.SecretEquals(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString(), key))
-                return BouncerProblems.Result(401, FailureCodes.FeedKeyInvalid, "The revocation feed needs the X-Bouncer-Feed-Key header.");
+            // The configured key, else the deployment's generated one: the feed is never open by default.
+            var key = options.RevocationFeedKey is { Length: > 0 } configured ? configured : sp.GetRequiredService<RevocationFeedKey>().Value;
+            bool loopback = options.RevocationFeedOpenToLoopback && ctx.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address);
+            if (!loopback && !BouncerHttp.SecretEquals(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString(), key))
+                return BouncerProblems.Result(401, FailureCodes.FeedKeyInvalid, "The revocation feed needs the X-Bouncer-Feed-Key header (Bouncer:RevocationFeedKey, or `bouncer feed key`).");
             var cursor = Math.Max(0, after ?? 0);
             var entries = await channel.ReadAfterAsync(cursor, 1000, ct);
             // Long-poll: hold an empty answer until something is pushed or the wait ends. The log is

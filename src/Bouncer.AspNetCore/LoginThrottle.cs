@@ -16,6 +16,7 @@ internal sealed class LoginThrottle : IDisposable
     private readonly PartitionedRateLimiter<string> _failures;
     private readonly PartitionedRateLimiter<string> _inFlight;
     private readonly PartitionedRateLimiter<string> _registrations;
+    private readonly PartitionedRateLimiter<string> _refreshes;
 
     public LoginThrottle(IOptions<BouncerOptions> options)
     {
@@ -25,6 +26,9 @@ internal sealed class LoginThrottle : IDisposable
         var registrations = options.Value.RegistrationsPerMinute;
         _registrations = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
             _ => new FixedWindowRateLimiterOptions { PermitLimit = registrations, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        var refreshes = options.Value.RefreshesPerMinute;
+        _refreshes = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetFixedWindowLimiter(ip,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = refreshes, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
         // The rest wait their turn (then meet the probe); a flood past the queue is refused at once.
         _inFlight = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetConcurrencyLimiter(ip,
             _ => new ConcurrencyLimiterOptions { PermitLimit = ChecksPerAddress, QueueLimit = 64, QueueProcessingOrder = QueueProcessingOrder.OldestFirst }));
@@ -47,6 +51,16 @@ internal sealed class LoginThrottle : IDisposable
         return lease.IsAcquired;
     }
 
+    /// <summary>
+    /// Takes one refresh of <paramref name="address"/>'s per-minute allowance; false when it is used up (guessing or
+    /// replaying refresh tokens in bulk; RFC 9700 4.14 asks for refresh tokens to be hard to use by anyone else).
+    /// </summary>
+    public bool MayRefresh(string address)
+    {
+        using var lease = _refreshes.AttemptAcquire(address, 1);
+        return lease.IsAcquired;
+    }
+
     /// <summary>Counts one failure of <paramref name="address"/>.</summary>
     public void Failed(string address) => _failures.AttemptAcquire(address, 1).Dispose();
 
@@ -55,5 +69,6 @@ internal sealed class LoginThrottle : IDisposable
         _failures.Dispose();
         _inFlight.Dispose();
         _registrations.Dispose();
+        _refreshes.Dispose();
     }
 }

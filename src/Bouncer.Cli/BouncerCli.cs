@@ -39,6 +39,7 @@ public static class BouncerCli
         root.Add(SessionsCommands.Build());
         root.Add(UsersCommands.Build());
         root.Add(AuditCommands.Build());
+        root.Add(FeedCommands.Build());
         return root;
     }
 

@@ -97,6 +97,9 @@ public static class BouncerCoreServiceCollectionExtensions
                 Base64Url.DecodeFromChars(derivation), sp.GetRequiredService<BouncerAudit>(), sp.GetRequiredService<BouncerMetrics>(),
                 sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<RevocationListener>());
         });
+        // The feed is keyed by default: a key shared by every instance through the store (ASVS 5.0 V8.2, no open data feed).
+        services.TryAddSingleton(sp => new RevocationFeedKey(Block(Secrets(sp).GetOrAddAsync("revocation-feed-key",
+            Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask())));
         services.TryAddSingleton(sp => new UserService(Stores(sp).Users, sp.GetRequiredService<TimeProvider>(), Engine(sp).Users));
         services.TryAddSingleton(sp => new UserDirectory(Stores(sp).Users, sp.GetRequiredService<RevocationListener>(), sp.GetRequiredService<TimeProvider>(), Engine(sp).NearCache));
         services.TryAddSingleton(sp => Block(BouncerTokens.LoadAsync(Secrets(sp), Engine(sp), sp.GetRequiredService<TimeProvider>(), default)));

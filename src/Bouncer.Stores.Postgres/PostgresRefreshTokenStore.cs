@@ -19,7 +19,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
     /// <summary>The table's name inside <see cref="PostgresStoreOptions.Schema"/>.</summary>
     public const string TableName = "bouncer_refresh_tokens";
 
-    private const string Columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time, dpop_jkt";
+    private const string Columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time, dpop_jkt, client";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _prepare;
@@ -36,7 +36,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
         _prepare = _options.PreparedStatements && CanPrepare(dataSource);
         var table = $"\"{_options.Schema}\".\"{TableName}\"";
 
-        _insert = $"INSERT INTO {table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        _insert = $"INSERT INTO {table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         _get = $"SELECT {Columns} FROM {table} WHERE token_hash = $1";
         // One statement: the insert draws its single row from what the update returned, so nothing is
         // inserted unless this call flipped rotated_at. Racing rotations all try to update the row; the
@@ -47,7 +47,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
             WITH cur AS (
                 UPDATE {table} SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL AND NOT revoked RETURNING 1)
             INSERT INTO {table} ({Columns})
-            SELECT $3, $4, $5, $6, $7, $8, $9, NULL, $10, false, $11, $12 WHERE EXISTS (SELECT 1 FROM cur)
+            SELECT $3, $4, $5, $6, $7, $8, $9, NULL, $10, false, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM cur)
             """;
         _revokeFamily = $"UPDATE {table} SET revoked = true WHERE family_id = $1 AND NOT revoked";
         _revokeUser = $"""
@@ -98,10 +98,12 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
                 scope text,
                 revoked boolean NOT NULL DEFAULT false,
                 auth_time timestamptz,
-                dpop_jkt text
+                dpop_jkt text,
+                client text
             );
             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS auth_time timestamptz;
             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS dpop_jkt text;
+            ALTER TABLE {table} ADD COLUMN IF NOT EXISTS client text;
             CREATE INDEX IF NOT EXISTS "{TableName}_family_id_idx" ON {table} (family_id);
             CREATE INDEX IF NOT EXISTS "{TableName}_user_id_idx" ON {table} (user_id);
             CREATE INDEX IF NOT EXISTS "{TableName}_expiry_idx" ON {table} (least(expires_at, family_expires_at));
@@ -117,7 +119,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
             Text(record.TokenHash), Text(record.FamilyId), Text(record.UserId), Int(record.Generation),
             Instant(record.IssuedAt), Instant(record.ExpiresAt), Instant(record.FamilyExpiresAt),
             Instant(record.RotatedAt), Text(record.Scope), new NpgsqlParameter<bool> { TypedValue = record.Revoked },
-            Instant(record.AuthTime), Text(record.DpopJkt),
+            Instant(record.AuthTime), Text(record.DpopJkt), Text(record.Client),
         ];
         try
         {
@@ -147,7 +149,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
             Text(currentHash), Instant(rotatedAt),
             Text(successor.TokenHash), Text(successor.FamilyId), Text(successor.UserId), Int(successor.Generation),
             Instant(successor.IssuedAt), Instant(successor.ExpiresAt), Instant(successor.FamilyExpiresAt), Text(successor.Scope),
-            Instant(successor.AuthTime), Text(successor.DpopJkt),
+            Instant(successor.AuthTime), Text(successor.DpopJkt), Text(successor.Client),
         ];
         try
         {
@@ -204,7 +206,9 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
         // NULL: a row written before the column existed; AuthTime then reads as IssuedAt.
         if (NullableInstant(r, 10) is { } authTime) record = record with { AuthTime = authTime };
         // NULL: an unbound family, or a row written before the column existed.
-        return r.IsDBNull(11) ? record : record with { DpopJkt = r.GetString(11) };
+        if (!r.IsDBNull(11)) record = record with { DpopJkt = r.GetString(11) };
+        // NULL: a row written outside a request, or before the column existed.
+        return r.IsDBNull(12) ? record : record with { Client = r.GetString(12) };
     }
 
     private static RefreshRecord ReadColumns(NpgsqlDataReader r) => new()

@@ -59,13 +59,14 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // Shared tail of the create and rotate scripts: write the record KEYS[n] from ARGV starting at o,
     // set its TTL and add it to the family index KEYS[n+1].
-    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked, at, jkt ('' for none).
+    // ARGV[o..]: token hash, ttl ms, score, user, family, generation, ia, ea, fa, has-scope, scope, revoked, at, jkt ('' for none), client tag ('' for none).
     private const string InsertFunction = """
         local function insert(rec, idx, o)
           redis.call('HSET', rec, 'u', ARGV[o+3], 'f', ARGV[o+4], 'g', ARGV[o+5], 'ia', ARGV[o+6], 'ea', ARGV[o+7], 'fa', ARGV[o+8], 'at', ARGV[o+12])
           if ARGV[o+9] == '1' then redis.call('HSET', rec, 's', ARGV[o+10]) end
           if ARGV[o+11] == '1' then redis.call('HSET', rec, 'r', '1') end
           if ARGV[o+13] ~= '' then redis.call('HSET', rec, 'k', ARGV[o+13]) end
+          if ARGV[o+14] ~= '' then redis.call('HSET', rec, 'c', ARGV[o+14]) end
           redis.call('PEXPIRE', rec, ARGV[o+1])
           redis.call('ZADD', idx, ARGV[o+2], ARGV[o])
           if redis.call('PTTL', idx) < tonumber(ARGV[o+1]) then redis.call('PEXPIRE', idx, ARGV[o+1]) end
@@ -282,7 +283,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // ---- helpers ----
 
-    private const int RecordArgCount = 14;
+    private const int RecordArgCount = 15;
 
     private async Task<bool> ClaimPointerAsync(string tokenHash, string familyId, long ttl, CancellationToken ct)
     {
@@ -306,13 +307,13 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
     [
         r.TokenHash, ttl, UnixMs(Min(r.ExpiresAt, r.FamilyExpiresAt)), r.UserId, r.FamilyId, r.Generation.ToString(CultureInfo.InvariantCulture),
         UnixMs(r.IssuedAt), UnixMs(r.ExpiresAt), UnixMs(r.FamilyExpiresAt), r.Scope is null ? "0" : "1", r.Scope ?? "", r.Revoked ? "1" : "0",
-        UnixMs(r.AuthTime), r.DpopJkt ?? "",
+        UnixMs(r.AuthTime), r.DpopJkt ?? "", r.Client ?? "",
     ];
 
     private static RefreshRecord? Read(string tokenHash, HashEntry[] fields)
     {
         if (fields.Length == 0) return null;
-        string? user = null, family = null, scope = null, jkt = null;
+        string? user = null, family = null, scope = null, jkt = null, client = null;
         long ia = 0, ea = 0, fa = 0;
         long? ra = null, at = null;
         var generation = 0;
@@ -331,6 +332,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
                 case "ra": ra = (long)f.Value; break;
                 case "at": at = (long)f.Value; break;
                 case "k": jkt = f.Value; break;
+                case "c": client = f.Value; break;
                 case "r": revoked = f.Value == "1"; break;
             }
         }
@@ -343,6 +345,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
             FamilyExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(fa),
             RotatedAt = ra is { } r ? DateTimeOffset.FromUnixTimeMilliseconds(r) : null,
             DpopJkt = jkt,
+            Client = client,
         };
         // No at: a record written before the field existed; AuthTime then reads as IssuedAt.
         return at is { } a ? record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(a) } : record;

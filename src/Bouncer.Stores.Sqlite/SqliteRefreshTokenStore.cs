@@ -51,8 +51,8 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         _db = db;
         _ownsDatabase = ownsDatabase;
         _table = tableName;
-        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time, dpop_jkt";
-        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11)""";
+        const string columns = "token_hash, family_id, user_id, generation, issued_at, expires_at, family_expires_at, rotated_at, scope, revoked, auth_time, dpop_jkt, client";
+        _insert = $"""INSERT INTO "{_table}" ({columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12)""";
         _get = $"""SELECT {columns} FROM "{_table}" WHERE token_hash = $p0""";
         // The conditions make the update itself the check: only a current, unrevoked token changes, so the
         // number of changed rows says whether this caller won.
@@ -77,7 +77,8 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
                     scope TEXT,
                     revoked INTEGER NOT NULL DEFAULT 0,
                     auth_time INTEGER,
-                    dpop_jkt TEXT
+                    dpop_jkt TEXT,
+                    client TEXT
                 ) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS "{_table}_family_id" ON "{_table}" (family_id);
                 CREATE INDEX IF NOT EXISTS "{_table}_user_id" ON "{_table}" (user_id);
@@ -97,6 +98,7 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
     {
         AddColumn(connection, tx, "auth_time", "INTEGER");
         AddColumn(connection, tx, "dpop_jkt", "TEXT");
+        AddColumn(connection, tx, "client", "TEXT");
     }
 
     private void AddColumn(SqliteConnection connection, SqliteTransaction tx, string column, string type)
@@ -197,7 +199,7 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
             c.Command(_insert, tx,
                 r.TokenHash, r.FamilyId, r.UserId, r.Generation,
                 r.IssuedAt.ToUnixTimeMilliseconds(), r.ExpiresAt.ToUnixTimeMilliseconds(), r.FamilyExpiresAt.ToUnixTimeMilliseconds(),
-                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0, r.AuthTime.ToUnixTimeMilliseconds(), r.DpopJkt).ExecuteNonQuery();
+                r.RotatedAt?.ToUnixTimeMilliseconds(), r.Scope, r.Revoked ? 1 : 0, r.AuthTime.ToUnixTimeMilliseconds(), r.DpopJkt, r.Client).ExecuteNonQuery();
             return true;
         }
         catch (SqliteException ex) when (ex.SqliteExtendedErrorCode is PrimaryKeyViolation or UniqueViolation)
@@ -212,7 +214,9 @@ public sealed class SqliteRefreshTokenStore : IRefreshTokenStore, IDisposable
         // NULL: a row written before the column existed; AuthTime then reads as IssuedAt.
         if (!r.IsDBNull(10)) record = record with { AuthTime = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)) };
         // NULL: an unbound family, or a row written before the column existed.
-        return r.IsDBNull(11) ? record : record with { DpopJkt = r.GetString(11) };
+        if (!r.IsDBNull(11)) record = record with { DpopJkt = r.GetString(11) };
+        // NULL: a row written outside a request, or before the column existed.
+        return r.IsDBNull(12) ? record : record with { Client = r.GetString(12) };
     }
 
     private static RefreshRecord ReadColumns(SqliteDataReader r) => new()

@@ -15,7 +15,8 @@ public sealed class KeysStoreCommandsTests : IDisposable
         _db = Path.Combine(_folder, "bouncer.db");
         // The deployment's first start: the ring is created in the store.
         var services = new ServiceCollection();
-        services.AddBouncerCore().UseSqlite(_db);
+        // With the key the CLI reads from the environment (TestEnvironment), as an operator's server and CLI share one.
+        services.AddBouncerCore(o => o.KeyEncryption.Key = Bouncer.Tests.TestKeyEncryption.Key).UseSqlite(_db);
         using var provider = services.BuildServiceProvider();
         provider.GetRequiredService<BouncerTokens>();
     }
@@ -64,6 +65,23 @@ public sealed class KeysStoreCommandsTests : IDisposable
         Assert.Equal(1, code);
         (code, _, error) = await Run("keys", "revoke", "bad kid!", "--connection", _db);
         Assert.Equal(2, code);
+    }
+
+    [Fact]
+    public async Task FeedKey_PrintsTheKeyTheDeploymentsFeedAsksFor()
+    {
+        var (code, output, error) = await Run("feed", "key", "--connection", _db);
+        Assert.True(code == 0, error);
+        var printed = output.Trim();
+        Assert.Equal(43, printed.Length);   // 32 random bytes, base64url
+
+        // The server on the same store asks for exactly this key.
+        var services = new ServiceCollection();
+        services.AddBouncerCore(o => o.KeyEncryption.Key = Bouncer.Tests.TestKeyEncryption.Key).UseSqlite(_db);
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal(printed, provider.GetRequiredService<Bouncer.Revocation.RevocationFeedKey>().Value);
+        (code, output, _) = await Run("feed", "key", "--connection", _db);
+        Assert.Equal(printed, output.Trim());
     }
 
     private static async Task<(int Code, string Output, string Error)> Run(params string[] args)

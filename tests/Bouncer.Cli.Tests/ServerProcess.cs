@@ -43,7 +43,7 @@ public sealed class ServerProcess : IAsyncDisposable
         if (!File.Exists(serverPath)) throw new InvalidOperationException($"Server not built at {serverPath}.");
         var baseUrl = $"http://127.0.0.1:{FreePort()}";
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { serverPath, "--urls", baseUrl, "--store", store, "--connection", connection, "--Bouncer:RegistrationsPerMinute", "100000" }.Concat(extraArguments))
+        foreach (var arg in new[] { serverPath, "--urls", baseUrl, "--store", store, "--connection", connection, "--Bouncer:RegistrationsPerMinute", "100000", "--Bouncer:RefreshesPerMinute", "100000" }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         var process = Process.Start(start) ?? throw new InvalidOperationException("The Bouncer server did not start.");

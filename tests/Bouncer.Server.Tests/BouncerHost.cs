@@ -27,7 +27,7 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
         _environment = environment;
         // Discovery names configured URLs only: the origin this host's clients use.
         // Tests register many users from one address; the per-address registration limit has its own test.
-        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost", ["Bouncer:RegistrationsPerMinute"] = "100000",
+        _settings = new Dictionary<string, string?> { ["Bouncer:Store"] = "memory", ["Bouncer:PublicOrigin"] = "https://localhost", ["Bouncer:RegistrationsPerMinute"] = "100000", ["Bouncer:RefreshesPerMinute"] = "100000",
             // Networked stores refuse to start outside Development without a key for the secrets at rest.
             ["Bouncer:KeyEncryption:Key"] = Bouncer.Tests.TestKeyEncryption.Key };
         foreach (var (key, value) in settings) _settings[key] = value;
@@ -57,6 +57,14 @@ public sealed class BouncerHost : WebApplicationFactory<Program>
     public HttpClient Client() => KestrelAddress is { } address
         ? new HttpClient { BaseAddress = address }
         : CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false, BaseAddress = new Uri("https://localhost") });
+
+    /// <summary>A client that reads the revocation feed with the deployment's generated key, as a downstream verifier does.</summary>
+    public HttpClient FeedClient()
+    {
+        var client = Client();
+        client.DefaultRequestHeaders.Add("X-Bouncer-Feed-Key", Services.GetRequiredService<Bouncer.Revocation.RevocationFeedKey>().Value);
+        return client;
+    }
 
     /// <summary>Set when the host runs on real Kestrel: clients then talk HTTP to this address.</summary>
     public Uri? KestrelAddress { get; set; }

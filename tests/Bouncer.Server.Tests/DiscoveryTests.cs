@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -67,7 +68,7 @@ public sealed class DiscoveryTests
     public async Task Revocations_HeldWithHeartbeat_SendsSpacesThenTheSameJson()
     {
         await using var host = new BouncerHost();
-        using var response = await host.Client().GetAsync("/auth/revocations?after=0&wait=2&heartbeat=1");
+        using var response = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=2&heartbeat=1");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True(response.Headers.Contains(Bouncer.AspNetCore.BouncerEndpoints.FeedHeartbeatHeader));
         var body = await response.Content.ReadAsStringAsync();
@@ -77,7 +78,7 @@ public sealed class DiscoveryTests
         Assert.Empty(feed.GetProperty("revocations").EnumerateArray());
 
         // Without heartbeat=1, or with entries ready, the answer is the plain one.
-        using var plain = await host.Client().GetAsync("/auth/revocations?after=0&wait=0&heartbeat=1");
+        using var plain = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0&heartbeat=1");
         Assert.False(plain.Headers.Contains(Bouncer.AspNetCore.BouncerEndpoints.FeedHeartbeatHeader));
     }
 
@@ -86,7 +87,7 @@ public sealed class DiscoveryTests
     {
         await using var host = new BouncerHost();
         var pair = await host.LoginJwtAsync("alice");
-        using (var empty = await host.Client().GetAsync("/auth/revocations?after=0&wait=0"))
+        using (var empty = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0"))
         {
             Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
             Assert.Empty((await empty.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revocations").EnumerateArray());
@@ -94,7 +95,7 @@ public sealed class DiscoveryTests
         using (var logout = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout-all", pair.AccessToken)))
             Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
 
-        using var response = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        using var response = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0");
         var feed = await response.Content.ReadFromJsonAsync<JsonElement>();
         var entries = feed.GetProperty("revocations").EnumerateArray().ToList();
         Assert.NotEmpty(entries);
@@ -102,7 +103,7 @@ public sealed class DiscoveryTests
         Assert.Equal(entries[^1].GetProperty("cursor").GetInt64(), feed.GetProperty("cursor").GetInt64());
 
         // Reading after the last cursor gives nothing new.
-        using var after = await host.Client().GetAsync($"/auth/revocations?after={feed.GetProperty("cursor").GetInt64()}&wait=0");
+        using var after = await host.FeedClient().GetAsync($"/auth/revocations?after={feed.GetProperty("cursor").GetInt64()}&wait=0");
         Assert.Empty((await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revocations").EnumerateArray());
     }
 
@@ -111,10 +112,10 @@ public sealed class DiscoveryTests
     {
         await using var host = new BouncerHost();
         var pair = await host.LoginJwtAsync("alice");
-        using var start = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        using var start = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0");
         var cursor = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("cursor").GetInt64();
 
-        var poll = host.Client().GetAsync($"/auth/revocations?after={cursor}&wait=5");
+        var poll = host.FeedClient().GetAsync($"/auth/revocations?after={cursor}&wait=5");
         await Task.Delay(300);
         using (var logout = await host.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, "/auth/logout-all", pair.AccessToken)))
             Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
@@ -128,11 +129,31 @@ public sealed class DiscoveryTests
     }
 
     [Fact]
+    public async Task RevocationFeed_ByDefault_NeedsTheDeploymentsGeneratedKey_EvenWithTheLoopbackOptOut()
+    {
+        // Issue 14 finding 10: the feed names revoked users; it is never open by default.
+        await using var host = new BouncerHost(("Bouncer:RevocationFeedOpenToLoopback", "true"));
+        using var missing = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        await Problem.AssertAsync(missing, HttpStatusCode.Unauthorized, "feed_key_invalid");   // not from loopback: the opt-out does not apply
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "guess" } } };
+        await Problem.AssertAsync(await host.SendAsync(wrong), HttpStatusCode.Unauthorized, "feed_key_invalid");
+
+        using var keyed = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0");
+        Assert.Equal(HttpStatusCode.OK, keyed.StatusCode);
+        // The key is a secret of the deployment: 32 random bytes, stored encrypted like the signing keys.
+        var key = host.Services.GetRequiredService<Bouncer.Revocation.RevocationFeedKey>().Value;
+        Assert.Equal(43, key.Length);
+        var stored = await host.Runtime.Stores.Secrets.GetAsync("revocation-feed-key", default);
+        Assert.StartsWith("bouncer-enc:v1:", stored);
+        Assert.DoesNotContain(key, stored!);
+    }
+
+    [Fact]
     public async Task RevocationFeed_WithAKeyConfigured_RefusesReadersWithoutIt()
     {
         using var host = new BouncerHost(("Bouncer:RevocationFeedKey", "feed-secret-123"));
 
-        using var missing = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
+        using var missing = await host.FeedClient().GetAsync("/auth/revocations?after=0&wait=0");
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "feed-secret-124" } } };
         using var right = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "feed-secret-123" } } };
 

@@ -130,6 +130,21 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task Refresh_IsRateLimitedPerAddress_GuessesStopAt429()
+    {
+        // Issue 14 finding 4: 300 random refresh tokens a minute from one address got 300 x 401, never 429.
+        await using var host = new BouncerHost(("Bouncer:RefreshesPerMinute", "5"));
+        for (var i = 0; i < 5; i++)
+        {
+            using var guess = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_') });
+            await Problem.AssertAsync(guess, HttpStatusCode.Unauthorized, "refresh_token_invalid");
+        }
+        using var limited = await host.Client().PostAsJsonAsync("/auth/refresh", new { refresh_token = "x" });
+        Assert.Equal("60", limited.Headers.RetryAfter?.ToString());
+        await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, "rate_limited");
+    }
+
+    [Fact]
     public async Task UniformRegistration_AnswersTakenAndNewNamesAlike()
     {
         await using var host = new BouncerHost(("Bouncer:UniformRegistration", "true"));

@@ -59,7 +59,9 @@ public sealed class JwtBearerInteropTests
         var runtime = bouncer.Runtime;
         var fresh = new MemoryKeyStore();
         await KeyRing.LoadOrCreateAsync(fresh, new KeyRingOptions { Algorithm = runtime.Options.SigningAlgorithm, ClockSkew = TimeSpan.FromSeconds(30) }, TimeProvider.System);
-        await runtime.Stores.Secrets.SetAsync("signing-keys", fresh.Value!, default);
+        // Stored as the engine stores it: encrypted with the deployment's key (a plain key set is refused).
+        using (var protector = Bouncer.Secrets.KeyFileSecretProtector.FromKey(Bouncer.Tests.TestKeyEncryption.Key))
+            await runtime.Stores.Secrets.SetAsync("signing-keys", protector.Protect("signing-keys", fresh.Value!), default);
         await runtime.Keys.ReloadAsync();
         var oldKid = Kid(oldToken);
         using (var jwks = await http.GetAsync("/.well-known/jwks.json"))

@@ -187,7 +187,7 @@ public sealed class RobustnessTests(RobustnessHost fixture) : IClassFixture<Robu
     public async Task Revocations_OddQuery_NeverFails(string path)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        using var response = await Host.Client().GetAsync(path, cts.Token);
+        using var response = await Host.FeedClient().GetAsync(path, cts.Token);
         Assert.True((int)response.StatusCode is 200 or 400, $"got {(int)response.StatusCode}");
         var text = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain("   at ", text);
@@ -217,7 +217,7 @@ public sealed class RobustnessTests(RobustnessHost fixture) : IClassFixture<Robu
     [Fact]
     public async Task RevocationFeed_UnparsableCursor_Is400NotA500()
     {
-        using var response = await Host.Client().GetAsync("/auth/revocations?after=abc&wait=0");
+        using var response = await Host.FeedClient().GetAsync("/auth/revocations?after=abc&wait=0");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.DoesNotContain("   at ", await response.Content.ReadAsStringAsync());
     }

@@ -35,7 +35,7 @@ public sealed class SimulatorFixture : IAsyncLifetime
         var port = FreePort();
         BaseUrl = $"http://127.0.0.1:{port}";
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { serverPath, "--urls", BaseUrl, "--store", "memory", "--Bouncer:RegistrationsPerMinute", "100000" }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { serverPath, "--urls", BaseUrl, "--store", "memory", "--Bouncer:RegistrationsPerMinute", "100000", "--Bouncer:RefreshesPerMinute", "100000" }) start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         _server = Process.Start(start)!;
         _server.OutputDataReceived += (_, _) => { };

@@ -49,6 +49,7 @@ public abstract class KeyLifecycleContract : IAsyncLifetime
         services.AddSingleton<TimeProvider>(Clock);
         var bouncer = services.AddBouncerCore(o =>
         {
+            o.KeyEncryption.Key = Bouncer.Tests.TestKeyEncryption.Key;   // networked stores need one outside Development
             o.KeyRotationInterval = Interval;
             o.KeyPrePublicationDelay = PrePublication;
             o.Refresh.AccessTokenLifetime = AccessLifetime;

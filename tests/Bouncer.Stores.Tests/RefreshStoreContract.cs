@@ -201,6 +201,45 @@ public abstract class RefreshStoreContract
     }
 
     [Fact]
+    public async Task GraceWindowReplay_FromAnotherClient_IsTheft_FromTheSameClient_TheSamePair()
+    {
+        // Issue 14 finding 4: inside the grace window a copy of the rotated token got the legitimate successor.
+        var store = CreateStore();
+        var service = CreateService(store);
+        var browser = new Bouncer.Diagnostics.BouncerCaller { ClientAddress = "203.0.113.7", UserAgent = "Firefox/140" };
+        var thief = new Bouncer.Diagnostics.BouncerCaller { ClientAddress = "198.51.100.9", UserAgent = "curl/8" };
+        var previous = Bouncer.Diagnostics.BouncerCaller.Current;
+        try
+        {
+            Bouncer.Diagnostics.BouncerCaller.Current = browser;
+            var login = await service.IssueAsync("alice", null, default);
+            var next = await service.RefreshAsync(login.RefreshToken, default);
+            Assert.Equal(RefreshOutcome.Issued, next.Outcome);
+            // The store keeps a keyed tag of the client, never its address.
+            var stored = (await service.FindAsync(next.RefreshToken, default))!;
+            Assert.NotNull(stored.Client);
+            Assert.DoesNotContain("203.0.113.7", stored.Client);
+
+            // A second tab of the same browser: the same pair.
+            var tab = await service.RefreshAsync(login.RefreshToken, default);
+            Assert.Equal(RefreshOutcome.Replayed, tab.Outcome);
+            Assert.Equal(next.RefreshToken, tab.RefreshToken);
+
+            // The same copy from another client: theft; the whole family ends, the browser's successor too.
+            Bouncer.Diagnostics.BouncerCaller.Current = thief;
+            var stolen = await service.RefreshAsync(login.RefreshToken, default);
+            Assert.Equal(RefreshOutcome.ReuseDetected, stolen.Outcome);
+            Assert.Null(stolen.RefreshToken);
+            Bouncer.Diagnostics.BouncerCaller.Current = browser;
+            Assert.False((await service.RefreshAsync(next.RefreshToken, default)).Succeeded);
+        }
+        finally
+        {
+            Bouncer.Diagnostics.BouncerCaller.Current = previous;
+        }
+    }
+
+    [Fact]
     public async Task DpopJkt_BindsTheFamily_RefreshNeedsTheSameKey()
     {
         var store = CreateStore();

@@ -46,9 +46,11 @@ public sealed class BouncerServer : IAsyncDisposable
             serverPath, "--urls", baseUrl, "--store", "memory", "--Bouncer:BootstrapAdmin", Admin,
             "--Bouncer:KeyPrePublicationDelay", PrePublication.ToString(),
             // Every test registers its own users from one loopback address: the per-address limit is for the internet.
-            "--Bouncer:RegistrationsPerMinute", "100000",
+            "--Bouncer:RegistrationsPerMinute", "100000", "--Bouncer:RefreshesPerMinute", "100000",
             // No grace window: the second presentation of a rotated refresh token is reuse at once.
             "--Bouncer:Refresh:GraceWindow", "00:00:00",
+            // The verifiers run on this machine: the feed's loopback opt-out (FeedKeyTests turn it off again).
+            "--Bouncer:RevocationFeedOpenToLoopback", "true",
         }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

@@ -15,6 +15,13 @@ public sealed class RefreshOptions
     /// </summary>
     public TimeSpan GraceWindow { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A rotated token replayed inside <see cref="GraceWindow"/> from another client (address or user agent) than the
+    /// one its successor went to is theft: the family is revoked (<c>refresh_token_reused</c>). Default true; a same
+    /// client's second tab or retry still gets the same pair.
+    /// </summary>
+    public bool TreatReplayFromAnotherClientAsTheft { get; set; } = true;
+
     /// <summary>Lifetime of each access token. Default 10 minutes.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(10);
 

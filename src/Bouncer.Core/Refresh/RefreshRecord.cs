@@ -57,12 +57,19 @@ public sealed record RefreshRecord
     /// </summary>
     public string? DpopJkt { get; init; }
 
+    /// <summary>
+    /// A keyed tag of the client (address and user agent) this token was handed to, never the address itself; null when
+    /// unknown (issued outside a request, or stored before it was kept). A replay inside the grace window from another
+    /// client is theft (RFC 9700 4.14.2).
+    /// </summary>
+    public string? Client { get; init; }
+
     /// <summary>Equal when every property is: an unset <see cref="AuthTime"/> equals one set to <see cref="IssuedAt"/>.</summary>
     public bool Equals(RefreshRecord? other) =>
         other is not null && TokenHash == other.TokenHash && FamilyId == other.FamilyId && UserId == other.UserId
         && Generation == other.Generation && IssuedAt == other.IssuedAt && AuthTime == other.AuthTime && ExpiresAt == other.ExpiresAt
         && FamilyExpiresAt == other.FamilyExpiresAt && RotatedAt == other.RotatedAt && Scope == other.Scope && Revoked == other.Revoked
-        && DpopJkt == other.DpopJkt;
+        && DpopJkt == other.DpopJkt && Client == other.Client;
 
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(TokenHash, FamilyId, Generation, IssuedAt, AuthTime, ExpiresAt, RotatedAt, Revoked);

@@ -122,6 +122,7 @@ public sealed class RefreshTokenService
             FamilyExpiresAt = familyExpires,
             Scope = scope,
             DpopJkt = dpopJkt,
+            Client = ClientTag(),
         };
         await Store.CreateAsync(record, ct).ConfigureAwait(false);
         return new RefreshResult(RefreshOutcome.Issued, token, GrantFor(token, record), record.ExpiresAt);
@@ -207,6 +208,7 @@ public sealed class RefreshTokenService
                 FamilyExpiresAt = record.FamilyExpiresAt,
                 Scope = scope,
                 DpopJkt = record.DpopJkt,
+                Client = ClientTag(),
             };
             if (await Store.RotateAsync(hash, now, successor, ct).ConfigureAwait(false))
                 return new RefreshResult(RefreshOutcome.Issued, successorToken, GrantFor(successorToken, successor), successor.ExpiresAt);
@@ -224,6 +226,13 @@ public sealed class RefreshTokenService
             var existing = await Store.GetAsync(Hash(successorToken), ct).ConfigureAwait(false);
             if (existing is null) return RefreshResult.InvalidResult;
             if (existing.Revoked) return RefreshResult.RevokedResult;
+            // RFC 9700 4.14.2: a second tab or a retry comes from the client the successor went to; a copy from another
+            // address or user agent is a second holder of the token, so the family ends as for any reuse.
+            if (_options.TreatReplayFromAnotherClientAsTheft && existing.Client is { } handedTo && ClientTag() is { } replayer && replayer != handedTo)
+            {
+                await RevokeFamilyAsync(record.UserId, record.FamilyId, FailureCodes.RefreshTokenReused, ct).ConfigureAwait(false);
+                return RefreshResult.ReusedResult;
+            }
             // A copy presented inside the window looks like a retry: keep a trace of every one (RFC 9700 4.14.2).
             if (_audit is not null) await _audit.RecordAsync(AuditEventKind.RefreshReplayed, record.UserId, record.FamilyId, "grace_window", ct).ConfigureAwait(false);
             return new RefreshResult(RefreshOutcome.Replayed, successorToken, GrantFor(successorToken, existing), existing.ExpiresAt);
@@ -264,6 +273,13 @@ public sealed class RefreshTokenService
     /// <summary>The family (sid) a refresh token belongs to, or null when unknown.</summary>
     public async ValueTask<RefreshRecord?> FindAsync(string? presented, CancellationToken ct) =>
         SessionId.TryGetKey(presented, out _) ? await Store.GetAsync(Hash(presented!), ct).ConfigureAwait(false) : null;
+
+    // A keyed tag of the calling client (address and user agent), so the store never holds either; null outside a
+    // request (the CLI, a worker), where no replay comparison applies.
+    private string? ClientTag() =>
+        BouncerCaller.Current is { } caller && (caller.ClientAddress is not null || caller.UserAgent is not null)
+            ? DeriveTag("client", caller.ClientAddress + "\n" + caller.UserAgent)
+            : null;
 
     private AccessGrant GrantFor(string refreshToken, RefreshRecord record)
     {
