@@ -173,6 +173,13 @@ public static class BouncerAuthEndpoints
                 metrics.Fail(reason);
                 return BouncerProblems.DpopTokenError(ctx, Bouncer.Dpop.DpopProofResult.Refused(reason), dpop.CurrentNonce());
             }
+            if (result.Outcome == RefreshOutcome.RateLimited)
+            {
+                // The token stays good: a well-behaved client retries after the window.
+                metrics.Fail(FailureCodes.RateLimited);
+                ctx.Response.Headers.RetryAfter = "60";
+                return BouncerProblems.Result(429, FailureCodes.RateLimited, "Too many refreshes of this token's family; wait a minute.");
+            }
             if (!result.Succeeded)
             {
                 metrics.Fail(result.ReasonCode!);

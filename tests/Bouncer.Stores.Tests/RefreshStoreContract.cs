@@ -240,6 +240,27 @@ public abstract class RefreshStoreContract
     }
 
     [Fact]
+    public async Task ReplaysOfOneFamily_AreRateLimited_WithoutSpendingTheToken()
+    {
+        // Issue 14 finding 4: parallel replays of one token were never counted; now each family has a per-minute budget.
+        var store = CreateStore();
+        var service = CreateService(store, new RefreshOptions { RefreshesPerFamilyPerMinute = 3 });
+        var login = await service.IssueAsync("alice", null, default);
+        var next = await service.RefreshAsync(login.RefreshToken, default);
+        Assert.Equal(RefreshOutcome.Issued, next.Outcome);
+        Assert.Equal(RefreshOutcome.Replayed, (await service.RefreshAsync(login.RefreshToken, default)).Outcome);
+        Assert.Equal(RefreshOutcome.Replayed, (await service.RefreshAsync(login.RefreshToken, default)).Outcome);
+        var limited = await service.RefreshAsync(login.RefreshToken, default);
+        Assert.Equal(RefreshOutcome.RateLimited, limited.Outcome);
+        Assert.Equal(FailureCodes.RateLimited, limited.ReasonCode);
+        // Another family is not affected, and the limited family is intact after the window.
+        var other = await service.IssueAsync("bob", null, default);
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(other.RefreshToken, default)).Outcome);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(RefreshOutcome.Issued, (await service.RefreshAsync(next.RefreshToken, default)).Outcome);
+    }
+
+    [Fact]
     public async Task DpopJkt_BindsTheFamily_RefreshNeedsTheSameKey()
     {
         var store = CreateStore();

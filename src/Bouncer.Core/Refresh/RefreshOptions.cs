@@ -22,6 +22,12 @@ public sealed class RefreshOptions
     /// </summary>
     public bool TreatReplayFromAnotherClientAsTheft { get; set; } = true;
 
+    /// <summary>
+    /// Refreshes of one family per minute on this instance before <c>rate_limited</c>: a client refreshes once per
+    /// access-token lifetime (a few more with several tabs), a flood of replays of one stolen token needs many. Default 60; 1 to 10,000.
+    /// </summary>
+    public int RefreshesPerFamilyPerMinute { get; set; } = 60;
+
     /// <summary>Lifetime of each access token. Default 10 minutes.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -42,6 +48,7 @@ public sealed class RefreshOptions
         if (IdleLimit <= TimeSpan.Zero || IdleLimit > FamilyLifetime) throw new ArgumentOutOfRangeException(nameof(IdleLimit), "IdleLimit must be positive and at most FamilyLifetime.");
         if (GraceWindow < TimeSpan.Zero || GraceWindow > TimeSpan.FromSeconds(60)) throw new ArgumentOutOfRangeException(nameof(GraceWindow), "GraceWindow must be between 0 and 60 s.");
         if (AccessTokenLifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AccessTokenLifetime), "AccessTokenLifetime must be positive.");
+        if (RefreshesPerFamilyPerMinute is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(RefreshesPerFamilyPerMinute), "RefreshesPerFamilyPerMinute must be between 1 and 10000.");
         if (DerivationKey is { Length: < 32 }) throw new ArgumentOutOfRangeException(nameof(DerivationKey), "DerivationKey must be at least 32 bytes.");
     }
 }
@@ -88,6 +95,9 @@ public enum RefreshOutcome
     /// The family is left alone: without the key the token is useless, and ending it would let anyone who saw it do so.
     /// </summary>
     DpopKeyMismatch,
+
+    /// <summary>The family was refreshed more than <see cref="RefreshOptions.RefreshesPerFamilyPerMinute"/> times this minute (<c>rate_limited</c>); nothing changed.</summary>
+    RateLimited,
 }
 
 /// <summary>The answer of <see cref="RefreshTokenService"/>: a pair when <see cref="Succeeded"/>.</summary>
@@ -105,6 +115,7 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
         RefreshOutcome.ReuseDetected => FailureCodes.RefreshTokenReused,
         RefreshOutcome.UserSuspended => FailureCodes.UserSuspended,
         RefreshOutcome.DpopKeyMismatch => FailureCodes.DpopKeyMismatch,
+        RefreshOutcome.RateLimited => FailureCodes.RateLimited,
         _ => null,
     };
 
@@ -114,5 +125,6 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? RefreshToken,
     internal static readonly RefreshResult ReusedResult = new(RefreshOutcome.ReuseDetected, null, null, null);
     internal static readonly RefreshResult SuspendedResult = new(RefreshOutcome.UserSuspended, null, null, null);
     internal static readonly RefreshResult DpopKeyMismatchResult = new(RefreshOutcome.DpopKeyMismatch, null, null, null);
+    internal static readonly RefreshResult RateLimitedResult = new(RefreshOutcome.RateLimited, null, null, null);
 }
 

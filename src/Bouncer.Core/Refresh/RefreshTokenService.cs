@@ -21,6 +21,9 @@ namespace Bouncer.Refresh;
 /// </example>
 public sealed class RefreshTokenService
 {
+    // Refreshes per family in the current one-minute window (on this instance), on the service's clock.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Window, int Count)> _familyRefreshes = new(StringComparer.Ordinal);
+    private long _prunedWindow;
     private static readonly byte[] SuccessorLabel = "bouncer refresh successor"u8.ToArray();
     private static readonly byte[] JtiLabel = "bouncer access jti"u8.ToArray();
 
@@ -56,6 +59,7 @@ public sealed class RefreshTokenService
         _channel = channel ?? throw new ArgumentNullException(nameof(channel));
         _time = time ?? TimeProvider.System;
         _options = options ?? new RefreshOptions();
+
         _options.Validate();
         if (derivationKey is { Length: < 32 }) throw new ArgumentOutOfRangeException(nameof(derivationKey), "The derivation key must be at least 32 bytes.");
         _derivationKey = derivationKey ?? _options.DerivationKey ?? RandomNumberGenerator.GetBytes(32);
@@ -171,6 +175,8 @@ public sealed class RefreshTokenService
         if (record.Revoked) return RefreshResult.RevokedResult;
         // RFC 9449 5: a refresh token bound to a DPoP key needs a proof by that key.
         if (record.DpopJkt is not null && !string.Equals(record.DpopJkt, dpopJkt, StringComparison.Ordinal)) return RefreshResult.DpopKeyMismatchResult;
+        // Per family, counted once its record is read (no extra round trip): parallel replays of one token are bounded.
+        if (!TakeFamilyRefresh(record.FamilyId)) return RefreshResult.RateLimitedResult;
         var now = Now();
         if (now >= record.FamilyExpiresAt) return RefreshResult.ExpiredResult;
         // Revoke-everyone: every refresh token alive at the cut-off was issued before it (whole seconds, as tokens).
@@ -273,6 +279,17 @@ public sealed class RefreshTokenService
     /// <summary>The family (sid) a refresh token belongs to, or null when unknown.</summary>
     public async ValueTask<RefreshRecord?> FindAsync(string? presented, CancellationToken ct) =>
         SessionId.TryGetKey(presented, out _) ? await Store.GetAsync(Hash(presented!), ct).ConfigureAwait(false) : null;
+
+    private bool TakeFamilyRefresh(string familyId)
+    {
+        long window = Now().ToUnixTimeSeconds() / 60;
+        var entry = _familyRefreshes.AddOrUpdate(familyId, static (_, w) => (w, 1), static (_, e, w) => e.Window == w ? (w, e.Count + 1) : (w, 1), window);
+        // Past windows are dropped at most once a window, so the map holds about one minute of families.
+        if (Interlocked.Exchange(ref _prunedWindow, window) != window)
+            foreach (var (key, value) in _familyRefreshes)
+                if (value.Window < window) _familyRefreshes.TryRemove(key, out _);
+        return entry.Count <= _options.RefreshesPerFamilyPerMinute;
+    }
 
     // A keyed tag of the calling client (address and user agent), so the store never holds either; null outside a
     // request (the CLI, a worker), where no replay comparison applies.
