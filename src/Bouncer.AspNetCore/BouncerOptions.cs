@@ -43,16 +43,15 @@ public sealed class BouncerOptions : BouncerEngineOptions
     /// Shared key downstream verifiers send as <c>X-Bouncer-Feed-Key</c> to read <c>GET /auth/revocations</c> (the feed
     /// names revoked users and sessions). Null: the deployment's generated key (<see cref="Revocation.RevocationFeedKey"/>,
     /// stored encrypted with the other secrets, shown by <c>bouncer feed key</c>). The feed always needs a key, unless
-    /// <see cref="RevocationFeedOpenToLoopback"/>.
+    /// <see cref="RevocationFeedAccess"/> lets loopback callers in.
     /// </summary>
     public string? RevocationFeedKey { get; set; }
 
     /// <summary>
-    /// Serve the revocation feed without a key to callers on the loopback address (127.0.0.1, ::1): for a deployment
-    /// whose verifiers all run on the same machine. Default false. Do not set it behind a reverse proxy on the same
-    /// host unless forwarded headers are applied, since every proxied request then comes from loopback.
+    /// Who may read the revocation feed: <see cref="AspNetCore.RevocationFeedAccess.KeyRequired"/> (default) or, for a
+    /// deployment whose verifiers all run on its machine, <see cref="AspNetCore.RevocationFeedAccess.KeyOrLoopback"/>.
     /// </summary>
-    public bool RevocationFeedOpenToLoopback { get; set; }
+    public RevocationFeedAccess RevocationFeedAccess { get; set; } = RevocationFeedAccess.KeyRequired;
 
     /// <summary>
     /// The scheme://host[:port] clients reach this deployment at: the base of every URL in discovery and the JWKS.

@@ -32,7 +32,7 @@ public static class BouncerRevocationFeedEndpoints
         {
             // The configured key, else the deployment's generated one: the feed is never open by default.
             var key = options.RevocationFeedKey is { Length: > 0 } configured ? configured : sp.GetRequiredService<RevocationFeedKey>().Value;
-            bool loopback = options.RevocationFeedOpenToLoopback && ctx.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address);
+            bool loopback = options.RevocationFeedAccess == RevocationFeedAccess.KeyOrLoopback && ctx.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address);
             if (!loopback && !BouncerHttp.SecretEquals(ctx.Request.Headers["X-Bouncer-Feed-Key"].ToString(), key))
                 return BouncerProblems.Result(401, FailureCodes.FeedKeyInvalid, "The revocation feed needs the X-Bouncer-Feed-Key header (Bouncer:RevocationFeedKey, or `bouncer feed key`).");
             var cursor = Math.Max(0, after ?? 0);

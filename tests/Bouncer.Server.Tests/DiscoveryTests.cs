@@ -129,10 +129,10 @@ public sealed class DiscoveryTests
     }
 
     [Fact]
-    public async Task RevocationFeed_ByDefault_NeedsTheDeploymentsGeneratedKey_EvenWithTheLoopbackOptOut()
+    public async Task RevocationFeed_ByDefault_NeedsTheDeploymentsGeneratedKey_EvenWithTheLoopbackOption()
     {
         // Issue 14 finding 10: the feed names revoked users; it is never open by default.
-        await using var host = new BouncerHost(("Bouncer:RevocationFeedOpenToLoopback", "true"));
+        await using var host = new BouncerHost(("Bouncer:RevocationFeedAccess", "KeyOrLoopback"));
         using var missing = await host.Client().GetAsync("/auth/revocations?after=0&wait=0");
         await Problem.AssertAsync(missing, HttpStatusCode.Unauthorized, "feed_key_invalid");   // not from loopback: the opt-out does not apply
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?after=0&wait=0") { Headers = { { "X-Bouncer-Feed-Key", "guess" } } };

@@ -49,8 +49,8 @@ public sealed class BouncerServer : IAsyncDisposable
             "--Bouncer:RegistrationsPerMinute", "100000", "--Bouncer:RefreshesPerMinute", "100000",
             // No grace window: the second presentation of a rotated refresh token is reuse at once.
             "--Bouncer:Refresh:GraceWindow", "00:00:00",
-            // The verifiers run on this machine: the feed's loopback opt-out (FeedKeyTests turn it off again).
-            "--Bouncer:RevocationFeedOpenToLoopback", "true",
+            // The verifiers run on this machine: the feed's loopback access (FeedKeyTests require the key again).
+            "--Bouncer:RevocationFeedAccess", "KeyOrLoopback",
         }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

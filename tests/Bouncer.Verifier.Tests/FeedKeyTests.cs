@@ -8,7 +8,7 @@ public sealed class FeedKeyTests
     [Fact]
     public async Task Downstream_WithTheFeedKey_ReadsTheFeed_AndRevocationReachesIt()
     {
-        await using var server = await BouncerServer.StartAsync("--Bouncer:RevocationFeedKey", "feed-key-for-tests", "--Bouncer:RevocationFeedOpenToLoopback", "false");
+        await using var server = await BouncerServer.StartAsync("--Bouncer:RevocationFeedKey", "feed-key-for-tests", "--Bouncer:RevocationFeedAccess", "KeyRequired");
         await using var downstream = await Downstream.StartAsync(o =>
         {
             ServerFixture.Configure(o, server.BaseUrl);
@@ -34,7 +34,7 @@ public sealed class FeedKeyTests
     [InlineData("FEED-KEY-FOR-TESTS")]
     public async Task Feed_WithoutTheExactKey_IsRefused(string? sent)
     {
-        await using var server = await BouncerServer.StartAsync("--Bouncer:RevocationFeedKey", "feed-key-for-tests", "--Bouncer:RevocationFeedOpenToLoopback", "false");
+        await using var server = await BouncerServer.StartAsync("--Bouncer:RevocationFeedKey", "feed-key-for-tests", "--Bouncer:RevocationFeedAccess", "KeyRequired");
         using var http = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
 
         using var refused = new HttpRequestMessage(HttpMethod.Get, "/auth/revocations?wait=0");
