@@ -17,7 +17,8 @@ public abstract class DeploymentTests
     private (BouncerHost A, BouncerHost B) TwoInstances()
     {
         var prefix = Store.Kind == "redis" ? $"dep{Guid.NewGuid():N}:" : $"dep{Guid.NewGuid():N}"[..30];
-        BouncerHost Instance() => new(("Bouncer:Store", Store.Kind), ("Bouncer:Connection", Store.Connection), ("Bouncer:StorePrefix", prefix));
+        BouncerHost Instance() => new(("Bouncer:Store", Store.Kind), ("Bouncer:Connection", Store.Connection), ("Bouncer:StorePrefix", prefix),
+            ("Bouncer:BootstrapAdmin", "root"));
         return (Instance(), Instance());
     }
 
@@ -77,6 +78,35 @@ public abstract class DeploymentTests
             Assert.Equal(HttpStatusCode.OK, await MeAsync(a, BouncerHost.WithBearer(HttpMethod.Get, "/api/me", fresh.AccessToken)));
         }
     }
+
+    private static string Kid(string token) =>
+        JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(token.Split('.')[0])).RootElement.GetProperty("kid").GetString()!;
+
+    [Fact]
+    public async Task KeyRevoked_OnOneInstance_ItsTokensAreRefusedAtTheOther_AndBothSignWithTheReplacement()
+    {
+        var (a, b) = TwoInstances();
+        using (a) using (b)
+        {
+            var admin = await a.LoginJwtAsync("root");
+            var victim = await b.LoginJwtAsync("dave");
+            var compromised = Kid(victim.AccessToken);
+            Assert.Equal(compromised, Kid(admin.AccessToken));
+            Assert.Equal(HttpStatusCode.OK, await MeAsync(b, BouncerHost.WithBearer(HttpMethod.Get, "/api/me", victim.AccessToken)));
+
+            using var revoke = await a.SendAsync(BouncerHost.WithBearer(HttpMethod.Post, $"/admin/keys/{compromised}/revoke", admin.AccessToken));
+            Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
+            var replacement = (await revoke.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("signing_kid").GetString();
+
+            // Announced on the revocation channel: B refuses without waiting for its 30 s key reload.
+            await WaitForAsync(async () => await MeAsync(b, BouncerHost.WithBearer(HttpMethod.Get, "/api/me", victim.AccessToken)) == HttpStatusCode.Unauthorized, "the revoked key's token refused at B");
+            // B reads the set A saved before announcing: its next token is signed by A's replacement, which A accepts.
+            await WaitForAsync(async () => Kid((await b.LoginJwtAsync("dave", register: false)).AccessToken) == replacement, "B signing with the replacement");
+            var fresh = await b.LoginJwtAsync("dave", register: false);
+            Assert.Equal(HttpStatusCode.OK, await MeAsync(a, BouncerHost.WithBearer(HttpMethod.Get, "/api/me", fresh.AccessToken)));
+            Assert.DoesNotContain($"\"{compromised}\"", await b.Client().GetStringAsync("/.well-known/jwks.json"));
+        }
+    }
 }
 
 [Collection(RedisCollection.Name)]
@@ -89,4 +119,10 @@ public sealed class RedisDeploymentTests(RedisServer redis) : DeploymentTests
 public sealed class PostgresDeploymentTests(PostgresServer postgres) : DeploymentTests
 {
     protected override (string Kind, string Connection) Store => ("postgres", postgres.ConnectionString);
+}
+
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisClusterDeploymentTests(RedisClusterServer cluster) : DeploymentTests
+{
+    protected override (string Kind, string Connection) Store => ("redis", cluster.Configuration);
 }
