@@ -164,6 +164,37 @@ public sealed class DownstreamTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task KeyRevoke_OnServer_DownstreamsRefuseItsTokensThroughTheFeed_AndAcceptTheReplacementsTokens()
+    {
+        // Its own server: revoking the signing key kills every token the shared fixture holds.
+        await using var server = await BouncerServer.StartAsync();
+        await server.RegisterAsync(BouncerServer.Admin);
+        var admin = (await server.LoginAsync(BouncerServer.Admin)).Access;
+        await using var downstream = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, server.BaseUrl);
+            // No scheduled JWKS refresh: only the feed's announcement can tell this verifier the key is gone.
+            o.JwksRefreshInterval = TimeSpan.FromHours(1);
+        });
+        var user = NewUser();
+        var token = await server.RegisterAndLoginAsync(user);
+        var compromised = Kid(token);
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.CallAsync(token));
+
+        var response = await server.PostAsync($"/admin/keys/{compromised}/revoke", admin);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var (status, _) = await downstream.PollUntilAsync(token, HttpStatusCode.Unauthorized, null, Bound);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.True(downstream.Verifier.Revocations!.Set.IsKeyRevoked(compromised));
+        // The announcement also made the verifier re-read the JWKS: the replacement's first token passes at once.
+        var fresh = (await server.LoginAsync(user)).Access;
+        Assert.NotEqual(compromised, Kid(fresh));
+        Assert.Equal((HttpStatusCode.OK, user), await downstream.PollUntilAsync(fresh, HttpStatusCode.OK, user, Bound));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await downstream.CallAsync(token)).Status);
+    }
+
+    [Fact]
     public async Task RotateKeys_NotAdmin_IsForbidden()
     {
         var token = await Server.RegisterAndLoginAsync(NewUser());
