@@ -23,6 +23,7 @@ builder.Logging.ClearProviders();
 builder.WebHost.UseUrls(Arg("--urls") ?? "http://127.0.0.1:5100");
 
 var hmacKey = RandomNumberGenerator.GetBytes(32);
+var dpopClient = BenchDpop.ClientFor(mode);
 using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 SecurityKey bearerKey = mode == "jwtbearer-es256" ? new ECDsaSecurityKey(ecdsa) { KeyId = "bench" } : new SymmetricSecurityKey(hmacKey) { KeyId = "bench" };
 var bearerAlg = mode == "jwtbearer-es256" ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.HmacSha256;
@@ -57,7 +58,18 @@ switch (mode)
         builder.Services.AddBouncer(o =>
         {
             o.Mode = BouncerMode.Hybrid;
-            o.SigningAlgorithm = mode == "bouncer-jwt-hs256" ? JwsAlgorithm.HS256 : JwsAlgorithm.ES256;
+            o.SigningAlgorithm = mode switch
+            {
+                "bouncer-jwt-hs256" => JwsAlgorithm.HS256,
+                // RS256 is the server's default: the DPoP rows and their plain-bearer baseline use it.
+                "bouncer-jwt-rs256" or "bouncer-dpop-es256" or "bouncer-dpop-eddsa" => JwsAlgorithm.RS256,
+                _ => JwsAlgorithm.ES256,
+            };
+            // The proofs' htu names the address the load generator calls.
+            o.PublicOrigin = (Arg("--urls") ?? "http://127.0.0.1:5100").TrimEnd('/');
+            // The replay cache holds window x rate jtis (RFC 9449 11.1): sized for this bench's rate, as a deployment
+            // at that rate would be (the default, 2000 a second, would answer 503 dpop_replay_cache_full here).
+            o.Dpop.MaxProofsPerSecond = 50_000;
             if (mode == "bouncer-session-redis-nocache") o.NearCache = null;
             o.LoginFailuresPerMinute = 1000;
         }).UseStores(_ => mode switch
@@ -88,9 +100,16 @@ if (mode.StartsWith("bouncer-", StringComparison.Ordinal))
             return $"Cookie: {BouncerDefaults.SessionCookieName}={id}";
         }
         var grant = (await services.GetRequiredService<RefreshTokenService>().IssueAsync("bench", null, ctx.RequestAborted)).Access!;
-        var token = services.GetRequiredService<BouncerTokens>().Signer.Issue(new TokenRequest { Subject = grant.Subject, SessionId = grant.Sid, JwtId = grant.Jti, Lifetime = TimeSpan.FromMinutes(10) });
-        return $"Authorization: Bearer {token}";
+        var token = services.GetRequiredService<BouncerTokens>().Signer.Issue(new TokenRequest
+        {
+            Subject = grant.Subject, SessionId = grant.Sid, JwtId = grant.Jti, Lifetime = TimeSpan.FromMinutes(10),
+            ConfirmationKeyThumbprint = dpopClient?.Thumbprint,
+        });
+        return $"Authorization: {(dpopClient is null ? "Bearer" : "DPoP")} {token}";
     });
+    // bench/run-dpop-bench.sh: fresh proofs for the token the credential carries, written to a file the script reads.
+    app.MapGet("/bench/dpop-proofs", async (string token, int count, HttpContext ctx) =>
+        await BenchDpop.WriteProofsAsync(dpopClient, $"{ctx.Request.Scheme}://{ctx.Request.Host}/api/me", token, count, ctx.RequestAborted));
 }
 else
 {

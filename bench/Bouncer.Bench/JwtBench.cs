@@ -79,7 +79,7 @@ internal static class JwtBench
 
     // Ops per second of this thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID): on a machine shared with other
     // builds, time spent descheduled is not charged to whichever contender happened to be running.
-    private static double RunFor(Func<bool> op, TimeSpan duration)
+    internal static double RunFor(Func<bool> op, TimeSpan duration)
     {
         long ops = 0;
         long limit = (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -114,13 +114,13 @@ internal static class JwtBench
         return ClockGetTime(ClockThreadCpuTime, out var t) == 0 ? t.Seconds + t.Nanoseconds / 1e9 : 0;
     }
 
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {

@@ -9,6 +9,7 @@ return args.FirstOrDefault() switch
     "logins" => LoginBench.Run(args[1..]),
     "sweep" => await SweepBench.RunAsync(args[1..]),
     "sqlite-push" => await SqlitePushBench.RunAsync(args[1..]),
+    "dpop" => await DpopBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 
