@@ -22,7 +22,7 @@ public sealed class PostgresUserStore : IUserStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _prepare;
     private readonly PostgresStoreOptions _options;
-    private readonly string _insert, _get, _update, _setPasswordHash, _delete, _listFrom, _listAfter, _recordFailure;
+    private readonly string _insert, _get, _update, _setPasswordHash, _delete, _listFrom, _listAfter, _recordFailure, _clearFailures, _replaceHash;
 
     /// <summary>A store over <paramref name="dataSource"/>, which the caller keeps owning (and disposes).</summary>
     /// <exception cref="ArgumentException">The schema name in <paramref name="options"/> is not a plain identifier.</exception>
@@ -50,6 +50,8 @@ public sealed class PostgresUserStore : IUserStore
         _listAfter = $"""SELECT {Columns} FROM {table} WHERE username COLLATE "C" > $1 AND {listTail}""";
         // One statement, so the row lock makes racing failures count one by one. The count returns to 0 only when
         // this failure locks the account, which is how the caller learns that it did.
+        _clearFailures = $"UPDATE {table} SET failed_logins = 0, locked_until = NULL WHERE username = $1";
+        _replaceHash = $"UPDATE {table} SET password_hash = $3 WHERE username = $1 AND password_hash = $2";
         _recordFailure = $"""
             UPDATE {table} SET
                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
@@ -122,6 +124,22 @@ public sealed class PostgresUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(passwordHash);
         return await ExecuteAsync(_dataSource, _prepare, _setPasswordHash, [Text(username), Text(passwordHash)], ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(expectedHash);
+        ArgumentNullException.ThrowIfNull(passwordHash);
+        return await ExecuteAsync(_dataSource, _prepare, _replaceHash, [Text(username), Text(expectedHash), Text(passwordHash)], ct).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return await ExecuteAsync(_dataSource, _prepare, _clearFailures, [Text(username)], ct).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>

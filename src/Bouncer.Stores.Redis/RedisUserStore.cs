@@ -55,6 +55,21 @@ public sealed class RedisUserStore : IUserStore
         return 1
         """;
 
+    // KEYS[1] user. ARGV: expected hash, new hash. Only while the stored hash is still the expected one.
+    private const string ReplacePasswordHashScript = """
+        if redis.call('HGET', KEYS[1], 'p') ~= ARGV[1] then return 0 end
+        redis.call('HSET', KEYS[1], 'p', ARGV[2])
+        return 1
+        """;
+
+    // KEYS[1] user. Only the failure count and the lockout; only an existing account.
+    private const string ClearFailuresScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[1], 'f', 0)
+        redis.call('HDEL', KEYS[1], 'l')
+        return 1
+        """;
+
     // The name index is read in pages of this many names (more when names without account are skipped).
     private const int ListPageSize = 100;
 
@@ -164,6 +179,26 @@ public sealed class RedisUserStore : IUserStore
         ct.ThrowIfCancellationRequested();
         var set = await _db.ScriptEvaluateAsync(SetPasswordHashScript, [UserKey(username)], [passwordHash]).WaitAsync(ct).ConfigureAwait(false);
         return (long)set == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(expectedHash);
+        ArgumentNullException.ThrowIfNull(passwordHash);
+        ct.ThrowIfCancellationRequested();
+        var set = await _db.ScriptEvaluateAsync(ReplacePasswordHashScript, [UserKey(username)], [expectedHash, passwordHash]).WaitAsync(ct).ConfigureAwait(false);
+        return (long)set == 1;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ct.ThrowIfCancellationRequested();
+        var cleared = await _db.ScriptEvaluateAsync(ClearFailuresScript, [UserKey(username)]).WaitAsync(ct).ConfigureAwait(false);
+        return (long)cleared == 1;
     }
 
     /// <inheritdoc/>

@@ -28,7 +28,7 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
 
     private readonly SqliteDatabase _db;
     private readonly bool _ownsDatabase;
-    private readonly string _insert, _get, _update, _setPasswordHash, _delete, _listFrom, _listAfter, _recordFailure;
+    private readonly string _insert, _get, _update, _setPasswordHash, _delete, _listFrom, _listAfter, _recordFailure, _clearFailures, _replaceHash;
     private readonly string _table;
 
     /// <summary>Opens (creating if needed) the database and its table in WAL mode.</summary>
@@ -62,6 +62,8 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
         _listFrom = $"""SELECT {columns} FROM "{tableName}" WHERE username >= $p0 AND username GLOB $p1 ORDER BY username LIMIT $p2""";
         _listAfter = $"""SELECT {columns} FROM "{tableName}" WHERE username > $p0 AND username GLOB $p1 ORDER BY username LIMIT $p2""";
         // One statement on the single writer; the count returns to 0 only when this failure locks the account.
+        _clearFailures = $"""UPDATE "{tableName}" SET failed_logins = 0, locked_until = NULL WHERE username = $p0""";
+        _replaceHash = $"""UPDATE "{tableName}" SET password_hash = $p2 WHERE username = $p0 AND password_hash = $p1""";
         _recordFailure = $"""
             UPDATE "{tableName}" SET
                 failed_logins = CASE WHEN failed_logins + 1 >= $p1 THEN 0 ELSE failed_logins + 1 END,
@@ -141,6 +143,22 @@ public sealed class SqliteUserStore : IUserStore, IDisposable
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(passwordHash);
         return _db.WriteAsync(c => c.Command(_setPasswordHash, null, username, passwordHash).ExecuteNonQuery() == 1, ct);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(expectedHash);
+        ArgumentNullException.ThrowIfNull(passwordHash);
+        return _db.WriteAsync(c => c.Command(_replaceHash, null, username, expectedHash, passwordHash).ExecuteNonQuery() == 1, ct);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return _db.WriteAsync(c => c.Command(_clearFailures, null, username).ExecuteNonQuery() == 1, ct);
     }
 
     /// <inheritdoc/>

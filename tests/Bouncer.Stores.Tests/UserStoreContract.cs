@@ -159,6 +159,41 @@ public abstract class UserStoreContract
     }
 
     [Fact]
+    public async Task ReplacePasswordHash_OnlyOverTheExpectedHash_AndTouchesNothingElse()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        var user = NewUser("hilda", now) with { Roles = "admin", FailedLogins = 2, Suspended = true };
+        Assert.True(await store.CreateAsync(user, default));
+
+        Assert.False(await store.ReplacePasswordHashAsync("hilda", "pbkdf2-sha512$other", "pbkdf2-sha512$new", default));
+        Assert.Equal(user, await store.GetAsync("hilda", default));
+        Assert.True(await store.ReplacePasswordHashAsync("hilda", user.PasswordHash, "pbkdf2-sha512$new", default));
+        Assert.Equal(user with { PasswordHash = "pbkdf2-sha512$new" }, await store.GetAsync("hilda", default));
+        // The hash it expected is gone now: a second replace over it changes nothing.
+        Assert.False(await store.ReplacePasswordHashAsync("hilda", user.PasswordHash, "pbkdf2-sha512$third", default));
+        Assert.Equal("pbkdf2-sha512$new", (await store.GetAsync("hilda", default))!.PasswordHash);
+        Assert.False(await store.ReplacePasswordHashAsync("nobody", user.PasswordHash, "pbkdf2-sha512$new", default));
+        Assert.Null(await store.GetAsync("nobody", default));
+    }
+
+    [Fact]
+    public async Task ClearFailedLogins_ResetsCountAndLock_AndNeverTouchesSuspensionRolesOrHash()
+    {
+        var store = CreateStores().Users;
+        var now = Clock.GetUtcNow();
+        var user = NewUser("ivan", now) with { Roles = "admin ops", FailedLogins = 3, LockedUntil = now.AddMinutes(5), Suspended = true };
+        Assert.True(await store.CreateAsync(user, default));
+
+        Assert.True(await store.ClearFailedLoginsAsync("ivan", default));
+
+        // A login holding a stale record must not bring back what an admin changed: suspension and roles stay.
+        Assert.Equal(user with { FailedLogins = 0, LockedUntil = null }, await store.GetAsync("ivan", default));
+        Assert.False(await store.ClearFailedLoginsAsync("nobody", default));
+        Assert.Null(await store.GetAsync("nobody", default));
+    }
+
+    [Fact]
     public async Task Delete_RemovesTheAccount_IsFalseWhenAbsent_AndTheNameCanBeTakenAgain()
     {
         var store = CreateStores().Users;

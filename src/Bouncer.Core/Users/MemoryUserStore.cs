@@ -59,6 +59,22 @@ public sealed class MemoryUserStore : IUserStore
         }
         return ValueTask.FromResult(false);
     }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct)
+    {
+        while (_users.TryGetValue(username, out var current))
+            if (_users.TryUpdate(username, current with { FailedLogins = 0, LockedUntil = null }, current)) return ValueTask.FromResult(true);
+        return ValueTask.FromResult(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct)
+    {
+        while (_users.TryGetValue(username, out var current) && current.PasswordHash == expectedHash)
+            if (_users.TryUpdate(username, current with { PasswordHash = passwordHash }, current)) return ValueTask.FromResult(true);
+        return ValueTask.FromResult(false);
+    }
 }
 
 /// <summary>In-process named values. Thread-safe.</summary>

@@ -62,6 +62,20 @@ public interface IUserStore
     /// plus one. True when this failure locked the account; false otherwise, also when the account is gone.
     /// </summary>
     ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct);
+
+    /// <summary>
+    /// After a right password: the failure count back to 0 and no lockout, in one step that writes nothing else. A
+    /// login holds a record read before its password check; writing that whole record back would undo a suspension or
+    /// a role change made meanwhile. False when the account is gone.
+    /// </summary>
+    ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct);
+
+    /// <summary>
+    /// Sets the password hash only while the stored one is still <paramref name="expectedHash"/>, in one step: the
+    /// rehash of a login must not undo a password change that landed after the login read the account. False when the
+    /// hash changed meanwhile or the account is gone.
+    /// </summary>
+    ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct);
 }
 
 /// <summary>

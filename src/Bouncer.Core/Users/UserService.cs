@@ -136,17 +136,25 @@ public sealed class UserService(IUserStore store, TimeProvider? time = null, Use
             var locked = await store.RecordFailedLoginAsync(user.Username, _options.MaxFailedLogins, now + _options.LockoutDuration, ct).ConfigureAwait(false);
             return (locked ? UserOutcome.Locked : UserOutcome.InvalidCredentials, null);
         }
+        // Only the two lockout fields: the record read before the password check is stale by a hash's time, and writing
+        // it back would undo a suspension or a role change made meanwhile.
         if (user.FailedLogins != 0 || user.LockedUntil is not null)
-            await store.UpdateAsync(user with { FailedLogins = 0, LockedUntil = null }, ct).ConfigureAwait(false);
-        if (PasswordHasher.NeedsRehash(user.PasswordHash))
+            await store.ClearFailedLoginsAsync(user.Username, ct).ConfigureAwait(false);
+        var checkedHash = user.PasswordHash;
+        if (PasswordHasher.NeedsRehash(checkedHash))
         {
             // An older hash (PBKDF2, or weaker Argon2id) becomes a current one now that the password is known. Only over
-            // the hash just checked: a password change since the read must not be undone by this login.
+            // the hash just checked, in one store step: a password change since the read must not be undone by this login.
             var fresh = await PasswordHasher.HashAsync(password, ct).ConfigureAwait(false);
-            if ((await store.GetAsync(user.Username, ct).ConfigureAwait(false))?.PasswordHash == user.PasswordHash
-                && await store.SetPasswordHashAsync(user.Username, fresh, ct).ConfigureAwait(false))
-                user = user with { PasswordHash = fresh };
+            if (await store.ReplacePasswordHashAsync(user.Username, checkedHash, fresh, ct).ConfigureAwait(false)) checkedHash = fresh;
         }
-        return (UserOutcome.Ok, user);
+        // Read again after the hash (tens of milliseconds): a suspension, role change or password change that landed
+        // meanwhile decides this login, not the record read before it. A suspension cuts off the tokens issued before the
+        // next whole second, so without this a login that read the account just before it could issue tokens that pass.
+        var current = await store.GetAsync(user.Username, ct).ConfigureAwait(false);
+        // The password just checked is no longer the account's (changed meanwhile): it opens nothing.
+        if (current is null || current.PasswordHash != checkedHash) return (UserOutcome.InvalidCredentials, null);
+        if (current.Suspended) return (UserOutcome.Suspended, null);
+        return (UserOutcome.Ok, current);
     }
 }

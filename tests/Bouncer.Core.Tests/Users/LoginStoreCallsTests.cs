@@ -14,6 +14,12 @@ public sealed class LoginStoreCallsTests
         public ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct) { Calls.Add("password"); return inner.SetPasswordHashAsync(username, passwordHash, ct); }
         public ValueTask<bool> DeleteAsync(string username, CancellationToken ct) { Calls.Add("delete"); return inner.DeleteAsync(username, ct); }
         public ValueTask<IReadOnlyList<UserRecord>> ListAsync(string? prefix, string? after, int limit, CancellationToken ct) => inner.ListAsync(prefix, after, limit, ct);
+        public ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct) { Calls.Add("clear"); return inner.ClearFailedLoginsAsync(username, ct); }
+        public ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct)
+        {
+            Calls.Add("password");
+            return inner.ReplacePasswordHashAsync(username, expectedHash, passwordHash, ct);
+        }
         public ValueTask<bool> RecordFailedLoginAsync(string username, int maxFailures, DateTimeOffset lockUntil, CancellationToken ct)
         {
             Calls.Add("failure");

@@ -62,17 +62,26 @@ public sealed class RehashOnLoginTests
         Assert.Equal(legacy, (await store.GetAsync("alice", default))!.PasswordHash);
     }
 
-    /// <summary>Changes the password (as a concurrent password change would) right after the login's first read.</summary>
-    private sealed class ChangeAfterFirstRead(IUserStore inner, string changedHash) : IUserStore
+    /// <summary>Applies <paramref name="change"/> (as a concurrent admin or password change would) right after the login's first read.</summary>
+    internal sealed class ChangeAfterFirstRead(IUserStore inner, Func<IUserStore, ValueTask> change) : IUserStore
     {
         private int _reads;
+
+        public ChangeAfterFirstRead(IUserStore inner, string changedHash)
+            : this(inner, async s => await s.SetPasswordHashAsync("alice", changedHash, default))
+        {
+        }
+
         public ValueTask<bool> CreateAsync(UserRecord user, CancellationToken ct) => inner.CreateAsync(user, ct);
         public async ValueTask<UserRecord?> GetAsync(string username, CancellationToken ct)
         {
             var user = await inner.GetAsync(username, ct);
-            if (Interlocked.Increment(ref _reads) == 1) await inner.SetPasswordHashAsync(username, changedHash, ct);
+            if (Interlocked.Increment(ref _reads) == 1) await change(inner);
             return user;
         }
+        public ValueTask<bool> ClearFailedLoginsAsync(string username, CancellationToken ct) => inner.ClearFailedLoginsAsync(username, ct);
+        public ValueTask<bool> ReplacePasswordHashAsync(string username, string expectedHash, string passwordHash, CancellationToken ct) =>
+            inner.ReplacePasswordHashAsync(username, expectedHash, passwordHash, ct);
         public ValueTask<bool> UpdateAsync(UserRecord user, CancellationToken ct) => inner.UpdateAsync(user, ct);
         public ValueTask<bool> SetPasswordHashAsync(string username, string passwordHash, CancellationToken ct) => inner.SetPasswordHashAsync(username, passwordHash, ct);
         public ValueTask<bool> DeleteAsync(string username, CancellationToken ct) => inner.DeleteAsync(username, ct);
@@ -89,9 +98,52 @@ public sealed class RehashOnLoginTests
         var changed = PasswordHasher.Hash("new password");
         var users = new UserService(new ChangeAfterFirstRead(inner, changed), TimeProvider.System);
 
-        Assert.Equal(UserOutcome.Ok, (await users.AuthenticateAsync("alice", "old password", default)).Outcome);   // checked before the change
+        // Checked against the old hash, but the account's password changed before the login finished: a password change
+        // exists to shut out whoever knows the old one, so the old password opens nothing (it used to return Ok here).
+        Assert.Equal(UserOutcome.InvalidCredentials, (await users.AuthenticateAsync("alice", "old password", default)).Outcome);
 
         Assert.Equal(changed, (await inner.GetAsync("alice", default))!.PasswordHash);
+    }
+
+    [Fact]
+    public async Task SuspendedDuringTheLogin_IsRefused_AndTheSuspensionStays()
+    {
+        var inner = new MemoryUserStore();
+        await inner.CreateAsync(new UserRecord
+        {
+            Username = "alice", PasswordHash = PasswordHasher.Hash("correct horse"), Roles = "admin", FailedLogins = 1, CreatedAt = DateTimeOffset.UnixEpoch,
+        }, default);
+        // An admin suspends the account and removes its role while the login hashes the password.
+        var users = new UserService(new ChangeAfterFirstRead(inner, async s =>
+        {
+            var user = (await s.GetAsync("alice", default))!;
+            await s.UpdateAsync(user with { Suspended = true, Roles = "" }, default);
+        }), TimeProvider.System);
+
+        Assert.Equal(UserOutcome.Suspended, (await users.AuthenticateAsync("alice", "correct horse", default)).Outcome);
+
+        var stored = (await inner.GetAsync("alice", default))!;
+        Assert.True(stored.Suspended);          // the login's stale record (not suspended, admin) was not written back
+        Assert.Equal("", stored.Roles);
+        Assert.Equal(0, stored.FailedLogins);   // while its right password still cleared the failure count
+    }
+
+    [Fact]
+    public async Task RolesChangedDuringTheLogin_TheLoginCarriesTheNewRoles()
+    {
+        var inner = new MemoryUserStore();
+        await inner.CreateAsync(new UserRecord { Username = "alice", PasswordHash = PasswordHasher.Hash("correct horse"), Roles = "admin", CreatedAt = DateTimeOffset.UnixEpoch }, default);
+        var users = new UserService(new ChangeAfterFirstRead(inner, async s =>
+        {
+            var user = (await s.GetAsync("alice", default))!;
+            await s.UpdateAsync(user with { Roles = "viewer" }, default);
+        }), TimeProvider.System);
+
+        var (outcome, user) = await users.AuthenticateAsync("alice", "correct horse", default);
+
+        Assert.Equal(UserOutcome.Ok, outcome);
+        Assert.Equal("viewer", user!.Roles);
+        Assert.Equal("viewer", (await inner.GetAsync("alice", default))!.Roles);
     }
 
     [Fact]
