@@ -40,6 +40,7 @@ public static class BouncerCli
         root.Add(UsersCommands.Build());
         root.Add(AuditCommands.Build());
         root.Add(FeedCommands.Build());
+        root.Add(SecretsCommands.Build());
         return root;
     }
 

@@ -76,6 +76,7 @@ public static class BouncerCoreServiceCollectionExtensions
             "Bouncer has no store: add a backend to AddBouncer(...), e.g. .UseSqlite(\"bouncer.db\"), .UseRedis(\"localhost:6379\"), .UsePostgres(connectionString) or .UseMemory()."));
 
         services.TryAddSingleton(sp => new ProtectedSecretStore(Stores(sp).Secrets, SecretProtection.Resolve(sp, Engine(sp).KeyEncryption, Stores(sp))));
+        services.TryAddSingleton(sp => new SecretsAtRest(Secrets(sp)));
         services.TryAddSingleton(sp => new RevocationListener(Stores(sp).Revocations, Engine(sp).Revocation, sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILoggerFactory>()?.CreateLogger<RevocationListener>(), sp.GetRequiredService<BouncerMetrics>()));
         services.TryAddSingleton(sp =>

@@ -1,4 +1,5 @@
 using Bouncer.Refresh;
+using Bouncer.Secrets;
 using Bouncer.Tokens;
 using Bouncer.Users;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,7 +78,7 @@ public abstract class SecretsAtRestContract
     }
 
     [Fact]
-    public async Task PlainSecretsOfAnOlderVersion_AreEncryptedOnTheFirstStartWithAKey_AndKeepTheirKeys()
+    public async Task PlainSecretsOfAnOlderVersion_AreRefusedInOneLine_UntilAnOperatorEncryptsThemOnce_AndKeepTheirKeys()
     {
         // What an older version left in the store: the key set and the derivation key in plain text.
         var key = SigningKey.Generate(JwsAlgorithm.ES256);
@@ -87,6 +88,21 @@ public abstract class SecretsAtRestContract
             await Raw(old).SetAsync("issuer", "urn:bouncer", default);
             await Raw(old).SetAsync("signing-keys", JwkSet.Create([key]).ToPrivateJson(), default);
             await Raw(old).SetAsync("refresh-derivation-key", "c2VlZC1vZi1hbi1vbGRlci12ZXJzaW9uLTMyLWJ5dGVz", default);
+        }
+
+        // Not encrypted by a start: the engine cannot tell an older version's values from planted ones.
+        await using (var refused = Engine(KeyA))
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => refused.GetRequiredService<BouncerTokens>());
+            Assert.Contains("bouncer secrets encrypt", error.Message);
+            Assert.DoesNotContain('\n', error.Message);
+            Assert.Equal(JwkSet.Create([key]).ToPrivateJson(), await Raw(refused).GetAsync("signing-keys", default));   // untouched
+        }
+        await using (var operatorRun = Engine(KeyA))
+        {
+            var encrypted = await operatorRun.GetRequiredService<SecretsAtRest>().EncryptPlainSecretsAsync(default);
+            Assert.Equal(["signing-keys", "refresh-derivation-key"], encrypted);
+            Assert.Empty(await operatorRun.GetRequiredService<SecretsAtRest>().EncryptPlainSecretsAsync(default));   // a second run: nothing left
         }
 
         await using var upgraded = Engine(KeyA);
@@ -111,6 +127,31 @@ public abstract class SecretsAtRestContract
 
         var error = Assert.Throws<InvalidOperationException>(() => engine.GetRequiredService<BouncerTokens>());
         Assert.Contains("plain text", error.Message);
+        // And the operator's encryption refuses to seal a plain value beside sealed ones.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => engine.GetRequiredService<SecretsAtRest>().EncryptPlainSecretsAsync(default));
+        Assert.Equal(planted, await Raw(engine).GetAsync("signing-keys", default));
+    }
+
+    [Fact]
+    public async Task EverySecretReplacedByPlainValues_LooksLikeAnOlderVersion_AndIsStillRefusedAtStart()
+    {
+        await using (var first = Engine(KeyA))
+        {
+            Mint(first);
+            first.GetRequiredService<RefreshTokenService>();
+        }
+        // Write access without the key: every sealed secret replaced by a plain value of the attacker's, so nothing
+        // sealed is left to give the planting away. A start that encrypted plain values would seal and trust them.
+        var attackerKey = SigningKey.Generate(JwsAlgorithm.ES256);
+        await using var engine = Engine(KeyA);
+        await Raw(engine).SetAsync("signing-keys", JwkSet.Create([attackerKey]).ToPrivateJson(), default);
+        await Raw(engine).SetAsync("refresh-derivation-key", "YXR0YWNrZXItY2hvc2VuLWRlcml2YXRpb24ta2V5LTMy", default);
+        await Raw(engine).SetAsync("revocation-feed-key", "YXR0YWNrZXItY2hvc2VuLWZlZWQta2V5LTMyLWJ5dGVz", default);
+
+        var error = Assert.Throws<InvalidOperationException>(() => engine.GetRequiredService<BouncerTokens>());
+        Assert.Contains("plain text", error.Message);
+        // Nothing was sealed on the attacker's behalf.
+        Assert.DoesNotContain("bouncer-enc:", await Raw(engine).GetAsync("signing-keys", default));
     }
 
     private sealed class TestEnvironment(string name) : IHostEnvironment

@@ -6,8 +6,10 @@ namespace Bouncer.Secrets;
 /// The engine's view of the deployment's <see cref="ISecretStore"/>: values are encrypted by the
 /// <see cref="ISecretProtector"/> on the way in and decrypted on the way out, so the store only ever holds
 /// ciphertext. Without a protector (memory stores, or a networked store in Development) values pass through.
-/// On first use, the secrets an older version stored in plain text are encrypted in place (compare-and-set, so
-/// several instances starting at once agree); once any value is sealed, a plain one is refused.
+/// With one, a plain value is refused when read: it was written by an older version or around Bouncer, and the two
+/// cannot be told apart (someone who can write to the store but has no key could plant a key set of their own and
+/// delete the rest). An operator encrypts an older version's secrets once, on purpose, with
+/// <see cref="SecretsAtRest.EncryptPlainSecretsAsync"/> (<c>bouncer secrets encrypt</c>).
 /// </summary>
 internal sealed class ProtectedSecretStore : ISecretStore
 {
@@ -19,13 +21,11 @@ internal sealed class ProtectedSecretStore : ISecretStore
 
     private readonly ISecretStore _inner;
     private readonly ISecretProtector? _protector;
-    private readonly Lazy<Task> _migrated;
 
     public ProtectedSecretStore(ISecretStore inner, ISecretProtector? protector)
     {
         _inner = inner ?? throw new ArgumentNullException(nameof(inner));
         _protector = protector;
-        _migrated = new Lazy<Task>(() => EncryptPlainValuesAsync(CancellationToken.None));
     }
 
     /// <summary>What encrypts the values; null when they are stored as they are.</summary>
@@ -33,26 +33,22 @@ internal sealed class ProtectedSecretStore : ISecretStore
 
     public async ValueTask<string?> GetAsync(string name, CancellationToken ct)
     {
-        await ReadyAsync(ct).ConfigureAwait(false);
         var stored = await _inner.GetAsync(name, ct).ConfigureAwait(false);
         return stored is null ? null : Open(name, stored);
     }
 
     public async ValueTask<string> GetOrAddAsync(string name, string value, CancellationToken ct)
     {
-        await ReadyAsync(ct).ConfigureAwait(false);
         return Open(name, await _inner.GetOrAddAsync(name, Seal(name, value), ct).ConfigureAwait(false));
     }
 
     public async ValueTask SetAsync(string name, string value, CancellationToken ct)
     {
-        await ReadyAsync(ct).ConfigureAwait(false);
         await _inner.SetAsync(name, Seal(name, value), ct).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> ReplaceAsync(string name, string expected, string value, CancellationToken ct)
     {
-        await ReadyAsync(ct).ConfigureAwait(false);
         // Encryption is randomised, so the comparison is of plaintexts: the swap names the exact stored ciphertext,
         // which keeps it atomic in the store.
         var stored = await _inner.GetAsync(name, ct).ConfigureAwait(false);
@@ -60,22 +56,23 @@ internal sealed class ProtectedSecretStore : ISecretStore
         return await _inner.ReplaceAsync(name, stored, Seal(name, value), ct).ConfigureAwait(false);
     }
 
-    private Task ReadyAsync(CancellationToken ct) => _migrated.Value.IsCompletedSuccessfully ? Task.CompletedTask : _migrated.Value.WaitAsync(ct);
-
-    private async Task EncryptPlainValuesAsync(CancellationToken ct)
+    /// <summary>
+    /// Encrypts the engine secrets an older version stored in plain text, in place (compare-and-set: a racing run's
+    /// ciphertext is as good as this one's). Refused when one of them is sealed already: a plain value beside sealed
+    /// ones was not written by Bouncer. Returns the names encrypted.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EncryptPlainSecretsAsync(CancellationToken ct)
     {
-        if (_protector is null) return;
+        if (_protector is null) throw new InvalidOperationException("No key encrypts this store's secrets (Bouncer:KeyEncryption): there is nothing to encrypt them with.");
         var stored = new Dictionary<string, string>();
         foreach (var name in EngineSecrets)
             if (await _inner.GetAsync(name, ct).ConfigureAwait(false) is { } value) stored[name] = value;
-        // Only a deployment that never encrypted (every secret plain) is migrated: once one value is sealed, a plain one
-        // beside it was not written by Bouncer and is refused when read.
-        if (stored.Values.Any(IsSealed)) return;
-        foreach (var (name, value) in stored)
-        {
-            // Lost a race with another instance doing the same: its ciphertext is as good as ours.
-            await _inner.ReplaceAsync(name, value, _protector.Protect(name, value), ct).ConfigureAwait(false);
-        }
+        var plain = stored.Where(s => !IsSealed(s.Value)).Select(s => s.Key).ToList();
+        if (plain.Count > 0 && plain.Count < stored.Count)
+            throw new InvalidOperationException($"The stored secret '{plain[0]}' is in plain text beside encrypted ones: it was not written by Bouncer. Delete it (Bouncer generates a fresh one) instead of encrypting it.");
+        foreach (var name in plain)
+            await _inner.ReplaceAsync(name, stored[name], _protector.Protect(name, stored[name]), ct).ConfigureAwait(false);
+        return plain;
     }
 
     private string Seal(string name, string value) => _protector is null || Public.Contains(name) ? value : _protector.Protect(name, value);
@@ -83,10 +80,11 @@ internal sealed class ProtectedSecretStore : ISecretStore
     private string Open(string name, string stored)
     {
         if (Public.Contains(name) || (_protector is null && !IsSealed(stored))) return stored;
-        // Plain values were encrypted at start; one seen now was written around the protector. Refusing it means
-        // write access to the store without the key cannot plant a signing key.
+        // Refusing every plain value means write access to the store without the key cannot plant a signing key, not even
+        // by replacing every secret at once (which looks like an older version's store): encrypting those is an operator's act.
         if (!IsSealed(stored))
-            throw new InvalidOperationException($"The stored secret '{name}' is in plain text although Bouncer encrypts its secrets ({_protector!.Description}): it was not written by Bouncer.");
+            throw new InvalidOperationException($"The stored secret '{name}' is in plain text although Bouncer encrypts its secrets ({_protector!.Description}): " +
+                "if an older version wrote it, run `bouncer secrets encrypt` once to encrypt it in place; otherwise it was written around Bouncer, so delete it.");
         if (_protector is null)
             throw new InvalidOperationException(
                 $"Bouncer:KeyEncryption:KeyFile is not set, but the stored secret '{name}' is encrypted: configure the key file (or Data Protection key ring) the other instances use.");
