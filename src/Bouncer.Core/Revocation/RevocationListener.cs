@@ -184,7 +184,9 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
             RevocationKind.Session => "session",
             RevocationKind.Token => "token",
             RevocationKind.User => "user",
-            _ => "everyone",
+            RevocationKind.Everyone => "everyone",
+            RevocationKind.Key => "key",
+            _ => "unknown",
         });
         Set.Apply(revocation);
         Action<RevocationRecord>[] observers;

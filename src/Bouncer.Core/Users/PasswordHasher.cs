@@ -15,7 +15,8 @@ namespace Bouncer.Users;
 /// </summary>
 /// <remarks>
 /// At most <see cref="MaxConcurrentHashes"/> hashes are computed at once per process (every method here waits its
-/// turn), so memory for hashing stays under <see cref="MaxConcurrentHashes"/> x 19 MiB however many logins arrive.
+/// turn), so memory for hashing stays under <see cref="MaxConcurrentHashes"/> x 19 MiB for hashes at the current parameters, and under
+/// <see cref="MaxConcurrentHashes"/> x 64 MiB (the most a stored Argon2id hash may ask for) however many logins arrive.
 /// Parameters read from a stored hash are bounded (m at most 64 MiB, t at most 10, p = 1): anything outside is
 /// malformed, so a stored value cannot make a check arbitrarily expensive.
 /// </remarks>
@@ -34,7 +35,8 @@ public static class PasswordHasher
 
     /// <summary>
     /// Most password hashes computed at once in this process (<see cref="Environment.ProcessorCount"/> x 2); the rest
-    /// wait. Caps hashing memory at this many times 19 MiB (76 MiB on 2 cores).
+    /// wait. Caps hashing memory at this many times 19 MiB at the current parameters (76 MiB on 2 cores); a stored hash
+    /// with more memory (at most 64 MiB) raises that bound to this many times 64 MiB.
     /// </summary>
     public static int MaxConcurrentHashes { get; } = Environment.ProcessorCount * 2;
 

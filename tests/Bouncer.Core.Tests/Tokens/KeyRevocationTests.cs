@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Bouncer.Diagnostics;
 using Bouncer.Revocation;
 using Bouncer.Tokens;
 
@@ -36,5 +38,29 @@ public sealed class KeyRevocationTests
         // Forgotten only once its entry expires (by then the key has left every cached JWKS and every token it signed is dead).
         listener.Set.Prune(_clock.GetUtcNow().AddHours(13));
         Assert.False(listener.Set.IsKeyRevoked("compromised"));
+    }
+
+    [Fact]
+    public async Task KeyRevocation_IsTracedAsKey_NotAsEveryone()
+    {
+        var kinds = new List<string?>();
+        // Other test classes apply revocations in parallel: count only the spans under this test's own trace.
+        using var parent = new Activity("key-revocation-test").Start();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == BouncerActivities.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = a => { if (a.OperationName == BouncerActivities.RevocationApply && a.TraceId == parent.TraceId) lock (kinds) kinds.Add(a.GetTagItem(BouncerActivities.KindTag) as string); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var channel = new InProcessRevocationChannel();
+        await using var revocations = new RevocationListener(channel, null, _clock);
+        await revocations.StartAsync(default);
+
+        await channel.PublishAsync(new RevocationRecord(RevocationKind.Key, "compromised", _clock.GetUtcNow(), _clock.GetUtcNow().AddHours(1)), default);
+        await channel.PublishAsync(new RevocationRecord(RevocationKind.Everyone, "*", _clock.GetUtcNow(), _clock.GetUtcNow().AddHours(1)), default);
+
+        // A record can be applied twice (its push, then a replay of the log): the set is idempotent, the span kind is what counts.
+        lock (kinds) Assert.Equal(["key", "everyone"], kinds.Distinct());
     }
 }
