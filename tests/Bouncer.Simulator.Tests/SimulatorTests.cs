@@ -232,6 +232,50 @@ public sealed class SimulatorTests(SimulatorFixture fixture) : IClassFixture<Sim
     }
 
     [Fact]
+    public async Task Hybrid_DpopOn_TheTokenIsBoundToTheBrowsersKey_ACopyIsRefusedFromASecondClient()
+    {
+        await _page.Locator("#dpop-toggle").CheckAsync();
+        await Click("hybrid", "login");
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        await Assertions.Expect(Column("hybrid").Locator(".timeline li").First).ToContainTextAsync("with DPoP-bound token");
+        // The minted token names the browser's key (RFC 9449 6.1).
+        using (var payload = System.Text.Json.JsonDocument.Parse(await _page.Locator("#inspector pre").Nth(1).InnerTextAsync()))
+            Assert.Equal(43, payload.RootElement.GetProperty("cnf").GetProperty("jkt").GetString()!.Length);
+        // Every request signs a fresh proof: a second request passes too (a replayed jti would not).
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+
+        await _page.Locator("#dpop-copy").ClickAsync();
+        await Assertions.Expect(Column("hybrid")).ToHaveAttributeAsync("data-copied", "refused");
+
+        var answers = Column("hybrid").Locator(".timeline li .status");
+        Assert.Equal("401 dpop_key_mismatch", await answers.Nth(0).InnerTextAsync());            // a proof by the second client's own key
+        Assert.Equal("401 dpop_bound_token_as_bearer", await answers.Nth(1).InnerTextAsync());   // the copy as a plain bearer token
+        // The browser's own client still works: the copies cost it nothing.
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        await Screenshot("hybrid-dpop");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Hybrid_DpopOff_ACopiedTokenWorksFromASecondClient()
+    {
+        await Click("hybrid", "login");
+        await Click("hybrid", "request");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+
+        await _page.Locator("#dpop-copy").ClickAsync();
+
+        await Assertions.Expect(Column("hybrid").Locator(".timeline li").First).ToContainTextAsync("Second client: the copied token as Bearer");
+        Assert.Equal("200 OK", await LatestAnswer("hybrid"));
+        using var payload = System.Text.Json.JsonDocument.Parse(await _page.Locator("#inspector pre").Nth(1).InnerTextAsync());
+        Assert.False(payload.RootElement.TryGetProperty("cnf", out _));
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
     public async Task Hybrid_PushOn_RevokeRefusesTheMintedTokenAtOnce()
     {
         await SetPush(true);

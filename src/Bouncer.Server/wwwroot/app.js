@@ -10,7 +10,7 @@
     session: { user: "demo-session-" + suffix, registered: false, loggedIn: false, board: board() },
     jwt: { user: "demo-jwt-" + suffix, registered: false, accessToken: null, expiresAt: 0, demoExpired: false, board: board() },
     // No user of its own: the browser has one session cookie, so the hybrid column is the Session user.
-    hybrid: { accessToken: null, expiresAt: 0, demoExpired: false, board: board() },
+    hybrid: { accessToken: null, expiresAt: 0, demoExpired: false, board: board(), tokenType: "Bearer" },
     // /api/me accepts only tokens for the deployment's own audience; /demo/state names it. Until then,
     // Bouncer's default.
     audience: "bouncer",
@@ -21,6 +21,8 @@
     // JWT unless its own switch says otherwise. The server keeps each setting per credential (sid).
     push: true,
     jwtPush: false,
+    // DPoP (RFC 9449) for the Bouncer column: the key pair lives only in this page (non-extractable private key).
+    dpop: false,
     editor: false,
     pattern: {},
   };
@@ -71,12 +73,13 @@
   // Bearer clients send no cookies (cookies: false): without a token the request must go out with no credential,
   // not fall back on this browser's session cookie and act as the Session column's user. `carries` names a credential
   // the browser sends that the page cannot see (the HttpOnly refresh cookie).
-  async function call(strategy, label, method, path, { body, bearer, cookies = true, carries, list } = {}) {
+  async function call(strategy, label, method, path, { body, bearer, scheme = "Bearer", proof, cookies = true, carries, list } = {}) {
     const column = $(`#col-${strategy}`);
     const timeline = list || $(".timeline", column);
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (bearer) headers["Authorization"] = "Bearer " + bearer;
+    if (bearer) headers["Authorization"] = scheme + " " + bearer;
+    if (proof) headers["DPoP"] = proof;
     let response;
     try {
       response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: cookies ? "same-origin" : "omit" });
@@ -104,7 +107,7 @@
       bump(column, "bytes", bytes);
     }
     const credential = trace.strategy === "session" ? `session cookie (${bytes} bytes)`
-      : trace.strategy === "jwt" ? `bearer token (${bytes} bytes)` : carries || "no credential";
+      : trace.strategy === "jwt" ? (scheme === "DPoP" ? `DPoP-bound token (${bytes} bytes) + proof` : `bearer token (${bytes} bytes)`) : carries || "no credential";
     const did = [
       lookups ? `session lookup: ${storeLookups ? "store round trip" : "near cache (memory)"}` : "no session lookup",
       signatures ? "signature verified" : "no signature check",
@@ -133,6 +136,34 @@
   }
 
   // Registration takes no credential: sent without cookies, so it never goes out as the Session column's user.
+  // ---- DPoP (RFC 9449): proofs signed by a WebCrypto key whose private half never leaves the browser ----
+  const b64u = bytes => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const utf8 = text => new TextEncoder().encode(text);
+  const dpopKeys = {};
+
+  // One key per client name: "browser" is this page's, "second" is the other client a copied token lands on.
+  async function dpopKey(client = "browser") {
+    if (!dpopKeys[client]) {
+      // extractable: false, so script on this page can sign with the private key but never read it out (RFC 9449 2).
+      const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+      const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+      dpopKeys[client] = { pair, jwk: { kty, crv, x, y } };
+    }
+    return dpopKeys[client];
+  }
+
+  // RFC 9449 4.2: typ dpop+jwt, the public jwk in the header; jti, htm, htu, iat (and ath with a token) in the payload.
+  async function dpopProof(method, path, accessToken, client = "browser") {
+    const key = await dpopKey(client);
+    const header = { typ: "dpop+jwt", alg: "ES256", jwk: key.jwk };
+    const payload = { jti: crypto.randomUUID(), htm: method, htu: location.origin + path, iat: Math.floor(Date.now() / 1000) };
+    if (accessToken) payload.ath = b64u(await crypto.subtle.digest("SHA-256", utf8(accessToken)));
+    const input = b64u(utf8(JSON.stringify(header))) + "." + b64u(utf8(JSON.stringify(payload)));
+    // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 3.4).
+    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.pair.privateKey, utf8(input));
+    return input + "." + b64u(signature);
+  }
+
   async function ensureUser(strategy, account = strategy) {
     const s = state[account];
     if (s.registered) return;
@@ -207,7 +238,7 @@
     const text = {
       session: state.session.loggedIn ? `Logged in as ${state.session.user} (session cookie).` : "Logged out.",
       jwt: state.jwt.accessToken ? `Holding an access token for ${state.jwt.user}; push ${state.jwtPush ? "on" : "off"}.` : "No token held.",
-      hybrid: state.session.loggedIn ? `Session of ${state.session.user}${state.hybrid.accessToken ? ", holding a minted token" : ""}; push ${state.push ? "on" : "off"}.` : "Logged out.",
+      hybrid: state.session.loggedIn ? `Session of ${state.session.user}${state.hybrid.accessToken ? `, holding a minted ${state.hybrid.tokenType === "DPoP" ? "DPoP-bound " : ""}token` : ""}; push ${state.push ? "on" : "off"}; DPoP ${state.dpop ? "on" : "off"}.` : "Logged out.",
     };
     for (const strategy of ["session", "jwt", "hybrid"]) $("[data-state]", $(`#col-${strategy}`)).textContent = text[strategy];
   }
@@ -216,6 +247,7 @@
     if (json && json.access_token) {
       const s = state[strategy];
       s.accessToken = json.access_token;
+      s.tokenType = json.token_type || "Bearer";
       s.expiresAt = Date.now() + json.expires_in * 1000;
       s.demoExpired = false;
       showToken(json.access_token, strategy);
@@ -280,10 +312,19 @@
     state.pattern[step] = true;
   }
 
+  // With DPoP on, the exchange carries a proof (RFC 9449 5): the minted token is bound to this browser's key.
   async function mint(label) {
-    const r = await call("hybrid", label, "POST", "/auth/token", { body: { audience: state.audience } });
+    const proof = state.dpop ? await dpopProof("POST", "/auth/token") : undefined;
+    const r = await call("hybrid", state.dpop ? label + " (DPoP-bound)" : label, "POST", "/auth/token", { body: { audience: state.audience }, proof });
     keepToken("hybrid", r.json);
+    if (r.ok && state.dpop) explain(r.li, `token_type ${r.json.token_type}: the token names this browser's key (cnf.jkt) and is useless without it.`);
     return r;
+  }
+
+  // How this page presents the Bouncer column's token: a bound one with the DPoP scheme and a fresh proof.
+  async function presentHybrid(method, path, token) {
+    if (state.hybrid.tokenType !== "DPoP") return { bearer: token };
+    return { bearer: token, scheme: "DPoP", proof: await dpopProof(method, path, token) };
   }
 
   // One session lookup buys a token good for the exchange lifetime of lookup-free requests, so mint only
@@ -291,7 +332,8 @@
   // clock expired is still sent: the client cannot know, and the server's refusal is the lesson.
   async function hybridToken() {
     const s = state.hybrid;
-    if (s.accessToken && s.expiresAt - Date.now() > 5000) return s.accessToken;
+    // A token of the other kind than the switch asks for is replaced: the switch decides the next token.
+    if (s.accessToken && s.expiresAt - Date.now() > 5000 && (s.tokenType === "DPoP") === state.dpop) return s.accessToken;
     const r = await mint("Mint JWT from the session");
     return r.json && r.json.access_token ? s.accessToken : null;
   }
@@ -330,10 +372,30 @@
   async function hybridRequest(label = "Request", mintIfNeeded = true) {
     const token = mintIfNeeded ? await hybridToken() : state.hybrid.accessToken;
     if (!token) return null;
-    const r = await call("hybrid", label, "GET", "/api/me", { bearer: token, cookies: false });
+    const r = await call("hybrid", label, "GET", "/api/me", { ...await presentHybrid("GET", "/api/me", token), cookies: false });
     counted("hybrid", r);
     explain(r.li, tokenWhy[r.reason]);
     return r;
+  }
+
+  // A copied token (XSS, a log, a proxy) used by another client: as a plain bearer token, then with a proof by the
+  // other client's own key. Bound, both are refused; unbound, the copy is as good as the original.
+  async function copyToSecondClient() {
+    const token = await hybridToken();
+    if (!token) return;
+    const column = $("#col-hybrid");
+    const asBearer = await call("hybrid", "Second client: the copied token as Bearer", "GET", "/api/me", { bearer: token, cookies: false });
+    if (asBearer.ok) {
+      explain(asBearer.li, "Accepted: a bearer token works for whoever holds it. Switch DPoP on and mint again to bind it to this browser's key.");
+      return;
+    }
+    explain(asBearer.li, "Refused: a DPoP-bound token presented as a bearer token is a downgrade (RFC 9449 7.2).");
+    const proof = await dpopProof("GET", "/api/me", token, "second");
+    const withOwnKey = await call("hybrid", "Second client: the copied token with a proof by its own key", "GET", "/api/me",
+      { bearer: token, scheme: "DPoP", proof, cookies: false });
+    explain(withOwnKey.li, withOwnKey.ok ? "Accepted?! The proof key should have had to match cnf.jkt."
+      : "Refused: the proof is signed, but not by the key the token names (cnf.jkt), and that key never left the first browser.");
+    column.dataset.copied = withOwnKey.ok ? "accepted" : "refused";
   }
 
   // Sends the wanted push setting: the Bouncer column's with the session cookie (its tokens carry the session's sid),
@@ -441,7 +503,7 @@
       async expire() {
         const token = await hybridToken();
         if (!token) return;
-        const r = await call("hybrid", "Expire (demo clock: this token is judged expired)", "POST", "/demo/expire", { bearer: token, cookies: false });
+        const r = await call("hybrid", "Expire (demo clock: this token is judged expired)", "POST", "/demo/expire", { ...await presentHybrid("POST", "/demo/expire", token), cookies: false });
         if (r.ok) { state.hybrid.demoExpired = true; showLifetime(); }
       },
       // With the cookie: the session is what minted the token. Ending it pushes its sid, which ends every token minted
@@ -486,6 +548,12 @@
     }
     showState();
   }
+
+  $("#dpop-toggle").addEventListener("change", event => {
+    state.dpop = event.currentTarget.checked;
+    showState();
+  });
+  $("#dpop-copy").addEventListener("click", event => run(event.currentTarget, copyToSecondClient));
 
   $("#push-toggle").addEventListener("change", async event => {
     state.push = event.target.checked;
