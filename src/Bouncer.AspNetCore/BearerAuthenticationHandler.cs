@@ -24,6 +24,9 @@ public sealed class BearerAuthenticationHandler(
 {
     private const string DpopSchemeItem = "bouncer.dpop.scheme";
 
+    /// <summary>HttpContext.Items key: the thumbprint of the DPoP key a bound token was presented with (RFC 9449 6.1).</summary>
+    internal const string BoundKeyItem = "bouncer.dpop.jkt";
+
     /// <inheritdoc/>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -46,6 +49,8 @@ public sealed class BearerAuthenticationHandler(
             BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token, claims.ConfirmationKeyThumbprint,
             bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience));
         if (!presented.IsValid) return Refuse(presented.Failure!);
+        // The key this request proved possession of: what tokens reissued to this caller are bound to (a password change).
+        if (presented.Thumbprint is { } jkt) Context.Items[BoundKeyItem] = jkt;
 
         var identity = new ClaimsIdentity(BouncerDefaults.BearerScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, claims.Subject!));

@@ -256,8 +256,10 @@ public static class BouncerAuthEndpoints
             var ip = BouncerHttp.ClientAddress(ctx);
             using var turn = await throttle.TurnAsync(ip, ct);
             if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
+            // A DPoP-bound caller's new pair is bound to the key it just proved (RFC 9449 5), not handed out as bearer tokens.
+            var boundKey = ctx.Items[BearerAuthenticationHandler.BoundKeyItem] as string;
             var change = await access.ChangePasswordAsync(user.FindFirstValue(BouncerClaims.Subject)!, body.CurrentPassword, body.NewPassword,
-                body.SignOutOthers ?? true, sessionId, reissueTokens: !viaSession, ct);
+                body.SignOutOthers ?? true, sessionId, reissueTokens: !viaSession, boundKey, ct);
             switch (change.Outcome)
             {
                 case UserOutcome.Ok:
@@ -274,7 +276,7 @@ public static class BouncerAuthEndpoints
                 BouncerHttp.SetSessionCookie(ctx, options, id);
                 if (options.RequireAntiforgeryToken) ctx.Response.Headers["X-CSRF-Token"] = BouncerRequestMiddleware.AntiforgeryToken(refresh, id);
             }
-            if (change.Tokens is { } pair) return TokenPair(ctx, tokens.Value, pair, body.Transport, null);
+            if (change.Tokens is { } pair) return TokenPair(ctx, tokens.Value, pair, body.Transport, null, boundKey);
             return Results.NoContent();
         }).RequireAuthorization();
 

@@ -134,8 +134,17 @@ public sealed partial class AccessManager
     /// it asked with one) gets a new id. With <paramref name="signOutOthers"/> every other session and every refresh
     /// family of the user ends, and a token caller (<paramref name="reissueTokens"/>) gets a new family.
     /// </summary>
+    public ValueTask<PasswordChange> ChangePasswordAsync(string username, string? currentPassword, string? newPassword, bool signOutOthers,
+        string? sessionId, bool reissueTokens, CancellationToken ct) =>
+        ChangePasswordAsync(username, currentPassword, newPassword, signOutOthers, sessionId, reissueTokens, null, ct);
+
+    /// <summary>
+    /// As <see cref="ChangePasswordAsync(string, string?, string?, bool, string?, bool, CancellationToken)"/>; the new family
+    /// of a token caller is bound to <paramref name="dpopJkt"/> (the RFC 7638 thumbprint of the key its DPoP-bound token
+    /// named), so a client that held bound tokens does not come out of a password change with bearer ones (RFC 9449 5).
+    /// </summary>
     public async ValueTask<PasswordChange> ChangePasswordAsync(string username, string? currentPassword, string? newPassword, bool signOutOthers,
-        string? sessionId, bool reissueTokens, CancellationToken ct)
+        string? sessionId, bool reissueTokens, string? dpopJkt, CancellationToken ct)
     {
         if (!_users.IsAcceptablePassword(newPassword)) return new PasswordChange(UserOutcome.Invalid);
         var (outcome, user) = await _users.AuthenticateAsync(username, currentPassword, ct).ConfigureAwait(false);
@@ -153,7 +162,7 @@ public sealed partial class AccessManager
                 if (other.Handle != keep) await _sessions.EndSessionAsync(user.Username, other.Handle, "password_changed", ct).ConfigureAwait(false);
             await _refresh.RevokeUserAsync(user.Username, "password_changed", ct).ConfigureAwait(false);
             // The current password was just proved: the new family's auth_time is now.
-            if (reissueTokens) tokens = await _refresh.IssueAsync(user.Username, user.Roles.Length == 0 ? null : user.Roles, ct, authTime: _time.GetUtcNow()).ConfigureAwait(false);
+            if (reissueTokens) tokens = await _refresh.IssueAsync(user.Username, user.Roles.Length == 0 ? null : user.Roles, ct, _time.GetUtcNow(), dpopJkt).ConfigureAwait(false);
         }
         await AuditAsync(AuditEventKind.PasswordChanged, user.Username, null, signOutOthers ? "others_signed_out" : "others_kept", ct).ConfigureAwait(false);
         return new PasswordChange(UserOutcome.Ok, newSessionId, tokens);
