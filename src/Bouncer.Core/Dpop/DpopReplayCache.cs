@@ -26,8 +26,9 @@ public sealed class DpopReplayCache
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _time = time ?? TimeProvider.System;
-        // A proof with iat = now + skew is accepted until iat + lifetime: keep it that long past its first use.
-        var retain = options.ProofLifetime + options.ClockSkew + options.ClockSkew;
+        // RFC 9449 11.1: keep a jti as long as its proof can pass the iat check. A proof with iat = now + skew passes until
+        // iat + lifetime + skew; that check compares whole seconds (now truncated), so it still passes for up to 1 s more.
+        var retain = options.ProofLifetime + options.ClockSkew + options.ClockSkew + TimeSpan.FromSeconds(1);
         _retainMs = (long)retain.TotalMilliseconds;
         Capacity = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(retain.TotalSeconds) * options.MaxProofsPerSecond);
     }
