@@ -82,6 +82,13 @@ public sealed class BearerAuthenticationHandler(
             await BouncerProblems.WriteAsync(Context, 503, FailureCodes.DpopReplayCacheFull, "Too many DPoP proofs at once; retry shortly.").ConfigureAwait(false);
             return;
         }
+        if (challenge.Failure == FailureCodes.DpopKeyRateLimited)
+        {
+            // This key's share of the replay cache is used up; the token is fine, the client slows down (RFC 6585 4).
+            Response.Headers.RetryAfter = "1";
+            await BouncerProblems.WriteAsync(Context, 429, FailureCodes.DpopKeyRateLimited, "Too many DPoP proofs by this key; retry shortly.").ConfigureAwait(false);
+            return;
+        }
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
         bool dpopFailure = challenge.Failure is { } f && (f.StartsWith("dpop_", StringComparison.Ordinal) || f == FailureCodes.UseDpopNonce);
         // RFC 9449 7.1: DPoP challenges for DPoP requests and DPoP refusals, and beside Bearer where binding is required.

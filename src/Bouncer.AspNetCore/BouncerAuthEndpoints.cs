@@ -93,17 +93,19 @@ public static class BouncerAuthEndpoints
             if ((mode == "session" && options.Mode == BouncerMode.Jwt) || (mode == "jwt" && options.Mode == BouncerMode.Session))
                 return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, $"This deployment runs in {options.Mode} mode.");
 
-            // Checked before the password: a refused proof neither costs a hash nor counts as a failed login.
-            var proof = mode == "jwt" ? TokenRequestProof(ctx, options.Audience) : Bouncer.Dpop.DpopProofResult.Accepted(null);
-            if (!proof.IsValid)
-            {
-                metrics.Fail(proof.Failure!);
-                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
-            }
-
             var ip = BouncerHttp.ClientAddress(ctx);
             using var turn = await throttle.TurnAsync(ip, ct);
             if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
+            // After the per-address throttle, so an address spends jti entries of the process's replay cache (RFC 9449
+            // 11.1) no faster than it may try logins; before the password, so a refused proof costs no hash. A refused
+            // proof counts as a failed login; use_dpop_nonce is the protocol's first step and a full cache is no fault.
+            var proof = mode == "jwt" ? TokenRequestProof(ctx, options.Audience) : Bouncer.Dpop.DpopProofResult.Accepted(null);
+            if (!proof.IsValid)
+            {
+                if (proof.Failure is not (FailureCodes.UseDpopNonce or FailureCodes.DpopReplayCacheFull)) throttle.Failed(ip);
+                metrics.Fail(proof.Failure!);
+                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+            }
             var (outcome, user) = await users.AuthenticateAsync(body.Username, body.Password, ct);
             if (outcome != UserOutcome.Ok)
             {

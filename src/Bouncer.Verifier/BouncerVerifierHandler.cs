@@ -68,6 +68,12 @@ public sealed class BouncerVerifierHandler(
             Response.Headers.RetryAfter = "1";
             return WriteProblemAsync(503, reason, "This service cannot check the credential right now; retry shortly.");
         }
+        if (reason == FailureCodes.DpopKeyRateLimited)
+        {
+            // This key's share of the replay cache is used up; the token is fine, the client slows down (RFC 6585 4).
+            Response.Headers.RetryAfter = "1";
+            return WriteProblemAsync(429, reason, "Too many DPoP proofs by this key; retry shortly.");
+        }
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
         bool dpopFailure = reason is not null && (reason.StartsWith("dpop_", StringComparison.Ordinal) || reason == FailureCodes.UseDpopNonce);
         if (dpopScheme || dpopFailure || settings.Value.Dpop.Mode == Bouncer.Dpop.DpopMode.Required)

@@ -221,4 +221,29 @@ public sealed class DpopTests : IDisposable
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(("invalid_dpop_proof", "dpop_htu_mismatch"), (body.GetProperty("error").GetString(), body.GetProperty("reason").GetString()));
     }
+
+    [Fact]
+    public async Task Login_RefusedProofs_CountAsFailedLogins_AndAThrottledAddressHasNoProofChecked()
+    {
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "3"));
+        await host.RegisterAsync("alice");
+        HttpRequestMessage Login(string proofUrl)
+        {
+            var request = Request(HttpMethod.Post, "/auth/login", null, _key.Proof("POST", proofUrl));
+            request.Content = JsonContent.Create(new { username = "alice", password = Passwords.Good, mode = "jwt" });
+            return request;
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            using var refused = await host.SendAsync(Login(Origin + "/auth/refresh"));
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("dpop_htu_mismatch", Reason(refused));
+        }
+        // The address has used its failures: a login with a good proof and the right password is throttled, and so is
+        // one with a bad proof, before its proof is looked at (nothing reaches the replay cache faster than logins may).
+        using var good = await host.SendAsync(Login(Origin + "/auth/login"));
+        Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (good.StatusCode, Reason(good)));
+        using var bad = await host.SendAsync(Login(Origin + "/auth/refresh"));
+        Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (bad.StatusCode, Reason(bad)));
+    }
 }

@@ -211,6 +211,30 @@ public sealed class DpopProofValidatorTests : IDisposable
         Assert.Equal(1, validator.Replay.Count);
     }
 
+    [Fact]
+    public void ReplayCache_OneKeyFlooding_IsLimitedToItsShare_AndAnotherClientsProofPasses()
+    {
+        // 100/s x (1 s + 0 + 1 s) = 200 entries; each key may hold max(64, 200 / 16) = 64 of them.
+        var options = new DpopOptions { MaxProofsPerSecond = 100, ProofLifetime = TimeSpan.FromSeconds(1), ClockSkew = TimeSpan.Zero };
+        var validator = new DpopProofValidator(options, _clock);
+        Assert.Equal(200, validator.Replay.Capacity);
+        int accepted = 0;
+        string? refusal = null;
+        for (int i = 0; i < validator.Replay.Capacity; i++)
+        {
+            var result = validator.Validate(Proof(), "GET", Url, null, null);
+            if (result.IsValid) accepted++;
+            else refusal ??= result.Failure;
+        }
+        Assert.Equal(64, accepted);
+        Assert.Equal(FailureCodes.DpopKeyRateLimited, refusal);
+        using var other = DpopClient.Es256();
+        Assert.True(validator.Validate(other.Proof("GET", Url, clock: _clock), "GET", Url, null, null).IsValid);
+        // Once its entries expire, the flooding key gets its share back.
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(validator.Validate(Proof(), "GET", Url, null, null).IsValid);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("a.b")]
