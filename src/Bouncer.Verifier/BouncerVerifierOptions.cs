@@ -84,7 +84,9 @@ public sealed class BouncerVerifierOptions
 
     /// <summary>
     /// The scheme://host[:port] clients reach this service at, which DPoP proofs' <c>htu</c> must name. Set it behind a
-    /// proxy, and whenever the service is reachable under more than one name. Null: the request's scheme and Host.
+    /// proxy, and whenever the service is reachable under another name than its listen address. Null: the service's
+    /// first listen address (a wildcard host counts as localhost). Never taken from a request's Host header, which any
+    /// client sets.
     /// </summary>
     public string? PublicOrigin { get; set; }
 

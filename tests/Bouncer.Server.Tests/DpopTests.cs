@@ -24,10 +24,10 @@ public sealed class DpopTests : IDisposable
         return request;
     }
 
-    private async Task<JsonElement> LoginAsync(BouncerHost host, string user, DpopClient? key, string? nonce = null, bool register = true)
+    private async Task<JsonElement> LoginAsync(BouncerHost host, string user, DpopClient? key, string? nonce = null, bool register = true, string origin = Origin)
     {
         if (register) await host.RegisterAsync(user);
-        var request = Request(HttpMethod.Post, "/auth/login", null, key is null ? [] : [key.Proof("POST", Origin + "/auth/login", nonce: nonce)]);
+        var request = Request(HttpMethod.Post, "/auth/login", null, key is null ? [] : [key.Proof("POST", origin + "/auth/login", nonce: nonce)]);
         request.Content = JsonContent.Create(new { username = user, password = Passwords.Good, mode = "jwt" });
         using var response = await host.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -245,5 +245,37 @@ public sealed class DpopTests : IDisposable
         Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (good.StatusCode, Reason(good)));
         using var bad = await host.SendAsync(Login(Origin + "/auth/refresh"));
         Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (bad.StatusCode, Reason(bad)));
+    }
+
+    [Fact]
+    public async Task Htu_WithoutPublicOrigin_IsTheIssuersOrigin_NeverTheHostHeader()
+    {
+        // Discovery's origin: no PublicOrigin, an https issuer.
+        const string issuerOrigin = "https://id.example";
+        await using var host = new BouncerHost(("Bouncer:PublicOrigin", null), ("Bouncer:Issuer", issuerOrigin));
+        var token = (await LoginAsync(host, "alice", _key, origin: issuerOrigin)).GetProperty("access_token").GetString()!;
+
+        // The client picks the Host header: a proof for the host it names proves nothing about this server.
+        var spoofed = Request(HttpMethod.Get, "https://evil.example/api/me", $"DPoP {token}", _key.Proof("GET", "https://evil.example/api/me", token));
+        using var refused = await host.SendAsync(spoofed);
+        Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (refused.StatusCode, Reason(refused)));
+        using var accepted = await MeAsync(host, token, _key.Proof("GET", issuerOrigin + "/api/me", token));
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+    }
+
+    [Fact]
+    public async Task Htu_IsComparedWithTheRawPath_AnEncodedQuestionMarkIsNotAQuery()
+    {
+        await using var host = new BouncerHost();
+        var token = (await LoginAsync(host, "alice", _key)).GetProperty("access_token").GetString()!;
+
+        // RFC 9449 4.3 step 9: /auth/sessions/a%3Fb is another resource than /auth/sessions/a (%3F is not a query).
+        var other = Request(HttpMethod.Delete, "/auth/sessions/a%3Fb", $"DPoP {token}", _key.Proof("DELETE", Origin + "/auth/sessions/a", token));
+        using var refused = await host.SendAsync(other);
+        Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (refused.StatusCode, Reason(refused)));
+        // The proof for the URL as sent passes (and the endpoint answers: no such session).
+        var same = Request(HttpMethod.Delete, "/auth/sessions/a%3Fb", $"DPoP {token}", _key.Proof("DELETE", Origin + "/auth/sessions/a%3Fb", token));
+        using var accepted = await host.SendAsync(same);
+        Assert.Equal((HttpStatusCode.NotFound, "session_not_found"), (accepted.StatusCode, Reason(accepted)));
     }
 }

@@ -82,4 +82,48 @@ public sealed class DpopDownstreamTests(ServerFixture fixture) : IDisposable
         var bound = await LoginBoundAsync();
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(strict, "DPoP", bound, _key.Proof("GET", strict.BaseUrl + "/whoami", bound))).Status);
     }
+
+    private async Task<HttpResponseMessage> SendAsync(string url, string token, string proof, string? host = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("Authorization", $"DPoP {token}");
+        request.Headers.Add("DPoP", proof);
+        if (host is not null) request.Headers.Host = host;
+        return await _http.SendAsync(request);
+    }
+
+    private static string Reason(HttpResponseMessage response) =>
+        JsonDocument.Parse(response.Content.ReadAsStringAsync().Result).RootElement.GetProperty("reason").GetString()!;
+
+    [Fact]
+    public async Task Htu_IsThePublicOriginOrTheListenAddress_NeverTheHostHeader()
+    {
+        var token = await LoginBoundAsync();
+        // The client picks the Host header: a proof for the host it names proves nothing about this service.
+        using (var spoofed = await SendAsync(fixture.First.BaseUrl + "/whoami", token, _key.Proof("GET", "http://evil.example/whoami", token), host: "evil.example"))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (spoofed.StatusCode, Reason(spoofed)));
+
+        // Behind a proxy: the configured origin alone counts, not the address the service listens on.
+        await using var proxied = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, fixture.Server.BaseUrl);
+            o.PublicOrigin = "https://api.example";
+        });
+        using (var direct = await SendAsync(proxied.BaseUrl + "/whoami", token, _key.Proof("GET", proxied.BaseUrl + "/whoami", token)))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (direct.StatusCode, Reason(direct)));
+        using (var viaProxy = await SendAsync(proxied.BaseUrl + "/whoami", token, _key.Proof("GET", "https://api.example/whoami", token)))
+            Assert.Equal(HttpStatusCode.OK, viaProxy.StatusCode);
+    }
+
+    [Fact]
+    public async Task Htu_IsComparedWithTheRawPath_AnEncodedQuestionMarkIsNotAQuery()
+    {
+        var token = await LoginBoundAsync();
+        var url = fixture.First.BaseUrl + "/items/a%3Fb";
+        // RFC 9449 4.3 step 9: /items/a%3Fb is another resource than /items/a.
+        using (var other = await SendAsync(url, token, _key.Proof("GET", fixture.First.BaseUrl + "/items/a", token)))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (other.StatusCode, Reason(other)));
+        using (var same = await SendAsync(url, token, _key.Proof("GET", url, token)))
+            Assert.Equal((HttpStatusCode.OK, "a?b"), (same.StatusCode, await same.Content.ReadAsStringAsync()));
+    }
 }
