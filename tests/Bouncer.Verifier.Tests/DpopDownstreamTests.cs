@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Bouncer.Tests;
 
@@ -125,5 +126,43 @@ public sealed class DpopDownstreamTests(ServerFixture fixture) : IDisposable
             Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (other.StatusCode, Reason(other)));
         using (var same = await SendAsync(url, token, _key.Proof("GET", url, token)))
             Assert.Equal((HttpStatusCode.OK, "a?b"), (same.StatusCode, await same.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
+    public async Task RequireNonce_TwoInstancesWithTheSameKey_AcceptEachOthersNonces()
+    {
+        var nonceKey = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        void Configure(BouncerVerifierOptions o)
+        {
+            ServerFixture.Configure(o, fixture.Server.BaseUrl);
+            o.Dpop.RequireNonce = true;
+            o.DpopNonceKey = nonceKey;
+        }
+        await using var a = await Downstream.StartAsync(Configure);
+        await using var b = await Downstream.StartAsync(Configure);
+        var token = await LoginBoundAsync();
+
+        // RFC 9449 9: replica A asks for a nonce; replica B (behind the same load balancer) takes it.
+        string nonce;
+        using (var asked = await SendAsync(a.BaseUrl + "/whoami", token, _key.Proof("GET", a.BaseUrl + "/whoami", token)))
+        {
+            Assert.Equal((HttpStatusCode.Unauthorized, "use_dpop_nonce"), (asked.StatusCode, Reason(asked)));
+            nonce = asked.Headers.GetValues("DPoP-Nonce").Single();
+        }
+        using (var taken = await SendAsync(b.BaseUrl + "/whoami", token, _key.Proof("GET", b.BaseUrl + "/whoami", token, nonce: nonce)))
+            Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("c2hvcnQ")]
+    [InlineData("not base64url, not 32 bytes at all!!!!!!!!")]
+    public void RequireNonce_WithoutAValidSharedKey_IsRefusedAtStart_InOneLine(string? nonceKey)
+    {
+        var options = new BouncerVerifierOptions { Authority = "http://auth.internal:5000", Audience = "bouncer", DpopNonceKey = nonceKey };
+        options.Dpop.RequireNonce = true;
+        var error = Assert.Throws<InvalidOperationException>(options.Validate);
+        Assert.StartsWith("BouncerVerifier:DpopNonceKey", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
     }
 }
