@@ -46,6 +46,7 @@ public sealed class BearerAuthenticationHandler(
             BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token, claims.ConfirmationKeyThumbprint,
             bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience));
         if (!presented.IsValid) return Refuse(presented.Failure!);
+        if (presented.Thumbprint is { } proofKey) Context.Items[BouncerHttp.DpopProofKeyItem] = proofKey;
 
         var identity = new ClaimsIdentity(BouncerDefaults.BearerScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, claims.Subject!));

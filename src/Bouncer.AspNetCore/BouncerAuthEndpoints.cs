@@ -194,6 +194,7 @@ public static class BouncerAuthEndpoints
         // Logout ends the refresh family whenever its refresh token is presented (in the body, or as the refresh cookie,
         // which reaches only paths under /auth/refresh), whatever the access token's state: an expired or missing access
         // token must not leave the long-lived credential alive (RFC 9700 2.2.2; RFC 7009 2.1 lets its holder revoke it).
+        // A DPoP-bound family's holder is whoever has its key, so ending it takes a proof by that key, as refreshing does.
         async Task<IResult> Logout(HttpContext ctx, ClaimsPrincipal user, CancellationToken ct)
         {
             var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
@@ -203,6 +204,28 @@ public static class BouncerAuthEndpoints
             string? ended = null;
             if (presented is not null && await refresh.FindAsync(presented, ct) is { } family)
             {
+                // RFC 9449 5: the bound refresh token alone is worth nothing (RefreshOutcome.DpopKeyMismatch leaves the family
+                // alone); a bound access token on this request was already checked with a proof by its key, which counts.
+                if (!family.Revoked && family.DpopJkt is { } jkt && ctx.Items[BouncerHttp.DpopProofKeyItem] as string != jkt)
+                {
+                    var proofs = BouncerHttp.DpopProofs(ctx);
+                    var proof = proofs.Count switch
+                    {
+                        0 => Bouncer.Dpop.DpopProofResult.Refused(FailureCodes.DpopProofMissing),
+                        1 => dpop.Validate(proofs[0], ctx.Request.Method, BouncerHttp.DpopTargetUrl(ctx, options), accessToken: null, boundThumbprint: jkt),
+                        // RFC 9449 4.3 step 1: exactly one DPoP header field.
+                        _ => Bouncer.Dpop.DpopProofResult.Refused(FailureCodes.DpopProofInvalid),
+                    };
+                    if (!proof.IsValid)
+                    {
+                        metrics.Fail(proof.Failure!);
+                        if (proof.Failure is FailureCodes.DpopReplayCacheFull or FailureCodes.DpopKeyRateLimited)
+                            return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+                        // RFC 9449 7.1: 401 with a DPoP challenge naming the error (and the nonce for use_dpop_nonce).
+                        await BouncerProblems.WriteDpopUnauthorizedAsync(ctx, proof.Failure, dpopScheme: true, dpop.AlgorithmsChallenge, dpop.CurrentNonce());
+                        return Results.Empty;
+                    }
+                }
                 if (!family.Revoked) await access.EndTokenAsync(family.UserId, family.FamilyId, "logout", ct);
                 ended = family.FamilyId;
             }

@@ -135,6 +135,10 @@ public static class BouncerHttp
         return origin + ctx.Request.PathBase.ToUriComponent() + ctx.Request.Path.ToUriComponent();
     }
 
+    // HttpContext.Items: the thumbprint of the key whose proof the bearer handler accepted with this request's access
+    // token, so an endpoint that needs a proof by that key does not spend a second one.
+    internal const string DpopProofKeyItem = "bouncer.dpop.proof-key";
+
     /// <summary>The <c>DPoP</c> header field values of the request (RFC 9449 4.1); more than one is refused by the validator.</summary>
     public static IReadOnlyList<string?> DpopProofs(HttpContext ctx) => ctx.Request.Headers["DPoP"];
 

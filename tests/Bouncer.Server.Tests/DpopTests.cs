@@ -278,4 +278,49 @@ public sealed class DpopTests : IDisposable
         using var accepted = await host.SendAsync(same);
         Assert.Equal((HttpStatusCode.NotFound, "session_not_found"), (accepted.StatusCode, Reason(accepted)));
     }
+
+    [Fact]
+    public async Task Logout_OfABoundFamily_NeedsAProofByItsKey()
+    {
+        await using var host = new BouncerHost();
+        var login = await LoginAsync(host, "alice", _key);
+        var refreshToken = login.GetProperty("refresh_token").GetString()!;
+        using var thief = DpopClient.Es256();
+
+        Task<HttpResponseMessage> LogoutAsync(DpopClient? key, string? accessToken = null)
+        {
+            var request = Request(HttpMethod.Post, "/auth/logout", accessToken is null ? null : $"DPoP {accessToken}",
+                key is null ? [] : [key.Proof("POST", Origin + "/auth/logout", accessToken)]);
+            request.Content = JsonContent.Create(new { refresh_token = refreshToken });
+            return host.SendAsync(request);
+        }
+        async Task<HttpStatusCode> RefreshAsync()
+        {
+            var request = Request(HttpMethod.Post, "/auth/refresh", null, _key.Proof("POST", Origin + "/auth/refresh"));
+            request.Content = JsonContent.Create(new { refresh_token = refreshToken });
+            using var response = await host.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.OK)
+                refreshToken = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("refresh_token").GetString()!;
+            return response.StatusCode;
+        }
+
+        // RFC 9449 5, 7.1: whoever holds only the refresh token cannot end the bound family (as they cannot refresh it).
+        foreach (var (key, reason) in new[] { ((DpopClient?)null, "dpop_proof_missing"), (thief, "dpop_key_mismatch") })
+        {
+            using var refused = await LogoutAsync(key);
+            Assert.Equal((HttpStatusCode.Unauthorized, reason), (refused.StatusCode, Reason(refused)));
+            Assert.StartsWith($"DPoP error=\"invalid_dpop_proof\", error_description=\"{reason}\"", refused.Headers.WwwAuthenticate.ToString());
+        }
+        Assert.Equal(HttpStatusCode.OK, await RefreshAsync());
+
+        // The key's holder ends it with a proof.
+        using (var own = await LogoutAsync(_key)) Assert.Equal(HttpStatusCode.NoContent, own.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await RefreshAsync());
+
+        // A bound access token presented with its proof is that proof: the logout needs no second one.
+        var second = await LoginAsync(host, "alice", _key, register: false);
+        refreshToken = second.GetProperty("refresh_token").GetString()!;
+        using (var withToken = await LogoutAsync(_key, second.GetProperty("access_token").GetString()!)) Assert.Equal(HttpStatusCode.NoContent, withToken.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await RefreshAsync());
+    }
 }
