@@ -24,9 +24,6 @@ public sealed class BearerAuthenticationHandler(
 {
     private const string DpopSchemeItem = "bouncer.dpop.scheme";
 
-    /// <summary>HttpContext.Items key: the thumbprint of the DPoP key a bound token was presented with (RFC 9449 6.1).</summary>
-    internal const string BoundKeyItem = "bouncer.dpop.jkt";
-
     /// <inheritdoc/>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -49,8 +46,7 @@ public sealed class BearerAuthenticationHandler(
             BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token, claims.ConfirmationKeyThumbprint,
             bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience));
         if (!presented.IsValid) return Refuse(presented.Failure!);
-        // The key this request proved possession of: what tokens reissued to this caller are bound to (a password change).
-        if (presented.Thumbprint is { } jkt) Context.Items[BoundKeyItem] = jkt;
+        if (presented.Thumbprint is { } proofKey) Context.Items[BouncerHttp.DpopProofKeyItem] = proofKey;
 
         var identity = new ClaimsIdentity(BouncerDefaults.BearerScheme, BouncerClaims.Subject, BouncerClaims.Role);
         identity.AddClaim(new Claim(BouncerClaims.Subject, claims.Subject!));
@@ -85,6 +81,13 @@ public sealed class BearerAuthenticationHandler(
             // The proof could not be checked for replay right now; nothing says it is bad (RFC 9110 15.6.4).
             Response.Headers.RetryAfter = "1";
             await BouncerProblems.WriteAsync(Context, 503, FailureCodes.DpopReplayCacheFull, "Too many DPoP proofs at once; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+        if (challenge.Failure == FailureCodes.DpopKeyRateLimited)
+        {
+            // This key's share of the replay cache is used up; the token is fine, the client slows down (RFC 6585 4).
+            Response.Headers.RetryAfter = "1";
+            await BouncerProblems.WriteAsync(Context, 429, FailureCodes.DpopKeyRateLimited, "Too many DPoP proofs by this key; retry shortly.").ConfigureAwait(false);
             return;
         }
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);

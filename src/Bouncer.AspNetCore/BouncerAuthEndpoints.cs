@@ -93,17 +93,19 @@ public static class BouncerAuthEndpoints
             if ((mode == "session" && options.Mode == BouncerMode.Jwt) || (mode == "jwt" && options.Mode == BouncerMode.Session))
                 return BouncerProblems.Result(400, FailureCodes.ModeNotEnabled, $"This deployment runs in {options.Mode} mode.");
 
-            // Checked before the password: a refused proof neither costs a hash nor counts as a failed login.
-            var proof = mode == "jwt" ? TokenRequestProof(ctx, options.Audience) : Bouncer.Dpop.DpopProofResult.Accepted(null);
-            if (!proof.IsValid)
-            {
-                metrics.Fail(proof.Failure!);
-                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
-            }
-
             var ip = BouncerHttp.ClientAddress(ctx);
             using var turn = await throttle.TurnAsync(ip, ct);
             if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
+            // After the per-address throttle, so an address spends jti entries of the process's replay cache (RFC 9449
+            // 11.1) no faster than it may try logins; before the password, so a refused proof costs no hash. A refused
+            // proof counts as a failed login; use_dpop_nonce is the protocol's first step and a full cache is no fault.
+            var proof = mode == "jwt" ? TokenRequestProof(ctx, options.Audience) : Bouncer.Dpop.DpopProofResult.Accepted(null);
+            if (!proof.IsValid)
+            {
+                if (proof.Failure is not (FailureCodes.UseDpopNonce or FailureCodes.DpopReplayCacheFull)) throttle.Failed(ip);
+                metrics.Fail(proof.Failure!);
+                return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+            }
             var (outcome, user) = await users.AuthenticateAsync(body.Username, body.Password, ct);
             if (outcome != UserOutcome.Ok)
             {
@@ -192,6 +194,7 @@ public static class BouncerAuthEndpoints
         // Logout ends the refresh family whenever its refresh token is presented (in the body, or as the refresh cookie,
         // which reaches only paths under /auth/refresh), whatever the access token's state: an expired or missing access
         // token must not leave the long-lived credential alive (RFC 9700 2.2.2; RFC 7009 2.1 lets its holder revoke it).
+        // A DPoP-bound family's holder is whoever has its key, so ending it takes a proof by that key, as refreshing does.
         async Task<IResult> Logout(HttpContext ctx, ClaimsPrincipal user, CancellationToken ct)
         {
             var body = ctx.Request.ContentLength is > 0 || ctx.Request.HasJsonContentType() ? await BouncerHttp.ReadAsync<RefreshRequest>(ctx, ct) : new RefreshRequest(null, null);
@@ -201,6 +204,28 @@ public static class BouncerAuthEndpoints
             string? ended = null;
             if (presented is not null && await refresh.FindAsync(presented, ct) is { } family)
             {
+                // RFC 9449 5: the bound refresh token alone is worth nothing (RefreshOutcome.DpopKeyMismatch leaves the family
+                // alone); a bound access token on this request was already checked with a proof by its key, which counts.
+                if (!family.Revoked && family.DpopJkt is { } jkt && ctx.Items[BouncerHttp.DpopProofKeyItem] as string != jkt)
+                {
+                    var proofs = BouncerHttp.DpopProofs(ctx);
+                    var proof = proofs.Count switch
+                    {
+                        0 => Bouncer.Dpop.DpopProofResult.Refused(FailureCodes.DpopProofMissing),
+                        1 => dpop.Validate(proofs[0], ctx.Request.Method, BouncerHttp.DpopTargetUrl(ctx, options), accessToken: null, boundThumbprint: jkt),
+                        // RFC 9449 4.3 step 1: exactly one DPoP header field.
+                        _ => Bouncer.Dpop.DpopProofResult.Refused(FailureCodes.DpopProofInvalid),
+                    };
+                    if (!proof.IsValid)
+                    {
+                        metrics.Fail(proof.Failure!);
+                        if (proof.Failure is FailureCodes.DpopReplayCacheFull or FailureCodes.DpopKeyRateLimited)
+                            return BouncerProblems.DpopTokenError(ctx, proof, dpop.CurrentNonce());
+                        // RFC 9449 7.1: 401 with a DPoP challenge naming the error (and the nonce for use_dpop_nonce).
+                        await BouncerProblems.WriteDpopUnauthorizedAsync(ctx, proof.Failure, dpopScheme: true, dpop.AlgorithmsChallenge, dpop.CurrentNonce());
+                        return Results.Empty;
+                    }
+                }
                 if (!family.Revoked) await access.EndTokenAsync(family.UserId, family.FamilyId, "logout", ct);
                 ended = family.FamilyId;
             }
@@ -257,7 +282,7 @@ public static class BouncerAuthEndpoints
             using var turn = await throttle.TurnAsync(ip, ct);
             if (!turn.IsAcquired || !throttle.MayTry(ip)) return TooMany(metrics);
             // A DPoP-bound caller's new pair is bound to the key it just proved (RFC 9449 5), not handed out as bearer tokens.
-            var boundKey = ctx.Items[BearerAuthenticationHandler.BoundKeyItem] as string;
+            var boundKey = ctx.Items[BouncerHttp.DpopProofKeyItem] as string;
             var change = await access.ChangePasswordAsync(user.FindFirstValue(BouncerClaims.Subject)!, body.CurrentPassword, body.NewPassword,
                 body.SignOutOthers ?? true, sessionId, reissueTokens: !viaSession, boundKey, ct);
             switch (change.Outcome)

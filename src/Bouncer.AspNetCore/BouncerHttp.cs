@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bouncer.AspNetCore;
 
@@ -118,15 +119,25 @@ public static class BouncerHttp
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(sent)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 
     /// <summary>
-    /// The absolute URL a DPoP proof's <c>htu</c> must name (RFC 9449 4.3): <see cref="BouncerOptions.PublicOrigin"/> when
-    /// set (behind a proxy, and so that a proof made for another host is refused whatever Host header comes with it),
-    /// else the request's scheme and host; then the path base and path. Query and fragment never count.
+    /// The absolute URL a DPoP proof's <c>htu</c> must name (RFC 9449 4.3): the origin discovery names
+    /// (<see cref="BouncerOptions.PublicOrigin"/>, else an http(s) issuer, else the first listen address; never the
+    /// request's Host header, which the client picks), then the path base and path as they came on the wire
+    /// (still percent-encoded). Query and fragment never count.
     /// </summary>
     public static string DpopTargetUrl(HttpContext ctx, BouncerOptions options)
     {
-        var origin = options.PublicOrigin is { Length: > 0 } configured ? configured : ctx.Request.Scheme + "://" + ctx.Request.Host.Value;
-        return origin + ctx.Request.PathBase.Value + ctx.Request.Path.Value;
+        ArgumentNullException.ThrowIfNull(ctx);
+        ArgumentNullException.ThrowIfNull(options);
+        var origin = options.PublicOrigin is { Length: > 0 } configured ? configured
+            : BouncerDiscoveryEndpoints.PublicOrigin(options, ctx.RequestServices.GetRequiredService<Bouncer.Tokens.BouncerTokens>().Issuer,
+                ctx.RequestServices.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>());
+        // RFC 9449 4.3 step 9: the URI of the request, so the encoded path: a decoded %3F would turn into a query and be dropped.
+        return origin + ctx.Request.PathBase.ToUriComponent() + ctx.Request.Path.ToUriComponent();
     }
+
+    // HttpContext.Items: the thumbprint of the key whose proof the bearer handler accepted with this request's access
+    // token, so an endpoint that needs a proof by that key does not spend a second one.
+    internal const string DpopProofKeyItem = "bouncer.dpop.proof-key";
 
     /// <summary>The <c>DPoP</c> header field values of the request (RFC 9449 4.1); more than one is refused by the validator.</summary>
     public static IReadOnlyList<string?> DpopProofs(HttpContext ctx) => ctx.Request.Headers["DPoP"];

@@ -32,6 +32,12 @@ public static class BouncerProblems
             context.Response.Headers.RetryAfter = "1";
             return Result(503, reason, "Too many DPoP proofs at once; retry shortly.");
         }
+        if (reason == FailureCodes.DpopKeyRateLimited)
+        {
+            // This key's share of the replay cache is used up: the client slows down, others are unaffected (RFC 6585 4).
+            context.Response.Headers.RetryAfter = "1";
+            return Result(429, reason, "Too many DPoP proofs by this key; retry shortly.");
+        }
         // RFC 9449 8: the nonce to use comes with the error that asks for it.
         if (reason == FailureCodes.UseDpopNonce && nonce is not null) context.Response.Headers["DPoP-Nonce"] = nonce;
         return Results.Problem(detail: "The DPoP proof was refused: " + reason + ".", statusCode: 400, title: reason,

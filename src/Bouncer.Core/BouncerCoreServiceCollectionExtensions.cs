@@ -116,13 +116,14 @@ public static class BouncerCoreServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             // One validator per process: its jti cache is shared by every verifier here (RFC 9449 11.1). The nonce secret
-            // is the deployment's, through the store, so any instance accepts a nonce another issued.
+            // is the deployment's, through the store (sealed like the other secrets: whoever reads it mints nonces), so
+            // any instance accepts a nonce another issued.
             var dpop = Engine(sp).Dpop;
             var time = sp.GetRequiredService<TimeProvider>();
             DpopNonces? nonces = null;
             if (dpop.RequireNonce)
             {
-                var secret = Block(Stores(sp).Secrets.GetOrAddAsync("dpop-nonce-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
+                var secret = Block(Secrets(sp).GetOrAddAsync("dpop-nonce-key", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), default).AsTask());
                 nonces = new DpopNonces(Base64Url.DecodeFromChars(secret), dpop.NonceLifetime, time);
             }
             return new DpopProofValidator(dpop, time, null, nonces);

@@ -152,4 +152,6 @@ public static class FailureCodes
     public const string DpopRequired = "dpop_required";
     /// <summary>The DPoP replay cache is full of live entries: the proof cannot be checked now (503, retry).</summary>
     public const string DpopReplayCacheFull = "dpop_replay_cache_full";
+    /// <summary>This proof key has used its share of the DPoP replay cache: its proofs are refused for now (429, retry); other keys are unaffected.</summary>
+    public const string DpopKeyRateLimited = "dpop_key_rate_limited";
 }

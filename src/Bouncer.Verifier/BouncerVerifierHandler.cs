@@ -1,7 +1,10 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -37,9 +40,11 @@ public sealed class BouncerVerifierHandler(
         if (!result.IsValid) return Refuse(result.Failure!);
         var claims = result.Claims;
         // RFC 9449 7: the same presentation rules as the server's, from the same core validator.
-        var origin = settings.Value.PublicOrigin is { Length: > 0 } configured ? configured : Request.Scheme + "://" + Request.Host.Value;
+        // RFC 9449 4.3 step 9: the configured origin and the path as it came on the wire (a decoded %3F would be dropped
+        // as a query); never the Host header, which the client picks.
+        var url = PublicOrigin() + Request.PathBase.ToUriComponent() + Request.Path.ToUriComponent();
         var presented = verifier.Dpop.CheckPresentation(dpopScheme, Request.Headers["DPoP"], Request.Method,
-            origin + Request.PathBase.Value + Request.Path.Value, token, claims.ConfirmationKeyThumbprint, verifier.DpopRequiredFor(result.Issuer!));
+            url, token, claims.ConfirmationKeyThumbprint, verifier.DpopRequiredFor(result.Issuer!));
         if (!presented.IsValid) return Refuse(presented.Failure!);
         var identity = new ClaimsIdentity(Scheme.Name, BouncerVerifierClaims.Subject, BouncerVerifierClaims.Role);
         identity.AddClaim(new Claim(BouncerVerifierClaims.Subject, claims.Subject!));
@@ -49,6 +54,18 @@ public sealed class BouncerVerifierHandler(
         if (claims.Scope is not null) identity.AddClaim(new Claim(BouncerVerifierClaims.Scope, claims.Scope));
         foreach (var role in claims.Roles) identity.AddClaim(new Claim(BouncerVerifierClaims.Role, role));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+    }
+
+    // BouncerVerifierOptions.PublicOrigin, else the first listen address (a wildcard host as localhost, which fails
+    // closed: set PublicOrigin); as the Bouncer server's discovery origin.
+    private string PublicOrigin()
+    {
+        if (settings.Value.PublicOrigin is { Length: > 0 } configured) return configured;
+        var addresses = Context.RequestServices.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var address in addresses)
+            if (Uri.TryCreate(address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://0.0.0.0", "://localhost").Replace("://[::]", "://localhost"), UriKind.Absolute, out var bound))
+                return bound.GetLeftPart(UriPartial.Authority);
+        return "http://localhost";
     }
 
     private AuthenticateResult Refuse(string reason)
@@ -67,6 +84,12 @@ public sealed class BouncerVerifierHandler(
             // The token is not at fault: this service cannot vouch for it right now (RFC 9110 15.6.4).
             Response.Headers.RetryAfter = "1";
             return WriteProblemAsync(503, reason, "This service cannot check the credential right now; retry shortly.");
+        }
+        if (reason == FailureCodes.DpopKeyRateLimited)
+        {
+            // This key's share of the replay cache is used up; the token is fine, the client slows down (RFC 6585 4).
+            Response.Headers.RetryAfter = "1";
+            return WriteProblemAsync(429, reason, "Too many DPoP proofs by this key; retry shortly.");
         }
         bool dpopScheme = Context.Items.ContainsKey(DpopSchemeItem);
         bool dpopFailure = reason is not null && (reason.StartsWith("dpop_", StringComparison.Ordinal) || reason == FailureCodes.UseDpopNonce);

@@ -84,9 +84,29 @@ public sealed class BouncerVerifierOptions
 
     /// <summary>
     /// The scheme://host[:port] clients reach this service at, which DPoP proofs' <c>htu</c> must name. Set it behind a
-    /// proxy, and whenever the service is reachable under more than one name. Null: the request's scheme and Host.
+    /// proxy, and whenever the service is reachable under another name than its listen address. Null: the service's
+    /// first listen address (a wildcard host counts as localhost). Never taken from a request's Host header, which any
+    /// client sets.
     /// </summary>
     public string? PublicOrigin { get; set; }
+
+    /// <summary>
+    /// The secret the service's DPoP nonces (RFC 9449 9) are made with: 32 random bytes in base64url (43 characters),
+    /// the same on every replica, so a nonce one replica hands out passes at the others. Required with
+    /// <see cref="Bouncer.Dpop.DpopOptions.RequireNonce"/>; keep it secret (whoever has it can make nonces).
+    /// </summary>
+    public string? DpopNonceKey { get; set; }
+
+    // The 32 bytes of DpopNonceKey, or null when unset or not exactly 32 bytes in canonical base64url (no padding, no
+    // whitespace, no stray trailing bits: the BCL decoder is lenient about all three).
+    internal byte[]? DpopNonceKeyBytes()
+    {
+        if (DpopNonceKey is not { Length: 43 } text) return null;
+        foreach (var c in text)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_')) return null;
+        var bytes = System.Buffers.Text.Base64Url.DecodeFromChars(text);
+        return bytes.Length == 32 && System.Buffers.Text.Base64Url.EncodeToString(bytes) == text ? bytes : null;
+    }
 
     /// <summary>Outside issuers trusted besides the authority.</summary>
     public IReadOnlyList<TrustedIssuer> Issuers => _issuers;
@@ -117,6 +137,11 @@ public sealed class BouncerVerifierOptions
         if (BackchannelTimeout <= TimeSpan.Zero) throw new InvalidOperationException("BouncerVerifier:BackchannelTimeout must be positive.");
         try { Dpop.Validate(); }
         catch (ArgumentException e) { throw new InvalidOperationException($"BouncerVerifier:Dpop:{e.ParamName}: {e.Message.Split(" (Parameter")[0]}", e); }
+        // RFC 9449 9: a nonce is a MAC under this secret; replicas with different secrets refuse each other's nonces.
+        if (!string.IsNullOrEmpty(DpopNonceKey) && DpopNonceKeyBytes() is null)
+            throw new InvalidOperationException("BouncerVerifier:DpopNonceKey must be 32 random bytes in base64url (43 characters, no padding).");
+        if (Dpop.RequireNonce && string.IsNullOrEmpty(DpopNonceKey))
+            throw new InvalidOperationException("BouncerVerifier:DpopNonceKey must be set with Dpop:RequireNonce (the same 32-byte base64url secret on every replica, so a nonce one hands out passes at the others).");
         if (!string.IsNullOrEmpty(PublicOrigin) && (!Uri.TryCreate(PublicOrigin, UriKind.Absolute, out var origin) || origin.Scheme is not ("http" or "https")
             || origin.PathAndQuery != "/" || PublicOrigin.EndsWith('/')))
             throw new InvalidOperationException("BouncerVerifier:PublicOrigin must be scheme://host[:port], without a path.");

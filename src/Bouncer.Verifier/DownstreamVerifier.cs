@@ -63,8 +63,12 @@ public sealed class DownstreamVerifier : IHostedService, IAsyncDisposable
         _logger = _loggers.CreateLogger<DownstreamVerifier>();
         // Each call sets its own deadline (the long-poll wait varies); redirects are not followed, so a key URL is
         // exactly the configured one.
-        // One DPoP validator for the service: its jti cache is shared by every request verified here (RFC 9449 11.1).
-        Dpop = new Bouncer.Dpop.DpopProofValidator(_options.Dpop, _time);
+        // One DPoP validator for the service: its jti cache is shared by every request verified here (RFC 9449 11.1). Its
+        // nonces come from the configured secret, shared by the replicas (RFC 9449 9); validation requires one with
+        // RequireNonce, and without RequireNonce no nonce is asked for.
+        var nonceKey = _options.DpopNonceKeyBytes();
+        Dpop = new Bouncer.Dpop.DpopProofValidator(_options.Dpop, _time, null,
+            nonceKey is null ? null : new Bouncer.Dpop.DpopNonces(nonceKey, _options.Dpop.NonceLifetime, _time));
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             Timeout = Timeout.InfiniteTimeSpan,

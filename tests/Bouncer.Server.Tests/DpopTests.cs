@@ -24,10 +24,10 @@ public sealed class DpopTests : IDisposable
         return request;
     }
 
-    private async Task<JsonElement> LoginAsync(BouncerHost host, string user, DpopClient? key, string? nonce = null, bool register = true)
+    private async Task<JsonElement> LoginAsync(BouncerHost host, string user, DpopClient? key, string? nonce = null, bool register = true, string origin = Origin)
     {
         if (register) await host.RegisterAsync(user);
-        var request = Request(HttpMethod.Post, "/auth/login", null, key is null ? [] : [key.Proof("POST", Origin + "/auth/login", nonce: nonce)]);
+        var request = Request(HttpMethod.Post, "/auth/login", null, key is null ? [] : [key.Proof("POST", origin + "/auth/login", nonce: nonce)]);
         request.Content = JsonContent.Create(new { username = user, password = Passwords.Good, mode = "jwt" });
         using var response = await host.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -220,5 +220,107 @@ public sealed class DpopTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(("invalid_dpop_proof", "dpop_htu_mismatch"), (body.GetProperty("error").GetString(), body.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Login_RefusedProofs_CountAsFailedLogins_AndAThrottledAddressHasNoProofChecked()
+    {
+        await using var host = new BouncerHost(("Bouncer:LoginFailuresPerMinute", "3"));
+        await host.RegisterAsync("alice");
+        HttpRequestMessage Login(string proofUrl)
+        {
+            var request = Request(HttpMethod.Post, "/auth/login", null, _key.Proof("POST", proofUrl));
+            request.Content = JsonContent.Create(new { username = "alice", password = Passwords.Good, mode = "jwt" });
+            return request;
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            using var refused = await host.SendAsync(Login(Origin + "/auth/refresh"));
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("dpop_htu_mismatch", Reason(refused));
+        }
+        // The address has used its failures: a login with a good proof and the right password is throttled, and so is
+        // one with a bad proof, before its proof is looked at (nothing reaches the replay cache faster than logins may).
+        using var good = await host.SendAsync(Login(Origin + "/auth/login"));
+        Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (good.StatusCode, Reason(good)));
+        using var bad = await host.SendAsync(Login(Origin + "/auth/refresh"));
+        Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limited"), (bad.StatusCode, Reason(bad)));
+    }
+
+    [Fact]
+    public async Task Htu_WithoutPublicOrigin_IsTheIssuersOrigin_NeverTheHostHeader()
+    {
+        // Discovery's origin: no PublicOrigin, an https issuer.
+        const string issuerOrigin = "https://id.example";
+        await using var host = new BouncerHost(("Bouncer:PublicOrigin", null), ("Bouncer:Issuer", issuerOrigin));
+        var token = (await LoginAsync(host, "alice", _key, origin: issuerOrigin)).GetProperty("access_token").GetString()!;
+
+        // The client picks the Host header: a proof for the host it names proves nothing about this server.
+        var spoofed = Request(HttpMethod.Get, "https://evil.example/api/me", $"DPoP {token}", _key.Proof("GET", "https://evil.example/api/me", token));
+        using var refused = await host.SendAsync(spoofed);
+        Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (refused.StatusCode, Reason(refused)));
+        using var accepted = await MeAsync(host, token, _key.Proof("GET", issuerOrigin + "/api/me", token));
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+    }
+
+    [Fact]
+    public async Task Htu_IsComparedWithTheRawPath_AnEncodedQuestionMarkIsNotAQuery()
+    {
+        await using var host = new BouncerHost();
+        var token = (await LoginAsync(host, "alice", _key)).GetProperty("access_token").GetString()!;
+
+        // RFC 9449 4.3 step 9: /auth/sessions/a%3Fb is another resource than /auth/sessions/a (%3F is not a query).
+        var other = Request(HttpMethod.Delete, "/auth/sessions/a%3Fb", $"DPoP {token}", _key.Proof("DELETE", Origin + "/auth/sessions/a", token));
+        using var refused = await host.SendAsync(other);
+        Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (refused.StatusCode, Reason(refused)));
+        // The proof for the URL as sent passes (and the endpoint answers: no such session).
+        var same = Request(HttpMethod.Delete, "/auth/sessions/a%3Fb", $"DPoP {token}", _key.Proof("DELETE", Origin + "/auth/sessions/a%3Fb", token));
+        using var accepted = await host.SendAsync(same);
+        Assert.Equal((HttpStatusCode.NotFound, "session_not_found"), (accepted.StatusCode, Reason(accepted)));
+    }
+
+    [Fact]
+    public async Task Logout_OfABoundFamily_NeedsAProofByItsKey()
+    {
+        await using var host = new BouncerHost();
+        var login = await LoginAsync(host, "alice", _key);
+        var refreshToken = login.GetProperty("refresh_token").GetString()!;
+        using var thief = DpopClient.Es256();
+
+        Task<HttpResponseMessage> LogoutAsync(DpopClient? key, string? accessToken = null)
+        {
+            var request = Request(HttpMethod.Post, "/auth/logout", accessToken is null ? null : $"DPoP {accessToken}",
+                key is null ? [] : [key.Proof("POST", Origin + "/auth/logout", accessToken)]);
+            request.Content = JsonContent.Create(new { refresh_token = refreshToken });
+            return host.SendAsync(request);
+        }
+        async Task<HttpStatusCode> RefreshAsync()
+        {
+            var request = Request(HttpMethod.Post, "/auth/refresh", null, _key.Proof("POST", Origin + "/auth/refresh"));
+            request.Content = JsonContent.Create(new { refresh_token = refreshToken });
+            using var response = await host.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.OK)
+                refreshToken = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("refresh_token").GetString()!;
+            return response.StatusCode;
+        }
+
+        // RFC 9449 5, 7.1: whoever holds only the refresh token cannot end the bound family (as they cannot refresh it).
+        foreach (var (key, reason) in new[] { ((DpopClient?)null, "dpop_proof_missing"), (thief, "dpop_key_mismatch") })
+        {
+            using var refused = await LogoutAsync(key);
+            Assert.Equal((HttpStatusCode.Unauthorized, reason), (refused.StatusCode, Reason(refused)));
+            Assert.StartsWith($"DPoP error=\"invalid_dpop_proof\", error_description=\"{reason}\"", refused.Headers.WwwAuthenticate.ToString());
+        }
+        Assert.Equal(HttpStatusCode.OK, await RefreshAsync());
+
+        // The key's holder ends it with a proof.
+        using (var own = await LogoutAsync(_key)) Assert.Equal(HttpStatusCode.NoContent, own.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await RefreshAsync());
+
+        // A bound access token presented with its proof is that proof: the logout needs no second one.
+        var second = await LoginAsync(host, "alice", _key, register: false);
+        refreshToken = second.GetProperty("refresh_token").GetString()!;
+        using (var withToken = await LogoutAsync(_key, second.GetProperty("access_token").GetString()!)) Assert.Equal(HttpStatusCode.NoContent, withToken.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await RefreshAsync());
     }
 }

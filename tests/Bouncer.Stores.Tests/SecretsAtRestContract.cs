@@ -1,3 +1,4 @@
+using Bouncer.Dpop;
 using Bouncer.Refresh;
 using Bouncer.Secrets;
 using Bouncer.Tokens;
@@ -20,7 +21,7 @@ public abstract class SecretsAtRestContract
     /// <summary>Points <paramref name="builder"/> at this test's backend (the same data for every call in one test).</summary>
     protected abstract void UseStore(BouncerBuilder builder);
 
-    protected ServiceProvider Engine(string? key, string environment = "Production")
+    protected ServiceProvider Engine(string? key, string environment = "Production", Action<BouncerEngineOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton<IHostEnvironment>(new TestEnvironment(environment));
@@ -28,6 +29,7 @@ public abstract class SecretsAtRestContract
         {
             o.NearCache = null;
             o.KeyEncryption.Key = key;
+            configure?.Invoke(o);
         });
         UseStore(builder);
         return services.BuildServiceProvider();
@@ -60,6 +62,22 @@ public abstract class SecretsAtRestContract
         Assert.True(engine.GetRequiredService<BouncerTokens>().Verifier.Verify(token).IsValid);
         // The issuer is public: kept as it is.
         Assert.Equal("urn:bouncer", await Raw(engine).GetAsync("issuer", default));
+    }
+
+    [Fact]
+    public async Task RequireNonce_TheDpopNonceKeyIsStoredSealed_AndSharedByInstancesWithTheSameKey()
+    {
+        // A plain nonce key in a dump would let anyone mint nonces (RFC 9449 8, 9): it is a secret like the others.
+        string nonce;
+        await using (var first = Engine(KeyA, configure: o => o.Dpop.RequireNonce = true))
+        {
+            nonce = first.GetRequiredService<DpopProofValidator>().CurrentNonce()!;
+            var stored = await Raw(first).GetAsync("dpop-nonce-key", default);
+            Assert.NotNull(stored);
+            Assert.StartsWith("bouncer-enc:v1:", stored);
+        }
+        await using var second = Engine(KeyA, configure: o => o.Dpop.RequireNonce = true);
+        Assert.True(second.GetRequiredService<DpopProofValidator>().Nonces.IsValid(nonce));
     }
 
     [Fact]

@@ -37,6 +37,7 @@ public sealed class Downstream : IAsyncDisposable
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/whoami", (ClaimsPrincipal user) => user.FindFirstValue(BouncerVerifierClaims.Subject)).RequireAuthorization();
+        app.MapGet("/items/{id}", (string id) => id).RequireAuthorization();
         app.MapGet("/admin-only", (ClaimsPrincipal user) => user.FindFirstValue(BouncerVerifierClaims.Subject)).RequireAuthorization(p => p.RequireRole("admin"));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

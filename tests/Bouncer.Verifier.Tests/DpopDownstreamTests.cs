@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Bouncer.Tests;
 
@@ -81,5 +82,87 @@ public sealed class DpopDownstreamTests(ServerFixture fixture) : IDisposable
 
         var bound = await LoginBoundAsync();
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(strict, "DPoP", bound, _key.Proof("GET", strict.BaseUrl + "/whoami", bound))).Status);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string url, string token, string proof, string? host = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("Authorization", $"DPoP {token}");
+        request.Headers.Add("DPoP", proof);
+        if (host is not null) request.Headers.Host = host;
+        return await _http.SendAsync(request);
+    }
+
+    private static string Reason(HttpResponseMessage response) =>
+        JsonDocument.Parse(response.Content.ReadAsStringAsync().Result).RootElement.GetProperty("reason").GetString()!;
+
+    [Fact]
+    public async Task Htu_IsThePublicOriginOrTheListenAddress_NeverTheHostHeader()
+    {
+        var token = await LoginBoundAsync();
+        // The client picks the Host header: a proof for the host it names proves nothing about this service.
+        using (var spoofed = await SendAsync(fixture.First.BaseUrl + "/whoami", token, _key.Proof("GET", "http://evil.example/whoami", token), host: "evil.example"))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (spoofed.StatusCode, Reason(spoofed)));
+
+        // Behind a proxy: the configured origin alone counts, not the address the service listens on.
+        await using var proxied = await Downstream.StartAsync(o =>
+        {
+            ServerFixture.Configure(o, fixture.Server.BaseUrl);
+            o.PublicOrigin = "https://api.example";
+        });
+        using (var direct = await SendAsync(proxied.BaseUrl + "/whoami", token, _key.Proof("GET", proxied.BaseUrl + "/whoami", token)))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (direct.StatusCode, Reason(direct)));
+        using (var viaProxy = await SendAsync(proxied.BaseUrl + "/whoami", token, _key.Proof("GET", "https://api.example/whoami", token)))
+            Assert.Equal(HttpStatusCode.OK, viaProxy.StatusCode);
+    }
+
+    [Fact]
+    public async Task Htu_IsComparedWithTheRawPath_AnEncodedQuestionMarkIsNotAQuery()
+    {
+        var token = await LoginBoundAsync();
+        var url = fixture.First.BaseUrl + "/items/a%3Fb";
+        // RFC 9449 4.3 step 9: /items/a%3Fb is another resource than /items/a.
+        using (var other = await SendAsync(url, token, _key.Proof("GET", fixture.First.BaseUrl + "/items/a", token)))
+            Assert.Equal((HttpStatusCode.Unauthorized, "dpop_htu_mismatch"), (other.StatusCode, Reason(other)));
+        using (var same = await SendAsync(url, token, _key.Proof("GET", url, token)))
+            Assert.Equal((HttpStatusCode.OK, "a?b"), (same.StatusCode, await same.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
+    public async Task RequireNonce_TwoInstancesWithTheSameKey_AcceptEachOthersNonces()
+    {
+        var nonceKey = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        void Configure(BouncerVerifierOptions o)
+        {
+            ServerFixture.Configure(o, fixture.Server.BaseUrl);
+            o.Dpop.RequireNonce = true;
+            o.DpopNonceKey = nonceKey;
+        }
+        await using var a = await Downstream.StartAsync(Configure);
+        await using var b = await Downstream.StartAsync(Configure);
+        var token = await LoginBoundAsync();
+
+        // RFC 9449 9: replica A asks for a nonce; replica B (behind the same load balancer) takes it.
+        string nonce;
+        using (var asked = await SendAsync(a.BaseUrl + "/whoami", token, _key.Proof("GET", a.BaseUrl + "/whoami", token)))
+        {
+            Assert.Equal((HttpStatusCode.Unauthorized, "use_dpop_nonce"), (asked.StatusCode, Reason(asked)));
+            nonce = asked.Headers.GetValues("DPoP-Nonce").Single();
+        }
+        using (var taken = await SendAsync(b.BaseUrl + "/whoami", token, _key.Proof("GET", b.BaseUrl + "/whoami", token, nonce: nonce)))
+            Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("c2hvcnQ")]
+    [InlineData("not base64url, not 32 bytes at all!!!!!!!!")]
+    public void RequireNonce_WithoutAValidSharedKey_IsRefusedAtStart_InOneLine(string? nonceKey)
+    {
+        var options = new BouncerVerifierOptions { Authority = "http://auth.internal:5000", Audience = "bouncer", DpopNonceKey = nonceKey };
+        options.Dpop.RequireNonce = true;
+        var error = Assert.Throws<InvalidOperationException>(options.Validate);
+        Assert.StartsWith("BouncerVerifier:DpopNonceKey", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
     }
 }

@@ -32,7 +32,7 @@ public sealed class DpopOptions
 
     /// <summary>
     /// The highest rate of proofs per second one instance is sized for: the replay cache holds every <c>jti</c> seen
-    /// within the window, so it keeps rate x (lifetime + 2 skew) entries. Past that, new proofs are refused with
+    /// within the window, so it keeps rate x (lifetime + 2 skew + 1 s) entries. Past that, new proofs are refused with
     /// <c>503 dpop_replay_cache_full</c> instead of forgetting a <c>jti</c> that could then be replayed. Default 2000.
     /// </summary>
     public int MaxProofsPerSecond { get; set; } = 2000;

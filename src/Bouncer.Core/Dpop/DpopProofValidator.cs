@@ -177,6 +177,7 @@ public sealed class DpopProofValidator
         {
             DpopReplayVerdict.New => DpopProofResult.Accepted(cached.Thumbprint),
             DpopReplayVerdict.Replayed => DpopProofResult.Refused(FailureCodes.DpopProofReplayed),
+            DpopReplayVerdict.KeyLimited => DpopProofResult.Refused(FailureCodes.DpopKeyRateLimited),
             _ => DpopProofResult.Refused(FailureCodes.DpopReplayCacheFull),
         };
     }

@@ -8,13 +8,16 @@ namespace Bouncer.Dpop;
 /// The <c>jti</c> values of accepted DPoP proofs (RFC 9449 11.1), each kept until a proof carrying it could no longer
 /// pass the <c>iat</c> check. Bounded: at most <see cref="Capacity"/> entries (sized by window x rate); when full of
 /// live entries a new proof is refused rather than an entry forgotten, since a forgotten <c>jti</c> could be replayed.
-/// One per process, shared by every verifier in it. Thread-safe. Entries are keyed by a digest of the key thumbprint
-/// and the <c>jti</c>, so one client cannot spend another key's <c>jti</c> values.
+/// Each proof key holds at most <see cref="CapacityPerKey"/> of them, so one client flooding with one key is refused
+/// on its own and the others keep their room. One per process, shared by every verifier in it. Thread-safe. Entries
+/// are keyed by a digest of the key thumbprint and the <c>jti</c>, so one client cannot spend another key's
+/// <c>jti</c> values.
 /// </summary>
 public sealed class DpopReplayCache
 {
     private readonly Dictionary<UInt128, long> _seen = [];
-    private readonly Queue<(UInt128 Key, long ExpiresAt)> _order = new();
+    private readonly Dictionary<string, int> _perKey = new(StringComparer.Ordinal);
+    private readonly Queue<(UInt128 Key, string Thumbprint, long ExpiresAt)> _order = new();
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
     private readonly long _retainMs;
@@ -26,14 +29,19 @@ public sealed class DpopReplayCache
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _time = time ?? TimeProvider.System;
-        // A proof with iat = now + skew is accepted until iat + lifetime: keep it that long past its first use.
-        var retain = options.ProofLifetime + options.ClockSkew + options.ClockSkew;
+        // RFC 9449 11.1: keep a jti as long as its proof can pass the iat check. A proof with iat = now + skew passes until
+        // iat + lifetime + skew; that check compares whole seconds (now truncated), so it still passes for up to 1 s more.
+        var retain = options.ProofLifetime + options.ClockSkew + options.ClockSkew + TimeSpan.FromSeconds(1);
         _retainMs = (long)retain.TotalMilliseconds;
         Capacity = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(retain.TotalSeconds) * options.MaxProofsPerSecond);
+        CapacityPerKey = Math.Max(64, Capacity / 16);
     }
 
     /// <summary>The most entries held at once.</summary>
     public int Capacity { get; }
+
+    /// <summary>The most entries one proof key (thumbprint) holds at once: max(64, <see cref="Capacity"/> / 16).</summary>
+    public int CapacityPerKey { get; }
 
     /// <summary>Entries held now (expired ones are dropped on the next insert).</summary>
     public int Count
@@ -44,6 +52,8 @@ public sealed class DpopReplayCache
     /// <summary>Records the proof's <c>jti</c> for the key <paramref name="thumbprint"/>; says whether it was new.</summary>
     public DpopReplayVerdict TryAdd(string thumbprint, string jti)
     {
+        ArgumentNullException.ThrowIfNull(thumbprint);
+        ArgumentNullException.ThrowIfNull(jti);
         var key = KeyOf(thumbprint, jti);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (_gate)
@@ -53,12 +63,21 @@ public sealed class DpopReplayCache
             {
                 _order.Dequeue();
                 if (_seen.TryGetValue(head.Key, out var at) && at == head.ExpiresAt) _seen.Remove(head.Key);
+                if (_perKey.TryGetValue(head.Thumbprint, out var held))
+                {
+                    if (held <= 1) _perKey.Remove(head.Thumbprint);
+                    else _perKey[head.Thumbprint] = held - 1;
+                }
             }
             if (_seen.ContainsKey(key)) return DpopReplayVerdict.Replayed;
+            // A share per key: one client's flood fills its own share, not the cache every other client needs.
+            int mine = _perKey.GetValueOrDefault(thumbprint);
+            if (mine >= CapacityPerKey) return DpopReplayVerdict.KeyLimited;
             if (_seen.Count >= Capacity) return DpopReplayVerdict.Full;
             long expires = now + _retainMs;
             _seen[key] = expires;
-            _order.Enqueue((key, expires));
+            _perKey[thumbprint] = mine + 1;
+            _order.Enqueue((key, thumbprint, expires));
             return DpopReplayVerdict.New;
         }
     }
@@ -84,4 +103,6 @@ public enum DpopReplayVerdict
     Replayed,
     /// <summary>The cache is full of live entries: the proof cannot be checked now.</summary>
     Full,
+    /// <summary>This proof key holds its whole share of the cache: its proofs are refused until its entries expire.</summary>
+    KeyLimited,
 }

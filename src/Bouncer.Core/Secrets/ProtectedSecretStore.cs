@@ -17,7 +17,7 @@ internal sealed class ProtectedSecretStore : ISecretStore
     private static readonly HashSet<string> Public = ["issuer"];
 
     // Every secret the engine writes; only these can have been stored in plain text by an older version.
-    internal static readonly string[] EngineSecrets = ["signing-keys", "refresh-derivation-key", "revocation-feed-key"];
+    internal static readonly string[] EngineSecrets = ["signing-keys", "refresh-derivation-key", "revocation-feed-key", "dpop-nonce-key"];
 
     private readonly ISecretStore _inner;
     private readonly ISecretProtector? _protector;

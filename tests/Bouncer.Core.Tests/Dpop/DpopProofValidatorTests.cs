@@ -126,6 +126,24 @@ public sealed class DpopProofValidatorTests : IDisposable
     }
 
     [Fact]
+    public void Validate_ReplayOfAProofFromTheFuture_IsRefused_AsLongAsItsIatStillPasses()
+    {
+        // RFC 9449 11.1: the jti is kept as long as the proof can pass the iat check, which works in whole seconds. First
+        // use at x.000 s with iat = now + skew: that iat passes until x + lifetime + 2 skew + 1 s (exclusive).
+        var validator = Validator();
+        long now = _clock.GetUtcNow().ToUnixTimeSeconds();
+        Assert.Equal(0, _clock.GetUtcNow().Millisecond);
+        var proof = Proof(iat: now + 5);
+        Assert.True(validator.Validate(proof, "GET", Url, null, null).IsValid);
+        _clock.Advance(TimeSpan.FromMilliseconds(70_500));
+        Assert.Equal(FailureCodes.DpopProofReplayed, validator.Validate(proof, "GET", Url, null, null).Failure);
+        _clock.Advance(TimeSpan.FromMilliseconds(499));
+        Assert.Equal(FailureCodes.DpopProofReplayed, validator.Validate(proof, "GET", Url, null, null).Failure);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(FailureCodes.DpopIatOutOfWindow, validator.Validate(proof, "GET", Url, null, null).Failure);
+    }
+
+    [Fact]
     public void Validate_RefusedProof_SpendsNoJti()
     {
         var validator = Validator();
@@ -181,7 +199,8 @@ public sealed class DpopProofValidatorTests : IDisposable
     [Fact]
     public void ReplayCache_IsBounded_AndRefusesWhenFullOfLiveEntries()
     {
-        var options = new DpopOptions { MaxProofsPerSecond = 1, ProofLifetime = TimeSpan.FromSeconds(2), ClockSkew = TimeSpan.Zero };
+        // Holds rate x (lifetime + 2 skew + 1 s): 1 x (1 + 0 + 1) = 2 entries.
+        var options = new DpopOptions { MaxProofsPerSecond = 1, ProofLifetime = TimeSpan.FromSeconds(1), ClockSkew = TimeSpan.Zero };
         var validator = new DpopProofValidator(options, _clock);
         Assert.Equal(2, validator.Replay.Capacity);
         Assert.True(validator.Validate(Proof(), "GET", Url, null, null).IsValid);
@@ -190,6 +209,30 @@ public sealed class DpopProofValidatorTests : IDisposable
         _clock.Advance(TimeSpan.FromSeconds(2));
         Assert.True(validator.Validate(Proof(), "GET", Url, null, null).IsValid);
         Assert.Equal(1, validator.Replay.Count);
+    }
+
+    [Fact]
+    public void ReplayCache_OneKeyFlooding_IsLimitedToItsShare_AndAnotherClientsProofPasses()
+    {
+        // 100/s x (1 s + 0 + 1 s) = 200 entries; each key may hold max(64, 200 / 16) = 64 of them.
+        var options = new DpopOptions { MaxProofsPerSecond = 100, ProofLifetime = TimeSpan.FromSeconds(1), ClockSkew = TimeSpan.Zero };
+        var validator = new DpopProofValidator(options, _clock);
+        Assert.Equal(200, validator.Replay.Capacity);
+        int accepted = 0;
+        string? refusal = null;
+        for (int i = 0; i < validator.Replay.Capacity; i++)
+        {
+            var result = validator.Validate(Proof(), "GET", Url, null, null);
+            if (result.IsValid) accepted++;
+            else refusal ??= result.Failure;
+        }
+        Assert.Equal(64, accepted);
+        Assert.Equal(FailureCodes.DpopKeyRateLimited, refusal);
+        using var other = DpopClient.Es256();
+        Assert.True(validator.Validate(other.Proof("GET", Url, clock: _clock), "GET", Url, null, null).IsValid);
+        // Once its entries expire, the flooding key gets its share back.
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(validator.Validate(Proof(), "GET", Url, null, null).IsValid);
     }
 
     [Theory]
