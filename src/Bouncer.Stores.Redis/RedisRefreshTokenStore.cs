@@ -141,6 +141,7 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     // A power of two: the set is the family digest's first character masked.
     private const int ExpiryShards = 16;
+    private const int SweepPageSize = 1000;
 
     // Rotations of one family are seconds apart at most; each retry sees a newer index.
     private const int RevokeAttempts = 50;
@@ -326,7 +327,8 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         var skip = 0L;
         while (deleted < budget)
         {
-            var take = budget - deleted;
+            // At most a page per round trip, whatever the batch: lookups share the connection and queue behind it.
+            var take = Math.Min(budget - deleted, SweepPageSize);
             // A live record behind a due hint (not expected: a record's limits never move) keeps its hint and is
             // skipped, so every pass either trims or moves on and the loop ends.
             var page = await _db.SortedSetRangeByScoreAsync(shard, double.NegativeInfinity, nowMs, skip: skip, take: take)
