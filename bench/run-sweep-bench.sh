@@ -8,6 +8,8 @@ source bench/servers.sh
 start_redis
 start_redis_cluster
 start_postgres
-dotnet run -c Release --project bench/Bouncer.Bench -- sweep --redis "$REDIS_ENDPOINT" --redis-cluster "$REDIS_CLUSTER" \
+# Built into the run's own folder: edits to the tree meanwhile cannot touch the running binaries.
+dotnet build -c Release -nologo -v q bench/Bouncer.Bench -o "$bench_work/bin" >/dev/null
+dotnet "$bench_work/bin/Bouncer.Bench.dll" sweep --redis "$REDIS_ENDPOINT" --redis-cluster "$REDIS_CLUSTER" \
   --postgres "$POSTGRES_CONNECTION" --sessions "${SESSIONS:-1000000}" --stores "${STORES:-memory,sqlite,redis,cluster,postgres}" \
   --out "${OUT:-/tmp/bouncer-sweep-table.md}"
