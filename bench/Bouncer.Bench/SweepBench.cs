@@ -274,6 +274,8 @@ internal static class SweepBench
             Console.Error.WriteLine($"{name}: swept {swept} {what} in {seconds:0.0} s");
             rows.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {what} | {swept:N0} | {seedSeconds:0.0} | {seconds:0.0} | {swept / seconds:N0} | {left} | {P(before, 0.5):0} | {P(before, 0.99):0} | {P(during, 0.5):0} | {P(during, 0.99):0} | {misses} |"));
+            // Each row as soon as it is measured: a long run stopped part-way keeps what it measured.
+            Console.Error.WriteLine(rows[^1]);
         }
 
         private static async Task<double> TimeAsync(Func<Task> work)
