@@ -44,7 +44,7 @@ public sealed class MemorySessionStore : ISessionStore
             if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
                 return ValueTask.FromResult(false);
             _records[record.Key] = current with { LastSeenAt = record.LastSeenAt, ExpiresAt = record.ExpiresAt };
-            QueueExpiry(record.Key, record.ExpiresAt);
+            QueueMovedExpiry(record.Key, current.ExpiresAt, record.ExpiresAt);
             return ValueTask.FromResult(true);
         }
     }
@@ -57,7 +57,7 @@ public sealed class MemorySessionStore : ISessionStore
             if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
                 return ValueTask.FromResult(false);
             _records[record.Key] = record with { CreatedAt = current.CreatedAt, AbsoluteExpiresAt = current.AbsoluteExpiresAt };
-            QueueExpiry(record.Key, record.ExpiresAt);
+            QueueMovedExpiry(record.Key, current.ExpiresAt, record.ExpiresAt);
             return ValueTask.FromResult(true);
         }
     }
@@ -135,6 +135,13 @@ public sealed class MemorySessionStore : ISessionStore
     }
 
     private void QueueExpiry(SessionKey key, DateTimeOffset expiresAt) => _expiries.Enqueue(key, expiresAt.UtcTicks);
+
+    // A data change that keeps the expiry needs no entry: the queued one still matches. So an app writing session
+    // data on every request does not grow the queue.
+    private void QueueMovedExpiry(SessionKey key, DateTimeOffset was, DateTimeOffset now)
+    {
+        if (was.UtcTicks != now.UtcTicks) QueueExpiry(key, now);
+    }
 
     private void Index(SessionRecord r)
     {
