@@ -80,7 +80,7 @@ public static class SessionsCommands
 
     private static Command BuildSweep(StoreOptions store)
     {
-        var batch = new Option<int>("--batch-size") { Description = "Rows deleted per transaction.", DefaultValueFactory = _ => 1000 };
+        var batch = new Option<int>("--batch-size") { Description = "Rows deleted per transaction.", DefaultValueFactory = _ => new SessionOptions().SweepBatchSize };
         batch.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be at least 1.");

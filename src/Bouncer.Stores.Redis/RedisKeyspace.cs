@@ -8,15 +8,12 @@ namespace Bouncer.Stores.Redis;
 
 /// <summary>
 /// What the Redis stores share about their keys: digests in key names, TTLs, Unix-millisecond values, and
-/// the sweep that walks the index keys of one prefix with SCAN (the prefix escaped for the glob).
+/// and the glob escaping of a prefix for SCAN.
 /// </summary>
 internal static class RedisKeyspace
 {
     /// <summary>The shortest TTL ever set: a PEXPIRE of 0 or less would delete the key at once.</summary>
     public static readonly TimeSpan MinTtl = TimeSpan.FromSeconds(1);
-
-    // SCAN page size: large enough for few round trips, small enough that one SCAN call stays short on the server.
-    private const int ScanPageSize = 250;
 
     /// <summary>
     /// Base64url SHA-256 of <paramref name="value"/>'s UTF-8. Used where an id would otherwise sit in a key
@@ -56,27 +53,5 @@ internal static class RedisKeyspace
             sb.Append(c);
         }
         return sb.ToString();
-    }
-
-    /// <summary>
-    /// Calls <paramref name="sweepIndex"/> (index key, what is left of the budget) on every key named
-    /// <c>{prefix}{kind}...</c> of <paramref name="database"/>, on every primary (SCAN runs per server, and on
-    /// Cluster each primary holds a share of the keys), until it has reported <paramref name="batchSize"/>
-    /// deletions in all. Returns the total deletions it reported.
-    /// </summary>
-    public static async ValueTask<int> SweepIndexesAsync(IConnectionMultiplexer redis, int database, string prefix, string kind,
-        int batchSize, Func<RedisKey, int, Task<int>> sweepIndex, CancellationToken ct)
-    {
-        var pattern = EscapeGlob(prefix + kind) + "*";
-        var deleted = 0;
-        foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
-        {
-            await foreach (var index in server.KeysAsync(database, pattern, pageSize: ScanPageSize).WithCancellation(ct).ConfigureAwait(false))
-            {
-                deleted += await sweepIndex(index, batchSize - deleted).ConfigureAwait(false);
-                if (deleted >= batchSize) return deleted;
-            }
-        }
-        return deleted;
     }
 }

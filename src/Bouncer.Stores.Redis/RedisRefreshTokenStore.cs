@@ -23,6 +23,11 @@ namespace Bouncer.Stores.Redis;
 /// token and nothing else, so a lookup by hash alone needs it: the record's key depends on the family.</item>
 /// <item><c>{prefix}rt:u:{userdigest}</c>: the user index, a sorted set of family ids scored by
 /// FamilyExpiresAt.</item>
+/// <item><c>{prefix}rt:x:{n}</c>, n in 0..15: the expiry index, sixteen sorted sets (each its own hash tag, so on
+/// Cluster they spread over the slots) of <c>famdigest:tokenHash</c> members scored by the record's
+/// min(ExpiresAt, FamilyExpiresAt); the family digest's first character picks the set. Sweep reads it by score,
+/// so it never walks the keyspace; it has no TTL and sweep removes its entries, including those of records Redis
+/// already dropped by TTL.</item>
 /// </list>
 /// <para>famdigest and userdigest are base64url SHA-256 of the family and user ids: a digest is never empty
 /// and never holds a brace (either would break the hash tag), and no user id appears in a key name.</para>
@@ -134,10 +139,13 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         return 1
         """;
 
+    // A power of two: the set is the family digest's first character masked.
+    private const int ExpiryShards = 16;
+    private const int SweepPageSize = 1000;
+
     // Rotations of one family are seconds apart at most; each retry sees a newer index.
     private const int RevokeAttempts = 50;
 
-    private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _db;
     private readonly string _prefix;
     private readonly TimeProvider _clock;
@@ -150,7 +158,6 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         ArgumentNullException.ThrowIfNull(redis);
         options ??= new RedisStoreOptions();
         options.Validate();
-        _redis = redis;
         _db = redis.GetDatabase(options.Database);
         _prefix = options.KeyPrefix;
         _clock = options.TimeProvider;
@@ -166,8 +173,10 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         var ttl = TtlMilliseconds(record);
         // Hints first: a crash after them leaves hints without a record (harmless), never the reverse.
         var forgetBefore = (_clock.GetUtcNow() - _slack).ToUnixTimeMilliseconds();
-        await _db.ScriptEvaluateAsync(UserIndexAddScript, [UserIndexKey(record.UserId)],
-            [record.FamilyId, UnixMs(record.FamilyExpiresAt), ttl, forgetBefore]).WaitAsync(ct).ConfigureAwait(false);
+        // The user index and the expiry hint in one pipeline: one round trip.
+        var userIndex = _db.ScriptEvaluateAsync(UserIndexAddScript, [UserIndexKey(record.UserId)],
+            [record.FamilyId, UnixMs(record.FamilyExpiresAt), ttl, forgetBefore]);
+        await Task.WhenAll(userIndex, AddExpiryHintAsync(record)).WaitAsync(ct).ConfigureAwait(false);
         if (!await ClaimPointerAsync(record.TokenHash, record.FamilyId, ttl, ct).ConfigureAwait(false))
         {
             // The pointer names another family: a duplicate when that family holds the record, otherwise a
@@ -206,7 +215,11 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         var ttl = TtlMilliseconds(successor);
         // The successor's pointer goes first, so a racing loser that reads the successor right after the
         // winner's script finds it. Losers leave it: it names the same family and leads to the winner's record.
-        if (!await ClaimPointerAsync(successor.TokenHash, successor.FamilyId, ttl, ct).ConfigureAwait(false)) return false;
+        // The successor's expiry hint rides in the same pipeline: a loser's hint leads to nothing and sweep trims it.
+        var hint = AddExpiryHintAsync(successor);
+        var claimed = await ClaimPointerAsync(successor.TokenHash, successor.FamilyId, ttl, ct).ConfigureAwait(false);
+        await hint.WaitAsync(ct).ConfigureAwait(false);
+        if (!claimed) return false;
         var args = new RedisValue[1 + RecordArgCount];
         args[0] = UnixMs(rotatedAt);
         RecordArgs(successor, ttl).CopyTo(args, 1);
@@ -257,18 +270,22 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Redis drops records by TTL on its own; sweep covers the slack (or an engine clock ahead of Redis's).
-    /// It SCANs the family indexes of its prefix on every primary, takes the entries scored at or before
-    /// <paramref name="now"/> and deletes each record (re-checked in one script with its index entry).
-    /// Pointers of swept records are left to their TTL: they lead to nothing and read as absent.
+    /// Redis drops records by TTL on its own; sweep covers the slack (or an engine clock ahead of Redis's). It reads
+    /// the expiry index's entries scored at or before <paramref name="now"/> (a page per round trip), deletes each
+    /// record whose limits have passed (re-checked in one script with its family index entry, pipelined) and trims
+    /// the entries of records deleted or already gone. Pointers of swept records are left to their TTL: they lead
+    /// to nothing and read as absent. Records written by a version without the expiry index are not in it: Redis's
+    /// TTL removes them.
     /// </remarks>
     public async ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ct.ThrowIfCancellationRequested();
         var nowMs = now.ToUnixTimeMilliseconds();
-        return await SweepIndexesAsync(_redis, _db.Database, _prefix, "rt:i:", batchSize,
-            (index, budget) => SweepFamilyAsync(index, nowMs, budget, ct), ct).ConfigureAwait(false);
+        var deleted = 0;
+        for (var shard = 0; shard < ExpiryShards && deleted < batchSize; shard++)
+            deleted += await SweepShardAsync(ExpiryKey(shard), nowMs, batchSize - deleted, ct).ConfigureAwait(false);
+        return deleted;
     }
 
     // ---- key layout (internal: the tests check TTLs and Cluster slots through these) ----
@@ -281,6 +298,11 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
 
     internal RedisKey UserIndexKey(string userId) => $"{_prefix}rt:u:{{{Digest(userId)}}}";
 
+    internal RedisKey ExpiryKey(string familyId) => ExpiryKey(Digest(familyId)[0] & (ExpiryShards - 1));
+
+    // Each shard its own hash tag: on Cluster the sixteen sets land on different slots.
+    private RedisKey ExpiryKey(int shard) => $"{_prefix}rt:x:{{{shard.ToString(CultureInfo.InvariantCulture)}}}";
+
     // ---- helpers ----
 
     private const int RecordArgCount = 15;
@@ -291,16 +313,53 @@ public sealed class RedisRefreshTokenStore : IRefreshTokenStore
         return (long)result == 1;
     }
 
-    private async Task<int> SweepFamilyAsync(RedisKey index, long nowMs, int budget, CancellationToken ct)
+    // Scored by the earlier limit, fixed at insert; a hint is written before its record and removed after it.
+    private Task AddExpiryHintAsync(RefreshRecord r)
     {
-        var page = await _db.SortedSetRangeByScoreAsync(index, double.NegativeInfinity, nowMs, take: budget).WaitAsync(ct).ConfigureAwait(false);
-        if (page.Length == 0) return 0;
-        // The record key is rebuilt from the index key: same tag, so same slot.
-        var indexName = (string)index!;
-        var tag = indexName[indexName.IndexOf('{')..];
-        var checks = page.Select(m => _db.ScriptEvaluateAsync(SweepOneScript, [$"{_prefix}rt:r:{tag}:{(string)m!}", index], [m, nowMs])).ToArray();
-        var results = await Task.WhenAll(checks).WaitAsync(ct).ConfigureAwait(false);
-        return results.Count(r => (long)r == 1);
+        var family = Digest(r.FamilyId);
+        return _db.SortedSetAddAsync(ExpiryKey(family[0] & (ExpiryShards - 1)), $"{family}:{r.TokenHash}",
+            Min(r.ExpiresAt, r.FamilyExpiresAt).ToUnixTimeMilliseconds());
+    }
+
+    private async Task<int> SweepShardAsync(RedisKey shard, long nowMs, int budget, CancellationToken ct)
+    {
+        var deleted = 0;
+        var skip = 0L;
+        while (deleted < budget)
+        {
+            // At most a page per round trip, whatever the batch: lookups share the connection and queue behind it.
+            var take = Math.Min(budget - deleted, SweepPageSize);
+            // A live record behind a due hint (not expected: a record's limits never move) keeps its hint and is
+            // skipped, so every pass either trims or moves on and the loop ends.
+            var page = await _db.SortedSetRangeByScoreAsync(shard, double.NegativeInfinity, nowMs, skip: skip, take: take)
+                .WaitAsync(ct).ConfigureAwait(false);
+            if (page.Length == 0) break;
+            var checks = new Task<RedisResult>[page.Length];
+            for (var i = 0; i < page.Length; i++)
+            {
+                var member = (string)page[i]!;
+                var colon = member.IndexOf(':');
+                // Not one of ours (no family part): nothing to check, only to trim.
+                checks[i] = colon > 0
+                    ? _db.ScriptEvaluateAsync(SweepOneScript,
+                        [$"{_prefix}rt:r:{{{member[..colon]}}}:{member[(colon + 1)..]}", $"{_prefix}rt:i:{{{member[..colon]}}}"],
+                        [member[(colon + 1)..], nowMs])
+                    : Task.FromResult(RedisResult.Create((RedisValue)0));
+            }
+            var results = await Task.WhenAll(checks).WaitAsync(ct).ConfigureAwait(false);
+            var trim = new List<RedisValue>(page.Length);
+            for (var i = 0; i < page.Length; i++)
+            {
+                var outcome = (long)results[i];
+                if (outcome == 1) deleted++;
+                if (outcome < 0) { skip++; continue; }
+                trim.Add(page[i]);
+            }
+            // After the records: a failure here leaves only hints without records, which the next sweep trims.
+            if (trim.Count > 0) await _db.SortedSetRemoveAsync(shard, [.. trim]).WaitAsync(ct).ConfigureAwait(false);
+            if (page.Length < take) break;
+        }
+        return deleted;
     }
 
     private static RedisValue[] RecordArgs(RefreshRecord r, long ttl) =>

@@ -129,6 +129,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     // A power of two: the shard is the session key's first byte masked. Sixteen sets keep each one short
     // enough for ZRANGEBYSCORE and spread the writes over Cluster slots.
     private const int ExpiryShards = 16;
+    private const int SweepPageSize = 1000;
     private const int ExpiryMemberSize = SessionKey.Size + 32;
 
     private readonly IConnectionMultiplexer _redis;
@@ -365,7 +366,8 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         var skip = 0L;
         while (deleted < budget)
         {
-            var take = budget - deleted;
+            // At most a page per round trip, whatever the batch: lookups share the connection and queue behind it.
+            var take = Math.Min(budget - deleted, SweepPageSize);
             // Hints whose score <= now. A live record behind one (not expected: scores only rise) keeps its
             // hint and is skipped, so every pass either trims or moves on and the loop ends.
             var page = await _db.SortedSetRangeByScoreAsync(shard, double.NegativeInfinity, nowMs, skip: skip, take: take)

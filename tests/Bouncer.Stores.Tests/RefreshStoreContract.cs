@@ -318,6 +318,73 @@ public abstract class RefreshStoreContract
         Assert.Equal(5, swept);
         Assert.NotNull(await service.FindAsync(live.RefreshToken, default));
     }
+
+    [Fact]
+    public async Task Store_Sweep_TakesIdleAndFamilyExpiredTokens_AcrossRotations()
+    {
+        var store = CreateStore();
+        var service = CreateService(store, new RefreshOptions
+        {
+            DerivationKey = new byte[32], FamilyLifetime = TimeSpan.FromHours(2), IdleLimit = TimeSpan.FromHours(1),
+        });
+        var a1 = (await service.IssueAsync("alice", null, default)).RefreshToken;
+        var b1 = (await service.IssueAsync("bob", null, default)).RefreshToken;
+        var c1 = (await service.IssueAsync("carol", null, default)).RefreshToken;
+        Clock.Advance(TimeSpan.FromMinutes(50));
+        var a2 = (await service.RefreshAsync(a1, default)).RefreshToken;
+        var c2 = (await service.RefreshAsync(c1, default)).RefreshToken;
+        Clock.Advance(TimeSpan.FromMinutes(20));
+
+        // +70 min: the three first tokens are past their idle limit (two of them rotated, one never used).
+        Assert.Equal(3, await SweepAllAsync(store));
+        Assert.Null(await service.FindAsync(a1, default));
+        Assert.Null(await service.FindAsync(b1, default));
+        Assert.Null(await service.FindAsync(c1, default));
+        Assert.NotNull(await service.FindAsync(a2, default));
+
+        Clock.Advance(TimeSpan.FromMinutes(35));
+        var c3 = (await service.RefreshAsync(c2, default)).RefreshToken;
+        Clock.Advance(TimeSpan.FromMinutes(10));
+        // +115 min: a2 and c2 idle-expired at +110; c3's idle limit (+165) is capped by its family's (+120).
+        Assert.Equal(2, await SweepAllAsync(store));
+        Assert.NotNull(await service.FindAsync(c3, default));
+
+        Clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(1, await SweepAllAsync(store));
+        Assert.Null(await service.FindAsync(c3, default));
+        Assert.Equal(0, await store.SweepAsync(Clock.GetUtcNow(), 10, default));
+    }
+
+    [Fact]
+    public async Task Store_Sweep_ManyBatchesAmongLive_RemovesExactlyTheExpired()
+    {
+        var store = CreateStore();
+        var service = CreateService(store, new RefreshOptions { DerivationKey = new byte[32], IdleLimit = TimeSpan.FromHours(1) });
+        var live = new List<string>();
+        for (var i = 0; i < 5; i++) live.Add((await service.IssueAsync("live" + i, null, default)).RefreshToken!);
+        var old = new string[600];
+        await Parallel.ForAsync(0, old.Length, async (i, ct) => old[i] = (await service.IssueAsync("old" + i, null, ct)).RefreshToken!);
+        Clock.Advance(TimeSpan.FromMinutes(40));
+        for (var i = 0; i < live.Count; i++) live[i] = (await service.RefreshAsync(live[i], default)).RefreshToken!;
+        Clock.Advance(TimeSpan.FromMinutes(30));
+
+        var batches = new List<int>();
+        int n;
+        while ((n = await store.SweepAsync(Clock.GetUtcNow(), 250, default)) > 0) batches.Add(n);
+
+        // The five first tokens of the live families are expired too: 605 in all.
+        Assert.Equal([250, 250, 105], batches);
+        foreach (var token in live) Assert.NotNull(await service.FindAsync(token, default));
+        foreach (var token in old.Take(30)) Assert.Null(await service.FindAsync(token, default));
+    }
+
+    private async Task<int> SweepAllAsync(IRefreshTokenStore store)
+    {
+        var total = 0;
+        int n;
+        while ((n = await store.SweepAsync(Clock.GetUtcNow(), 2, default)) > 0) total += n;
+        return total;
+    }
 }
 
 public sealed class MemoryRefreshTokenStoreTests : RefreshStoreContract

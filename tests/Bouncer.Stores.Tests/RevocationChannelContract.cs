@@ -101,6 +101,26 @@ public abstract class RevocationChannelContract
 
         Assert.Equal(["new"], (await channel.ReadAfterAsync(0, 10, default)).Select(e => e.Revocation.Subject));
     }
+
+    [Fact]
+    public async Task Prune_BeyondOneBatch_DropsEveryExpiredEntryAndKeepsTheRest()
+    {
+        var channel = (await CreateChannelsAsync(1))[0];
+        var now = Clock.GetUtcNow();
+        var kept = new List<string>();
+        for (var i = 0; i < 1050; i++)
+        {
+            // Every 50th entry outlives the prune, interleaved with the expired ones in cursor order.
+            var keep = i % 50 == 0;
+            if (keep) kept.Add("keep" + i);
+            await channel.PublishAsync(new RevocationRecord(RevocationKind.Token, keep ? "keep" + i : "old" + i, now, now.AddMinutes(keep ? 20 : 1)), default);
+        }
+
+        Assert.Equal(1050 - kept.Count, await channel.PruneAsync(now.AddMinutes(5), default));
+
+        Assert.Equal(kept, (await channel.ReadAfterAsync(0, 2000, default)).Select(e => e.Revocation.Subject));
+        Assert.Equal(0, await channel.PruneAsync(now.AddMinutes(5), default));
+    }
 }
 
 public sealed class InProcessRevocationChannelTests : RevocationChannelContract

@@ -361,6 +361,63 @@ public abstract class SessionStoreContract
     }
 
     [Fact]
+    public async Task Sweep_FollowsRenewedExpiry_AndEndedSessionsCountForNothing()
+    {
+        var store = CreateStore(Clock);
+        var sessions = NewManager(store, Clock, new SessionOptions
+        {
+            IdleTimeout = TimeSpan.FromMinutes(30), AbsoluteTimeout = TimeSpan.FromHours(8), TouchInterval = TimeSpan.FromMinutes(1),
+        });
+        var ids = new List<string>();
+        for (var i = 0; i < 10; i++) ids.Add((await sessions.CreateAsync("u" + (i % 2), default)).Id);
+        Clock.Advance(TimeSpan.FromMinutes(20));
+        // 0-3 renewed (idle deadline now +50 min), 4-5 ended by logout, 6-9 left to expire at +30 min.
+        for (var i = 0; i < 4; i++) Assert.True(await sessions.TouchAsync(ids[i], default));
+        for (var i = 4; i < 6; i++) Assert.True(await sessions.DeleteAsync(ids[i], default));
+        Clock.Advance(TimeSpan.FromMinutes(15));
+
+        Assert.Equal(4, await sessions.SweepAsync(null, default));
+        for (var i = 0; i < 10; i++) Assert.Equal(i < 4, await store.GetAsync(KeyOf(ids[i]), default) is not null);
+
+        Clock.Advance(TimeSpan.FromMinutes(20));
+        Assert.Equal(4, await sessions.SweepAsync(null, default));
+        for (var i = 0; i < 4; i++) Assert.Null(await store.GetAsync(KeyOf(ids[i]), default));
+        Assert.Empty(await store.ListUserAsync("u0", default));
+        Assert.Equal(0, await store.SweepAsync(Clock.GetUtcNow(), 100, default));
+    }
+
+    [Fact]
+    public async Task Sweep_ManyBatchesAmongLive_RemovesExactlyTheExpired()
+    {
+        var store = CreateStore(Clock);
+        var sessions = NewManager(store, Clock, new SessionOptions
+        {
+            IdleTimeout = TimeSpan.FromMinutes(30), AbsoluteTimeout = TimeSpan.FromHours(8), TouchInterval = TimeSpan.FromMinutes(1),
+            SweepBatchSize = 250,
+        });
+        var live = new List<string>();
+        for (var i = 0; i < 10; i++) live.Add((await sessions.CreateAsync("live" + i, default)).Id);
+        var expired = new string[1100];
+        await Parallel.ForAsync(0, expired.Length, async (i, ct) => expired[i] = (await sessions.CreateAsync("old" + (i % 25), ct)).Id);
+        Clock.Advance(TimeSpan.FromMinutes(20));
+        // The live ones were created first, so they are first by creation and last by expiry.
+        foreach (var id in live) Assert.True(await sessions.TouchAsync(id, default));
+        Clock.Advance(TimeSpan.FromMinutes(15));
+        var reports = new List<long>();
+
+        var swept = await sessions.SweepAsync(new SyncProgress(reports.Add), default);
+
+        Assert.Equal(1100, swept);
+        Assert.Equal([250, 500, 750, 1000, 1100], reports);
+        foreach (var id in live) Assert.NotNull(await store.GetAsync(KeyOf(id), default));
+        foreach (var id in expired.Take(50)) Assert.Null(await store.GetAsync(KeyOf(id), default));
+        Assert.Empty(await store.ListUserAsync("old7", default));
+        Assert.Single(await store.ListUserAsync("live3", default));
+    }
+
+    private static SessionKey KeyOf(string id) => new(SHA256.HashData(Base64Url.DecodeFromChars(id)));
+
+    [Fact]
     public async Task Sweep_UnderConcurrentReads_LiveSessionsStayReadable()
     {
         var sessions = CreateManager(new SessionOptions { SweepBatchSize = 50, TouchInterval = TimeSpan.FromHours(1), IdleTimeout = TimeSpan.FromHours(2), AbsoluteTimeout = TimeSpan.FromHours(3) });

@@ -17,6 +17,9 @@ namespace Bouncer.Hosting;
 /// </summary>
 public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposable, IDisposable
 {
+    // As SessionOptions.SweepBatchSize's default: one SQLite commit per 10,000 rows, not per 1,000.
+    private const int RefreshSweepBatch = 10_000;
+
     private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -107,7 +110,7 @@ public sealed partial class BouncerEngineService : IHostedService, IAsyncDisposa
                 try
                 {
                     await sessions.SweepAsync(null, ct).ConfigureAwait(false);
-                    while (await stores.RefreshTokens.SweepAsync(_time.GetUtcNow(), 1000, ct).ConfigureAwait(false) == 1000) { }
+                    while (await stores.RefreshTokens.SweepAsync(_time.GetUtcNow(), RefreshSweepBatch, ct).ConfigureAwait(false) == RefreshSweepBatch) { }
                     await stores.Revocations.PruneAsync(_time.GetUtcNow(), ct).ConfigureAwait(false);
                     await audit.SweepAsync(options.AuditRetention, ct).ConfigureAwait(false);
                 }

@@ -4,12 +4,17 @@ namespace Bouncer.Sessions;
 
 /// <summary>
 /// An in-process store for tests and single-process apps. Records live in one dictionary; a per-user
-/// index makes listing and "log out everywhere" proportional to the user's sessions. Lost at exit.
+/// index makes listing and "log out everywhere" proportional to the user's sessions, and an expiry queue makes a
+/// sweep proportional to what it deletes. Lost at exit.
 /// </summary>
 public sealed class MemorySessionStore : ISessionStore
 {
     private readonly ConcurrentDictionary<SessionKey, SessionRecord> _records = new();
     private readonly Dictionary<string, HashSet<SessionKey>> _byUser = new(StringComparer.Ordinal);
+    // Every expiry ever written, earliest first: one entry per create, touch, update and rotation. An entry whose
+    // record is gone or has moved its expiry since is stale and dropped when it comes up, so a sweep only visits
+    // entries at or before now instead of scanning every record (1M records: the scan per batch made it quadratic).
+    private readonly PriorityQueue<SessionKey, long> _expiries = new();
     // Index upkeep and multi-key changes happen under one lock; plain reads go lock-free.
     private readonly Lock _gate = new();
 
@@ -39,6 +44,7 @@ public sealed class MemorySessionStore : ISessionStore
             if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
                 return ValueTask.FromResult(false);
             _records[record.Key] = current with { LastSeenAt = record.LastSeenAt, ExpiresAt = record.ExpiresAt };
+            QueueMovedExpiry(record.Key, current.ExpiresAt, record.ExpiresAt);
             return ValueTask.FromResult(true);
         }
     }
@@ -51,6 +57,7 @@ public sealed class MemorySessionStore : ISessionStore
             if (!_records.TryGetValue(record.Key, out var current) || current.UserId != record.UserId)
                 return ValueTask.FromResult(false);
             _records[record.Key] = record with { CreatedAt = current.CreatedAt, AbsoluteExpiresAt = current.AbsoluteExpiresAt };
+            QueueMovedExpiry(record.Key, current.ExpiresAt, record.ExpiresAt);
             return ValueTask.FromResult(true);
         }
     }
@@ -105,28 +112,42 @@ public sealed class MemorySessionStore : ISessionStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>Takes entries off the expiry queue while they are at or before <paramref name="now"/>: the work is
+    /// proportional to what is deleted (plus stale entries of records renewed or deleted since), not to the
+    /// records held. Readers never wait (they read lock-free); writers wait for at most one batch.</remarks>
     public ValueTask<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken ct)
     {
-        var expired = _records.Values.Where(r => r.ExpiresAt <= now).Take(batchSize).ToList();
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var nowTicks = now.UtcTicks;
         var n = 0;
         lock (_gate)
         {
-            foreach (var r in expired)
+            while (n < batchSize && _expiries.TryPeek(out var key, out var expiresTicks) && expiresTicks <= nowTicks)
             {
-                if (_records.TryGetValue(r.Key, out var current) && current.ExpiresAt <= now)
-                {
-                    Remove(current);
-                    n++;
-                }
+                _expiries.Dequeue();
+                // Stale when the record is gone or its expiry moved (its newer entry is queued too).
+                if (!_records.TryGetValue(key, out var current) || current.ExpiresAt.UtcTicks != expiresTicks) continue;
+                Remove(current);
+                n++;
             }
         }
         return ValueTask.FromResult(n);
+    }
+
+    private void QueueExpiry(SessionKey key, DateTimeOffset expiresAt) => _expiries.Enqueue(key, expiresAt.UtcTicks);
+
+    // A data change that keeps the expiry needs no entry: the queued one still matches. So an app writing session
+    // data on every request does not grow the queue.
+    private void QueueMovedExpiry(SessionKey key, DateTimeOffset was, DateTimeOffset now)
+    {
+        if (was.UtcTicks != now.UtcTicks) QueueExpiry(key, now);
     }
 
     private void Index(SessionRecord r)
     {
         if (!_byUser.TryGetValue(r.UserId, out var keys)) _byUser[r.UserId] = keys = [];
         keys.Add(r.Key);
+        QueueExpiry(r.Key, r.ExpiresAt);
     }
 
     private void Remove(SessionRecord r)
