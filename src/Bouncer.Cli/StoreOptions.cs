@@ -22,6 +22,13 @@ internal sealed class StoreOptions
         Recursive = true,
     };
 
+    public Option<string?> ListenConnection { get; } = new("--listen-connection")
+    {
+        Description = "postgres behind a transaction pooler (PgBouncer pool_mode = transaction): a direct connection string for LISTEN, "
+            + "while --connection names the pooler (as the server's Bouncer:ListenConnection).",
+        Recursive = true,
+    };
+
     public Option<string?> KeyFile { get; } = new("--key-file")
     {
         Description = "The key file that encrypts the store's secrets (as the server's Bouncer:KeyEncryption:KeyFile; default: the environment's "
@@ -32,7 +39,7 @@ internal sealed class StoreOptions
     public StoreOptions() => Store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
 
     /// <summary>A command group carrying the store options for all its subcommands.</summary>
-    public Command Group(string name, string description) => new(name, description) { Store, Connection, KeyFile };
+    public Command Group(string name, string description) => new(name, description) { Store, Connection, ListenConnection, KeyFile };
 
     /// <summary>
     /// Opens the engine, runs <paramref name="body"/> and closes it. Infrastructure and input failures become one line
@@ -53,7 +60,7 @@ internal sealed class StoreOptions
                 if (!string.IsNullOrEmpty(keyFile)) o.KeyEncryption.KeyFile = keyFile;
                 if (!string.IsNullOrEmpty(key)) o.KeyEncryption.Key = key;
                 configure?.Invoke(o);
-            });
+            }, parse.GetValue(ListenConnection));
             return await body(bouncer, output);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException
