@@ -57,9 +57,10 @@ internal sealed class StoreOptions
             var key = Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__Key");
             bouncer = BouncerConnection.Open(parse.GetValue(Store)!, parse.GetValue(Connection), o =>
             {
+                // The command's settings first (a deployment's settings file may name a key too); the key flags win.
+                configure?.Invoke(o);
                 if (!string.IsNullOrEmpty(keyFile)) o.KeyEncryption.KeyFile = keyFile;
                 if (!string.IsNullOrEmpty(key)) o.KeyEncryption.Key = key;
-                configure?.Invoke(o);
             }, parse.GetValue(ListenConnection));
             return await body(bouncer, output);
         }
