@@ -24,9 +24,19 @@ internal static class PostgresStatements
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
         // Bounded waits unless the connection string sets its own: during an outage a request answers 503 within a
         // few seconds instead of hanging on Npgsql's 15 s connect and 30 s command defaults.
-        if (!connectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase)) builder.Timeout = 3;
-        if (!connectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("CommandTimeout", StringComparison.OrdinalIgnoreCase)) builder.CommandTimeout = 5;
+        // Decided by key, never by substring ("Command Timeout" contains "Timeout").
+        var keys = GivenKeys(connectionString);
+        if (!keys.Contains("timeout")) builder.Timeout = 3;
+        if (!keys.Contains("commandtimeout")) builder.CommandTimeout = 5;
         return NpgsqlDataSource.Create(builder);
+    }
+
+    // The keys a connection string names, parsed as ADO.NET does (quoting, escaped ';'), lower case without spaces as
+    // Npgsql matches them: "Command Timeout" and "CommandTimeout" are one key.
+    private static HashSet<string> GivenKeys(string connectionString)
+    {
+        var parsed = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return parsed.Keys.Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant()).ToHashSet();
     }
 
     /// <summary>False on a multiplexing data source, which refuses explicit Prepare (Npgsql auto-prepares there).</summary>
