@@ -37,7 +37,8 @@ public static class BouncerHealthChecks
     /// and never cached.
     /// </summary>
     public static IEndpointConventionBuilder MapBouncerHealthChecks(this IEndpointRouteBuilder endpoints, string pattern = "/healthz") =>
-        endpoints.MapHealthChecks(pattern, new HealthCheckOptions { ResponseWriter = WriteResponseAsync });
+        // Anonymous even under an app's FallbackPolicy: a load balancer's probe carries no credential.
+        endpoints.MapHealthChecks(pattern, new HealthCheckOptions { ResponseWriter = WriteResponseAsync }).AllowAnonymous();
 
     /// <summary>
     /// Writes a health report as JSON: <c>status</c> (<c>ok</c>, <c>degraded</c> or <c>unavailable</c>), the

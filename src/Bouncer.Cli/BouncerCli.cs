@@ -57,11 +57,20 @@ public static class BouncerCli
                 error.WriteLine($"error: {parse.Errors[0].Message}");
                 return UsageError;
             }
-            // Ctrl-C and SIGTERM cancel the command's token (System.CommandLine's own handling is off: it would
-            // let the cancellation escape as a stack trace); a long command stops between two batches.
+            // The first Ctrl-C or SIGTERM cancels the command's token (System.CommandLine's own handling is off: it
+            // would let the cancellation escape as a stack trace); a long command stops between two batches. A second
+            // one ends the process at once with that signal's exit code: a command stuck where it cannot see the token
+            // (a hung store call, a blocking read) must still be stoppable without SIGKILL.
             using var stop = new CancellationTokenSource();
+            var signals = 0;
             void OnSignal(PosixSignalContext context, int code)
             {
+                if (Interlocked.Increment(ref signals) > 1)
+                {
+                    error.WriteLine(code == Terminated ? "stopped at once by a second SIGTERM" : "stopped at once by a second Ctrl-C");
+                    error.Flush();
+                    Environment.Exit(code);
+                }
                 context.Cancel = true;
                 Interlocked.CompareExchange(ref _signal, code, 0);
                 stop.Cancel();

@@ -30,9 +30,15 @@ public sealed class BouncerConnection : IAsyncDisposable
     /// <param name="kind">memory, sqlite, redis or postgres.</param>
     /// <param name="connection">The connection string; for sqlite a path or <c>Data Source=</c> string (default <see cref="DefaultSqlitePath"/>).</param>
     /// <param name="configure">Engine options for this command, e.g. a sweep batch size.</param>
-    /// <exception cref="ArgumentException">Unknown kind, or a missing or malformed connection string.</exception>
-    public static BouncerConnection Open(string kind, string? connection, Action<BouncerEngineOptions>? configure = null)
+    /// <param name="listenConnection">postgres only (the server's <c>Bouncer:ListenConnection</c>): a direct connection for
+    /// LISTEN when <paramref name="connection"/> is a transaction pooler; every store call then goes through the pooler
+    /// without prepared statements. Null: one connection for everything.</param>
+    /// <exception cref="ArgumentException">Unknown kind, a missing or malformed connection string, or a listen
+    /// connection for a store other than postgres.</exception>
+    public static BouncerConnection Open(string kind, string? connection, Action<BouncerEngineOptions>? configure = null, string? listenConnection = null)
     {
+        if (!string.IsNullOrWhiteSpace(listenConnection) && kind != "postgres")
+            throw new ArgumentException($"--listen-connection applies to the postgres store only, not '{kind}'.");
         var services = new ServiceCollection();
         var bouncer = services.AddBouncerCore(o =>
         {
@@ -56,7 +62,9 @@ public sealed class BouncerConnection : IAsyncDisposable
                 if (string.IsNullOrWhiteSpace(connection)) throw new ArgumentException("--connection is required for the postgres store (\"Host=...;Username=...;Database=...\").");
                 // An operator command never runs DDL: it works with the rights to read and change rows, and a mistyped
                 // database is an error instead of a new set of empty tables.
-                bouncer.UsePostgres(connection, ensureSchema: false);
+                // Behind a transaction pooler a prepared statement is missing on the next server connection (26000).
+                if (string.IsNullOrWhiteSpace(listenConnection)) bouncer.UsePostgres(connection, ensureSchema: false);
+                else bouncer.UsePostgresBehindTransactionPooler(connection, listenConnection, ensureSchema: false);
                 break;
             default:
                 throw new ArgumentException($"Unknown store '{kind}'; expected one of: {string.Join(", ", Kinds)}.");

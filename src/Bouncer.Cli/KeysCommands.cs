@@ -104,11 +104,13 @@ public static class KeysCommands
     private static Command BuildRotate()
     {
         var alg = new Option<string?>("--alg") { Description = "The new key's algorithm (default: that of the key signing now)." };
-        var delay = new Option<TimeSpan?>("--pre-publication") { Description = "How long the key is published before it signs (default: the server's 12 h; set it as Bouncer:KeyPrePublicationDelay is set)." };
+        var delay = new Option<TimeSpan?>("--pre-publication") { Description = "How long the key is published before it signs (default: the deployment's Bouncer:KeyPrePublicationDelay from --config, appsettings.json or the environment, else 12 h)." };
         var rotate = WithStore("rotate", "Add a key now: published at once, signing after the pre-publication delay.", out var store);
         rotate.Add(alg);
         rotate.Add(delay);
-        rotate.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        var settings = new DeploymentSettings();
+        settings.AddTo(rotate);
+        rotate.SetAction((parse, ct) => RunWithSettingsAsync(parse, store, settings, [], async (bouncer, output) =>
         {
             JwsAlgorithm? algorithm = null;
             if (parse.GetValue(alg) is { } name)
@@ -117,7 +119,7 @@ public static class KeysCommands
             var key = await keys.RotateAsync("cli", algorithm ?? keys.Keys.CurrentSigningKey.Algorithm, ct);
             output.WriteLine($"added {key.KeyId} ({key.Algorithm}), signs from {Time(key.SignsFrom)}");
             return BouncerCli.Ok;
-        }, o => { if (parse.GetValue(delay) is { } d) o.KeyPrePublicationDelay = d; }));
+        }, (DeploymentSettings.KeyPrePublicationDelay, parse.GetValue(delay))));
         return rotate;
     }
 
@@ -126,7 +128,11 @@ public static class KeysCommands
         var kid = new Argument<string?>("kid") { Description = "The key to drop (omitted: every key past its retirement).", Arity = ArgumentArity.ZeroOrOne };
         var retire = WithStore("retire", "Drop keys that vouch for no live token: past retirement, or never signed. A compromised key is revoked instead.", out var store);
         retire.Add(kid);
-        retire.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        var settings = new DeploymentSettings();
+        settings.AddTo(retire);
+        // Whether a key's tokens are still live depends on the server's token lifetimes: never guessed from defaults.
+        string[] required = [DeploymentSettings.AccessTokenLifetime, DeploymentSettings.ExchangeTokenLifetime];
+        retire.SetAction((parse, ct) => RunWithSettingsAsync(parse, store, settings, required, async (bouncer, output) =>
         {
             var keys = bouncer.Get<KeyManager>();
             if (parse.GetValue(kid) is not { } one)
@@ -160,7 +166,9 @@ public static class KeysCommands
         var kid = new Argument<string>("kid") { Description = "The compromised key's kid." };
         var revoke = WithStore("revoke", "Key compromise: remove the key at once, sign with a fresh key, and announce it so every server and verifier refuses its tokens.", out var store);
         revoke.Add(kid);
-        revoke.SetAction((parse, ct) => store.RunAsync(parse, async (bouncer, output) =>
+        var settings = new DeploymentSettings();
+        settings.AddTo(revoke);
+        revoke.SetAction((parse, ct) => RunWithSettingsAsync(parse, store, settings, [], async (bouncer, output) =>
         {
             var keys = bouncer.Get<KeyManager>();
             var (outcome, _) = await keys.RevokeAsync(parse.GetValue(kid)!, "cli_revoke", ct);
@@ -173,6 +181,46 @@ public static class KeysCommands
             return BouncerCli.Ok;
         }));
         return revoke;
+    }
+
+    /// <summary>
+    /// Runs a key-lifecycle command on the deployment's settings: refuses (exit 2, one line naming them) when a setting
+    /// in <paramref name="required"/> is given by no file, environment variable or flag, prints the lifetimes it decides
+    /// with, then runs <paramref name="body"/> on an engine configured with them.
+    /// </summary>
+    private static Task<int> RunWithSettingsAsync(ParseResult parse, StoreOptions store, DeploymentSettings settings, string[] required,
+        Func<BouncerConnection, TextWriter, Task<int>> body, params (string Key, TimeSpan? Value)[] moreFlags)
+    {
+        var error = parse.InvocationConfiguration.Error;
+        Microsoft.Extensions.Configuration.IConfigurationRoot configuration;
+        var options = new BouncerEngineOptions();
+        try
+        {
+            configuration = settings.Load(parse, moreFlags);
+            Bind(configuration, options);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or FormatException)
+        {
+            error.WriteLine("error: " + StoreOptions.OneLine(ex.Message));
+            return Task.FromResult(BouncerCli.UsageError);
+        }
+        var missing = DeploymentSettings.Missing(configuration, required);
+        if (missing.Count > 0)
+        {
+            error.WriteLine($"error: this decision depends on the server's settings, and {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not given: "
+                + "pass --access-token-lifetime/--exchange-token-lifetime, set them in the environment (Bouncer__Refresh__AccessTokenLifetime, "
+                + "Bouncer__ExchangeTokenLifetime) or name the server's settings file with --config");
+            return Task.FromResult(BouncerCli.UsageError);
+        }
+        parse.InvocationConfiguration.Output.WriteLine(DeploymentSettings.Describe(configuration, options));
+        return store.RunAsync(parse, body, o => Bind(configuration, o));
+    }
+
+    // As the server binds its Bouncer section; the CLI keeps no near cache whatever the file says.
+    private static void Bind(Microsoft.Extensions.Configuration.IConfiguration configuration, BouncerEngineOptions options)
+    {
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration.GetSection("Bouncer"), options);
+        options.NearCache = null;
     }
 
     private static int NoSuchKey(ParseResult parse)

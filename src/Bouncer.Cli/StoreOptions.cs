@@ -22,17 +22,25 @@ internal sealed class StoreOptions
         Recursive = true,
     };
 
+    public Option<string?> ListenConnection { get; } = new("--listen-connection")
+    {
+        Description = "postgres behind a transaction pooler (PgBouncer pool_mode = transaction): a direct connection string for LISTEN, "
+            + "while --connection names the pooler (as the server's Bouncer:ListenConnection).",
+        Recursive = true,
+    };
+
     public Option<string?> KeyFile { get; } = new("--key-file")
     {
         Description = "The key file that encrypts the store's secrets (as the server's Bouncer:KeyEncryption:KeyFile; default: the environment's "
-            + "Bouncer__KeyEncryption__KeyFile, or for sqlite the .key file beside the database).",
+            + "Bouncer__KeyEncryption__Key or Bouncer__KeyEncryption__KeyFile, or for sqlite the .key file beside the database). When given, it wins over "
+            + "an environment key.",
         Recursive = true,
     };
 
     public StoreOptions() => Store.AcceptOnlyFromAmong(BouncerConnection.Kinds);
 
     /// <summary>A command group carrying the store options for all its subcommands.</summary>
-    public Command Group(string name, string description) => new(name, description) { Store, Connection, KeyFile };
+    public Command Group(string name, string description) => new(name, description) { Store, Connection, ListenConnection, KeyFile };
 
     /// <summary>
     /// Opens the engine, runs <paramref name="body"/> and closes it. Infrastructure and input failures become one line
@@ -46,14 +54,19 @@ internal sealed class StoreOptions
         try
         {
             // The server's environment variables name the key the same way, so a CLI run beside it needs no flag.
-            var keyFile = parse.GetValue(KeyFile) ?? Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__KeyFile");
-            var key = Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__Key");
+            var explicitKeyFile = parse.GetValue(KeyFile);
+            var keyFile = explicitKeyFile ?? Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__KeyFile");
+            // An explicit --key-file wins over an environment key: the engine reads Key before KeyFile, so left set it
+            // would silently decrypt with another key than the one the operator named.
+            var key = string.IsNullOrEmpty(explicitKeyFile) ? Environment.GetEnvironmentVariable("Bouncer__KeyEncryption__Key") : null;
             bouncer = BouncerConnection.Open(parse.GetValue(Store)!, parse.GetValue(Connection), o =>
             {
-                if (!string.IsNullOrEmpty(keyFile)) o.KeyEncryption.KeyFile = keyFile;
-                if (!string.IsNullOrEmpty(key)) o.KeyEncryption.Key = key;
+                // The command's settings first (a deployment's settings file may name a key too); the key flags win.
                 configure?.Invoke(o);
-            });
+                if (!string.IsNullOrEmpty(keyFile)) o.KeyEncryption.KeyFile = keyFile;
+                if (!string.IsNullOrEmpty(explicitKeyFile)) o.KeyEncryption.Key = null;   // also one bound from a settings file
+                else if (!string.IsNullOrEmpty(key)) o.KeyEncryption.Key = key;
+            }, parse.GetValue(ListenConnection));
             return await body(bouncer, output);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or InvalidOperationException or UnauthorizedAccessException

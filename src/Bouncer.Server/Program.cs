@@ -51,11 +51,10 @@ builder.Services.AddBouncer(o =>
     section.Bind(o);
     // The simulator shows what the server did per request; elsewhere the headers stay off unless configured.
     if (demo && section["TraceHeaders"] is null) o.TraceHeaders = true;
-}).UseStore(storeKind, connection, section["StorePrefix"]);
+}).UseStore(storeKind, connection, section["StorePrefix"], section["ListenConnection"]);
 if (demo) builder.Services.AddBouncerDemo();
-// The Bouncer meter through OpenTelemetry's Prometheus exporter at /metrics (measured against the hand-written exporter
-// it replaced: bench/results/metrics.md); with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics also go over OTLP,
-// Bouncer's spans as children of the sampled request span.
+// The Bouncer meter through OpenTelemetry's Prometheus exporter at /metrics; with OTEL_EXPORTER_OTLP_ENDPOINT set, spans
+// and metrics also go over OTLP, Bouncer's spans as children of the sampled request span.
 var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(m => m.AddMeter(Bouncer.Diagnostics.BouncerMetrics.MeterName).AddPrometheusExporter());
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

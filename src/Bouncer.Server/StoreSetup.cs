@@ -18,10 +18,16 @@ public static class StoreSetup
     /// <param name="kind">memory, sqlite, redis or postgres.</param>
     /// <param name="connection">The connection string or SQLite path; null: the default (SQLite only).</param>
     /// <param name="prefix">Redis key prefix or PostgreSQL schema, so several deployments can share one server; null: the stores' defaults.</param>
-    /// <exception cref="InvalidOperationException">Unknown store, missing connection string or a SQLite file in a missing
-    /// folder, with a message naming the setting.</exception>
-    public static BouncerBuilder UseStore(this BouncerBuilder builder, string kind, string? connection, string? prefix = null)
+    /// <param name="listenConnection">PostgreSQL only (<c>Bouncer:ListenConnection</c>): a direct connection string for the
+    /// revocation channel's LISTEN, for when <paramref name="connection"/> is a transaction pooler (PgBouncer
+    /// <c>pool_mode = transaction</c>); then every store call goes through the pooler without prepared statements. Null:
+    /// one connection for everything.</param>
+    /// <exception cref="InvalidOperationException">Unknown store, missing connection string, a listen connection for a
+    /// store other than postgres, or a SQLite file in a missing folder, with a message naming the setting.</exception>
+    public static BouncerBuilder UseStore(this BouncerBuilder builder, string kind, string? connection, string? prefix = null, string? listenConnection = null)
     {
+        if (!string.IsNullOrWhiteSpace(listenConnection) && kind != "postgres")
+            throw new InvalidOperationException($"Bouncer:ListenConnection: only the postgres store takes a separate LISTEN connection, not '{kind}'.");
         switch (kind)
         {
             case "memory":
@@ -35,13 +41,18 @@ public static class StoreSetup
                 return NamedAsConnection(builder.UseRedis(connection, prefix ?? "bouncer:"));
             case "postgres":
                 if (string.IsNullOrWhiteSpace(connection)) throw new InvalidOperationException("--store postgres needs --connection \"Host=...;Username=...;Database=...\" (Bouncer:Connection).");
-                return NamedAsConnection(builder.UsePostgres(connection, prefix ?? "public"));
+                // LISTEN needs a server session of its own, which a transaction pooler lends to other clients between
+                // transactions: behind one, the listen connection goes to PostgreSQL directly (docs/postgres.md).
+                return NamedAsConnection(string.IsNullOrWhiteSpace(listenConnection)
+                    ? builder.UsePostgres(connection, prefix ?? "public")
+                    : builder.UsePostgresBehindTransactionPooler(connection, listenConnection, prefix ?? "public"));
             default:
                 throw new InvalidOperationException($"Unknown store '{kind}': use one of {string.Join(", ", Kinds)} (Bouncer:Store).");
         }
     }
 
-    // The backend's start-up errors name its builder argument; here the operator typed Bouncer:Connection (--connection).
+    // The backend's start-up errors name its builder argument; here the operator typed Bouncer:Connection (--connection)
+    // or, for the LISTEN connection behind a pooler, Bouncer:ListenConnection.
     private static BouncerBuilder NamedAsConnection(BouncerBuilder builder)
     {
         var factory = builder.Services.Last(d => d.ServiceType == typeof(BouncerStores)).ImplementationFactory!;
@@ -53,7 +64,7 @@ public static class StoreSetup
             }
             catch (BouncerConfigurationException ex)
             {
-                throw new BouncerConfigurationException("Bouncer:Connection", ex.Problem, ex);
+                throw new BouncerConfigurationException(ex.Setting.EndsWith("listenConnectionString", StringComparison.Ordinal) ? "Bouncer:ListenConnection" : "Bouncer:Connection", ex.Problem, ex);
             }
         });
     }

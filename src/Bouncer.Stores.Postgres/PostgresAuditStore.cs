@@ -49,17 +49,20 @@ public sealed class PostgresAuditStore : IAuditStore
 
     /// <summary>
     /// Creates the schema (when missing), the table and its indexes when missing; safe to call from many
-    /// processes at once. Needs CREATE rights; without them run <see cref="SchemaSql"/> as an administrator.
+    /// processes at once. Reads the catalogs first: needs CREATE only for a missing table, ownership only to add a missing
+    /// column or index (docs/postgres.md); otherwise run <see cref="SchemaSql"/> as an administrator.
     /// </summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>The CREATE TABLE and CREATE INDEX statements for <paramref name="options"/> (idempotent).</summary>
-    public static string SchemaSql(PostgresStoreOptions options)
+    public static string SchemaSql(PostgresStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresStoreOptions options)
     {
         options.Validate();
         var table = $"\"{options.Schema}\".\"{TableName}\"";
-        return $"""
+        return new(options.Schema, TableName, $"""
             CREATE TABLE IF NOT EXISTS {table} (
                 id bigserial PRIMARY KEY,
                 at timestamptz NOT NULL,
@@ -71,9 +74,12 @@ public sealed class PostgresAuditStore : IAuditStore
                 client_address text,
                 user_agent text
             );
-            CREATE INDEX IF NOT EXISTS "{TableName}_subject_at" ON {table} (subject, at);
-            CREATE INDEX IF NOT EXISTS "{TableName}_at" ON {table} (at);
-            """;
+            """,
+            [],
+            [
+                ($"{TableName}_subject_at", $"CREATE INDEX IF NOT EXISTS \"{TableName}_subject_at\" ON {table} (subject, at);"),
+                ($"{TableName}_at", $"CREATE INDEX IF NOT EXISTS \"{TableName}_at\" ON {table} (at);"),
+            ]);
     }
 
     /// <inheritdoc/>

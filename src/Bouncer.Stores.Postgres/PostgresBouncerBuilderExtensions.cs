@@ -10,6 +10,8 @@ public static class PostgresBouncerBuilderExtensions
 {
     // How start-up errors name the setting at fault in an app (a host rewords it: the server says Bouncer:Connection).
     private const string Setting = "UsePostgres connectionString";
+    private const string PoolerSetting = "UsePostgresBehindTransactionPooler connectionString";
+    private const string ListenSetting = "UsePostgresBehindTransactionPooler listenConnectionString";
 
     /// <summary>
     /// Connects with an Npgsql connection string and keeps every store in <paramref name="schema"/>, creating the
@@ -48,7 +50,7 @@ public static class PostgresBouncerBuilderExtensions
         catch (ArgumentException ex) { throw new BouncerConfigurationException(Setting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
         try
         {
-            return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true);
+            return Create(source, source, schema, owned: true, ensureSchema, preparedStatements: true, Setting);
         }
         catch
         {
@@ -82,13 +84,11 @@ public static class PostgresBouncerBuilderExtensions
             NpgsqlDataSource? source = null, listen = null;
             try
             {
-                try
-                {
-                    source = PostgresDataSources.Create(connectionString);
-                    listen = PostgresDataSources.Create(listenConnectionString);
-                }
-                catch (ArgumentException ex) { throw new InvalidOperationException("The connection string is not a valid PostgreSQL connection string: " + ex.Message, ex); }
-                return Create(source, listen, schema, owned: true, ensureSchema, preparedStatements: false);
+                try { source = PostgresDataSources.Create(connectionString); }
+                catch (ArgumentException ex) { throw new BouncerConfigurationException(PoolerSetting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
+                try { listen = PostgresDataSources.Create(listenConnectionString); }
+                catch (ArgumentException ex) { throw new BouncerConfigurationException(ListenSetting, "not a valid PostgreSQL connection string: " + ex.Message, ex); }
+                return Create(source, listen, schema, owned: true, ensureSchema, preparedStatements: false, PoolerSetting);
             }
             catch
             {
@@ -103,10 +103,10 @@ public static class PostgresBouncerBuilderExtensions
     public static BouncerBuilder UsePostgres(this BouncerBuilder builder, NpgsqlDataSource dataSource, string schema = "public", bool ensureSchema = true)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        return builder.UseStores(_ => Create(dataSource, dataSource, schema, owned: false, ensureSchema, preparedStatements: true));
+        return builder.UseStores(_ => Create(dataSource, dataSource, schema, owned: false, ensureSchema, preparedStatements: true, "UsePostgres dataSource"));
     }
 
-    private static BouncerStores Create(NpgsqlDataSource source, NpgsqlDataSource listen, string schema, bool owned, bool ensureSchema, bool preparedStatements)
+    private static BouncerStores Create(NpgsqlDataSource source, NpgsqlDataSource listen, string schema, bool owned, bool ensureSchema, bool preparedStatements, string setting)
     {
         var tables = new PostgresStoreOptions { Schema = schema, PreparedStatements = preparedStatements };
         var sessions = new PostgresSessionStore(source, new PostgresSessionStoreOptions { Schema = schema, PreparedStatements = preparedStatements });
@@ -130,7 +130,7 @@ public static class PostgresBouncerBuilderExtensions
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
         {
-            throw new BouncerConfigurationException(Setting, $"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
+            throw new BouncerConfigurationException(setting, $"PostgreSQL at '{host}' is unreachable or refused the schema: {ex.Message}", ex);
         }
         return new BouncerStores(sessions, refresh, users, secrets, revocations, audit, $"postgres {host} schema {schema}", !owned ? [] : ReferenceEquals(listen, source) ? [source] : [source, listen]);
     }

@@ -70,13 +70,16 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
 
     /// <summary>
     /// Creates the schema (when missing), the table and its indexes when missing; safe to call from many
-    /// processes at once. Needs CREATE rights; without them run <see cref="SchemaSql"/> as an administrator.
+    /// processes at once. Reads the catalogs first: needs CREATE only for a missing table, ownership only to add a missing
+    /// column or index (docs/postgres.md); otherwise run <see cref="SchemaSql"/> as an administrator.
     /// </summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>The CREATE TABLE and CREATE INDEX statements for <paramref name="options"/> (idempotent).</summary>
-    public static string SchemaSql(PostgresStoreOptions options)
+    public static string SchemaSql(PostgresStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresStoreOptions options)
     {
         options.Validate();
         var table = $"\"{options.Schema}\".\"{TableName}\"";
@@ -85,7 +88,7 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
         // AuthTime as IssuedAt (RefreshRecord.AuthTime: the family's start is unknown). dpop_jkt likewise: NULL is an
         // unbound family (RFC 9449 5), as every family was before it was kept.
         // family_id: revoke a family; user_id: revoke a user; the expiry expression: sweep.
-        return $"""
+        return new(options.Schema, TableName, $"""
             CREATE TABLE IF NOT EXISTS {table} (
                 token_hash text PRIMARY KEY,
                 family_id text NOT NULL,
@@ -101,13 +104,17 @@ public sealed class PostgresRefreshTokenStore : IRefreshTokenStore
                 dpop_jkt text,
                 client text
             );
-            ALTER TABLE {table} ADD COLUMN IF NOT EXISTS auth_time timestamptz;
-            ALTER TABLE {table} ADD COLUMN IF NOT EXISTS dpop_jkt text;
-            ALTER TABLE {table} ADD COLUMN IF NOT EXISTS client text;
-            CREATE INDEX IF NOT EXISTS "{TableName}_family_id_idx" ON {table} (family_id);
-            CREATE INDEX IF NOT EXISTS "{TableName}_user_id_idx" ON {table} (user_id);
-            CREATE INDEX IF NOT EXISTS "{TableName}_expiry_idx" ON {table} (least(expires_at, family_expires_at));
-            """;
+            """,
+            [
+                ("auth_time", $"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS auth_time timestamptz;"),
+                ("dpop_jkt", $"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS dpop_jkt text;"),
+                ("client", $"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS client text;"),
+            ],
+            [
+                ($"{TableName}_family_id_idx", $"CREATE INDEX IF NOT EXISTS \"{TableName}_family_id_idx\" ON {table} (family_id);"),
+                ($"{TableName}_user_id_idx", $"CREATE INDEX IF NOT EXISTS \"{TableName}_user_id_idx\" ON {table} (user_id);"),
+                ($"{TableName}_expiry_idx", $"CREATE INDEX IF NOT EXISTS \"{TableName}_expiry_idx\" ON {table} (least(expires_at, family_expires_at));"),
+            ]);
     }
 
     /// <inheritdoc/>

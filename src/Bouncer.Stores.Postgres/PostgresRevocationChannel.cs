@@ -111,15 +111,17 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
     /// from many processes at once.
     /// </summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>The CREATE TABLE and CREATE INDEX statements for <paramref name="options"/> (idempotent).</summary>
-    public static string SchemaSql(PostgresStoreOptions options)
+    public static string SchemaSql(PostgresStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresStoreOptions options)
     {
         options.Validate();
         var table = $"\"{options.Schema}\".\"{TableName}\"";
         // GENERATED ALWAYS: no client can pick a cursor, so only the ordered publish path creates them.
-        return $"""
+        return new(options.Schema, TableName, $"""
             CREATE TABLE IF NOT EXISTS {table} (
                 cursor bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 kind smallint NOT NULL,
@@ -127,8 +129,9 @@ public sealed class PostgresRevocationChannel : IRevocationChannel
                 at timestamptz NOT NULL,
                 expires_at timestamptz NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS "{TableName}_expires_at_idx" ON {table} (expires_at);
-            """;
+            """,
+            [],
+            [($"{TableName}_expires_at_idx", $"CREATE INDEX IF NOT EXISTS \"{TableName}_expires_at_idx\" ON {table} (expires_at);")]);
     }
 
     /// <summary>

@@ -47,18 +47,20 @@ public sealed class PostgresSecretStore : ISecretStore
 
     /// <summary>Creates the schema (when missing) and the table when missing; safe to call from many processes at once.</summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>The CREATE TABLE statement for <paramref name="options"/> (idempotent).</summary>
-    public static string SchemaSql(PostgresStoreOptions options)
+    public static string SchemaSql(PostgresStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresStoreOptions options)
     {
         options.Validate();
-        return $"""
+        return new(options.Schema, TableName, $"""
             CREATE TABLE IF NOT EXISTS "{options.Schema}"."{TableName}" (
                 name text PRIMARY KEY,
                 value text NOT NULL
             );
-            """;
+            """, [], []);
     }
 
     /// <inheritdoc/>

@@ -121,14 +121,17 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
 
     /// <summary>
     /// Creates the schema (when missing), the table and its indexes when missing; safe to call from many
-    /// processes at once (serialised by a transaction-scoped advisory lock). Needs CREATE rights; without
-    /// them, run the DDL from docs/postgres.md as an administrator instead.
+    /// processes at once (serialised by a transaction-scoped advisory lock). Reads the catalogs first: needs CREATE
+    /// only for a missing table, ownership only to add a missing index; otherwise run the DDL from docs/postgres.md
+    /// as an administrator instead.
     /// </summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>The CREATE TABLE and CREATE INDEX statements for <paramref name="options"/> (idempotent).</summary>
-    public static string SchemaSql(PostgresSessionStoreOptions options)
+    public static string SchemaSql(PostgresSessionStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresSessionStoreOptions options)
     {
         options.Validate();
         var table = $"\"{options.Schema}\".\"{options.Table}\"";
@@ -137,7 +140,7 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
         // already validated it as a JSON object; json still re-checks the syntax on insert. Query it
         // with data::jsonb ->> 'key' (an expression index works too).
         // id is the SHA-256 of the session id, never the id itself: a leaked table grants no session.
-        return $"""
+        return new(options.Schema, options.Table, $"""
             CREATE TABLE IF NOT EXISTS {table} (
                 id bytea PRIMARY KEY CHECK (octet_length(id) = 32),
                 user_id text NOT NULL,
@@ -148,9 +151,12 @@ public sealed class PostgresSessionStore : ISessionStore, IAsyncDisposable, IDis
                 expires_at timestamptz NOT NULL,
                 absolute_expires_at timestamptz NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS "{options.Table}_expires_at_idx" ON {table} (expires_at);
-            CREATE INDEX IF NOT EXISTS "{options.Table}_user_id_idx" ON {table} (user_id);
-            """;
+            """,
+            [],
+            [
+                ($"{options.Table}_expires_at_idx", $"CREATE INDEX IF NOT EXISTS \"{options.Table}_expires_at_idx\" ON {table} (expires_at);"),
+                ($"{options.Table}_user_id_idx", $"CREATE INDEX IF NOT EXISTS \"{options.Table}_user_id_idx\" ON {table} (user_id);"),
+            ]);
     }
 
     /// <inheritdoc/>

@@ -66,17 +66,20 @@ public sealed class PostgresUserStore : IUserStore
 
     /// <summary>Creates the schema (when missing) and the table when missing; safe to call from many processes at once.</summary>
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
-        PostgresStatements.EnsureSchemaAsync(_dataSource, _options.Schema, SchemaSql(_options), ct);
+        PostgresStatements.EnsureSchemaAsync(_dataSource, TableSchema(_options), ct);
 
     /// <summary>
     /// The CREATE TABLE statement for <paramref name="options"/>, the <c>suspended</c> column added to a table
     /// created before it existed, and the byte-ordered (<c>COLLATE "C"</c>) index listing pages by (idempotent).
     /// </summary>
-    public static string SchemaSql(PostgresStoreOptions options)
+    public static string SchemaSql(PostgresStoreOptions options) => TableSchema(options).ToSql();
+
+    private static PostgresTableSchema TableSchema(PostgresStoreOptions options)
     {
         options.Validate();
-        return $"""
-            CREATE TABLE IF NOT EXISTS "{options.Schema}"."{TableName}" (
+        var table = $"\"{options.Schema}\".\"{TableName}\"";
+        return new(options.Schema, TableName, $"""
+            CREATE TABLE IF NOT EXISTS {table} (
                 username text PRIMARY KEY,
                 password_hash text NOT NULL,
                 roles text NOT NULL DEFAULT '',
@@ -85,9 +88,9 @@ public sealed class PostgresUserStore : IUserStore
                 created_at timestamptz NOT NULL,
                 suspended boolean NOT NULL DEFAULT false
             );
-            ALTER TABLE "{options.Schema}"."{TableName}" ADD COLUMN IF NOT EXISTS suspended boolean NOT NULL DEFAULT false;
-            CREATE INDEX IF NOT EXISTS "{TableName}_username_c" ON "{options.Schema}"."{TableName}" (username COLLATE "C");
-            """;
+            """,
+            [("suspended", $"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS suspended boolean NOT NULL DEFAULT false;")],
+            [($"{TableName}_username_c", $"CREATE INDEX IF NOT EXISTS \"{TableName}_username_c\" ON {table} (username COLLATE \"C\");")]);
     }
 
     /// <inheritdoc/>

@@ -55,14 +55,20 @@ public static class RedisBouncerBuilderExtensions
         catch (ArgumentException ex) { throw new BouncerConfigurationException("UseRedis keyPrefix", "not a valid Redis key prefix: " + ex.Message, ex); }
     }
 
-    private static BouncerStores Connect(string configuration, ConfigurationOptions parsed, string keyPrefix, IServiceProvider sp)
+    /// <summary>The stores' defaults for every option <paramref name="configuration"/> leaves unset (by option name).</summary>
+    internal static ConfigurationOptions ApplyDefaults(string configuration, ConfigurationOptions parsed)
     {
         // A server reconnects by itself after a Redis restart; a caller that asked for abortConnect (a CLI) keeps it.
-        if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) parsed.AbortOnConnectFail = false;
+        if (!RedisConfigurationKeys.Sets(configuration, "abortConnect")) parsed.AbortOnConnectFail = false;
         // Bounded waits: a request during an outage answers 503 in about a second instead of hanging 5 s.
-        if (!configuration.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.AsyncTimeout = 1000;
-        if (!configuration.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) parsed.SyncTimeout = 1000;
-        var redis = ConnectionMultiplexer.Connect(parsed);
+        if (!RedisConfigurationKeys.Sets(configuration, "asyncTimeout")) parsed.AsyncTimeout = 1000;
+        if (!RedisConfigurationKeys.Sets(configuration, "syncTimeout")) parsed.SyncTimeout = 1000;
+        return parsed;
+    }
+
+    private static BouncerStores Connect(string configuration, ConfigurationOptions parsed, string keyPrefix, IServiceProvider sp)
+    {
+        var redis = ConnectionMultiplexer.Connect(ApplyDefaults(configuration, parsed));
         try
         {
             // Fail at start with a clear message rather than at the first login.

@@ -88,6 +88,9 @@ public sealed class RedisRevocationChannel : IRevocationChannel
 
     private static readonly TimeSpan ResubscribeTimeout = TimeSpan.FromSeconds(30);
 
+    // How long a publish or subscribe waits for the first connection to learn the topology.
+    private static readonly TimeSpan TopologyTimeout = TimeSpan.FromSeconds(30);
+
     private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _db;
     private readonly RedisKey _cursorKey, _logKey, _expiryKey;
@@ -122,7 +125,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         var expires = revocation.ExpiresAt.ToUnixTimeMilliseconds();
         var body = string.Create(CultureInfo.InvariantCulture,
             $"{(byte)revocation.Kind}|{revocation.At.ToUnixTimeMilliseconds()}|{expires}|{revocation.Subject}");
-        var cluster = IsCluster;
+        var cluster = await IsClusterAsync(ct).ConfigureAwait(false);
         var cursor = await _db.ScriptEvaluateAsync(cluster ? ShardedPublishScript : PublishScript, [_cursorKey, _logKey, _expiryKey],
             [body, expires, (cluster ? _shardChannel : _plainChannel).ToString()]).WaitAsync(ct).ConfigureAwait(false);
         return (long)cursor;
@@ -153,13 +156,16 @@ public sealed class RedisRevocationChannel : IRevocationChannel
     {
         ArgumentNullException.ThrowIfNull(subscriber);
         ct.ThrowIfCancellationRequested();
-        var subscription = new Subscription(this, subscriber);
+        // The channel depends on the topology, so it is known before subscribing: a plain SUBSCRIBE on a cluster
+        // would never hear the SPUBLISH of later publishes. The subscription keeps the channel it subscribed to.
+        var cluster = await IsClusterAsync(ct).ConfigureAwait(false);
+        var subscription = new Subscription(this, subscriber, cluster ? _shardChannel : _plainChannel, cluster);
         // Events first: a drop during SUBSCRIBE is then reported, not missed.
         _redis.ConnectionFailed += subscription.OnConnectionFailed;
         _redis.ConnectionRestored += subscription.OnConnectionRestored;
         try
         {
-            await _redis.GetSubscriber().SubscribeAsync(Channel, subscription.OnMessage).WaitAsync(ct).ConfigureAwait(false);
+            await _redis.GetSubscriber().SubscribeAsync(subscription.Channel, subscription.OnMessage).WaitAsync(ct).ConfigureAwait(false);
             subscription.RememberEndpoint();
         }
         catch
@@ -198,20 +204,39 @@ public sealed class RedisRevocationChannel : IRevocationChannel
 
     // A cluster node says so in its server type; an unconnected multiplexer says nothing yet, and is then asked
     // again next time (a plain channel would be wrong on a cluster: SSUBSCRIBE listeners never hear a PUBLISH).
-    internal bool IsCluster
+    // False while unknown: callers that choose a channel resolve it first (IsClusterAsync).
+    internal bool IsCluster => TryTopology() == 2;
+
+    private int TryTopology()
     {
-        get
+        var known = Volatile.Read(ref _topology);
+        if (known != 0) return known;
+        foreach (var server in _redis.GetServers())
         {
-            var known = Volatile.Read(ref _topology);
+            if (!server.IsConnected) continue;
+            known = server.ServerType == ServerType.Cluster ? 2 : 1;
+            Volatile.Write(ref _topology, known);
+            return known;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The topology, waiting for the multiplexer's first connection (one made with abortConnect=false may still be
+    /// connecting) instead of guessing "single server": up to <see cref="TopologyTimeout"/>, then a
+    /// <see cref="RedisConnectionException"/>, so the caller sees an outage rather than a channel that is never heard.
+    /// </summary>
+    private async ValueTask<bool> IsClusterAsync(CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TopologyTimeout;
+        while (true)
+        {
+            var known = TryTopology();
             if (known != 0) return known == 2;
-            foreach (var server in _redis.GetServers())
-            {
-                if (!server.IsConnected) continue;
-                known = server.ServerType == ServerType.Cluster ? 2 : 1;
-                Volatile.Write(ref _topology, known);
-                return known == 2;
-            }
-            return false;
+            if (DateTime.UtcNow >= deadline)
+                throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
+                    $"no Redis server connected within {TopologyTimeout.TotalSeconds:0} s: cannot tell a cluster from a single server", null, CommandStatus.Unknown);
+            await Task.Delay(50, ct).ConfigureAwait(false);
         }
     }
 
@@ -236,8 +261,11 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         return true;
     }
 
-    private sealed class Subscription(RedisRevocationChannel channel, IRevocationSubscriber subscriber) : IAsyncDisposable
+    private sealed class Subscription(RedisRevocationChannel channel, IRevocationSubscriber subscriber, RedisChannel subscribed, bool cluster) : IAsyncDisposable
     {
+        /// <summary>The channel this subscription is on, kept for its lifetime (resubscribe checks, unsubscribe).</summary>
+        public RedisChannel Channel => subscribed;
+
         private volatile bool _disposed;
         private int _drops;
         // Cluster only: the node the shard channel is subscribed on (null when unknown, e.g. mid-failover).
@@ -252,7 +280,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         /// <summary>Notes which node carries the subscription (cluster only: a single server has one).</summary>
         public void RememberEndpoint()
         {
-            if (channel.IsCluster) _endpoint = channel._redis.GetSubscriber().SubscribedEndpoint(channel.Channel)?.ToString();
+            if (cluster) _endpoint = channel._redis.GetSubscriber().SubscribedEndpoint(subscribed)?.ToString();
         }
 
         public void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
@@ -263,7 +291,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
             subscriber.OnDisconnected();
             // On a cluster the node may never come back (its replica is promoted instead): no ConnectionRestored
             // would follow, so wait for the subscription to reappear on whichever node now serves the slot.
-            if (channel.IsCluster)
+            if (cluster)
             {
                 _endpoint = null;
                 _ = Task.Run(() => ConfirmResubscribedAsync(drops, giveUp: false));
@@ -282,7 +310,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
         // any node's restore may be the one that carries the subscription again.
         private bool Concerns(ConnectionFailedEventArgs e)
         {
-            if (!channel.IsCluster) return true;
+            if (!cluster) return true;
             var endpoint = _endpoint;
             return endpoint is null || string.Equals(endpoint, e.EndPoint?.ToString(), StringComparison.Ordinal);
         }
@@ -300,14 +328,14 @@ public sealed class RedisRevocationChannel : IRevocationChannel
             {
                 try
                 {
-                    if (sub.IsConnected(channel.Channel))
+                    if (sub.IsConnected(subscribed))
                     {
                         // On a cluster: subscribed again, on a node that is up (not the one that just failed).
-                        var endpoint = sub.SubscribedEndpoint(channel.Channel);
-                        if (!channel.IsCluster || (endpoint is not null && channel._redis.GetServer(endpoint).IsConnected))
+                        var endpoint = sub.SubscribedEndpoint(subscribed);
+                        if (!cluster || (endpoint is not null && channel._redis.GetServer(endpoint).IsConnected))
                         {
                             await sub.PingAsync().ConfigureAwait(false);
-                            if (channel.IsCluster) _endpoint = endpoint!.ToString();
+                            if (cluster) _endpoint = endpoint!.ToString();
                             break;
                         }
                     }
@@ -331,7 +359,7 @@ public sealed class RedisRevocationChannel : IRevocationChannel
             channel._redis.ConnectionRestored -= OnConnectionRestored;
             try
             {
-                await channel._redis.GetSubscriber().UnsubscribeAsync(channel.Channel, OnMessage).ConfigureAwait(false);
+                await channel._redis.GetSubscriber().UnsubscribeAsync(subscribed, OnMessage).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
             {

@@ -442,7 +442,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(configuration);
         var options = ConfigurationOptions.Parse(configuration);
-        if (!configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase)) options.AbortOnConnectFail = false;
+        if (!RedisConfigurationKeys.Sets(configuration, "abortConnect")) options.AbortOnConnectFail = false;
         return ConnectionMultiplexer.Connect(options);
     }
 }

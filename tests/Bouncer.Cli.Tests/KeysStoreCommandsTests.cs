@@ -46,10 +46,10 @@ public sealed class KeysStoreCommandsTests : IDisposable
         Assert.Equal("RS256", listed[1].GetProperty("alg").GetString());
 
         // The signer cannot be retired; a pending key can (it never signed).
-        (code, _, error) = await Run("keys", "retire", signer, "--connection", _db);
+        (code, _, error) = await Run("keys", "retire", signer, "--connection", _db, "--access-token-lifetime", "00:10:00", "--exchange-token-lifetime", "00:02:00");
         Assert.Equal(1, code);
         Assert.Contains("signs now", error);
-        (code, _, _) = await Run("keys", "retire", pending, "--connection", _db);
+        (code, _, _) = await Run("keys", "retire", pending, "--connection", _db, "--access-token-lifetime", "00:10:00", "--exchange-token-lifetime", "00:02:00");
         Assert.Equal(0, code);
         Assert.Single(await ListAsync());
 

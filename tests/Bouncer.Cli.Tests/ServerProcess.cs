@@ -37,7 +37,14 @@ public sealed class ServerProcess : IAsyncDisposable
     public string OutputTail => string.Join('\n', _output);
 
     /// <summary>Starts the server with <c>--store <paramref name="store"/> --connection <paramref name="connection"/></c> (near cache on: the default).</summary>
-    public static async Task<ServerProcess> StartAsync(string store, string connection, params string[] extraArguments)
+    public static Task<ServerProcess> StartAsync(string store, string connection, params string[] extraArguments) =>
+        StartCoreAsync(store, connection, null, extraArguments);
+
+    /// <summary>As <see cref="StartAsync"/>, with <paramref name="variable"/> removed from the server's environment.</summary>
+    public static Task<ServerProcess> StartWithoutEnvironmentAsync(string variable, string store, string connection) =>
+        StartCoreAsync(store, connection, variable, []);
+
+    private static async Task<ServerProcess> StartCoreAsync(string store, string connection, string? withoutVariable, string[] extraArguments)
     {
         var serverPath = typeof(ServerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerPath").Value!;
         if (!File.Exists(serverPath)) throw new InvalidOperationException($"Server not built at {serverPath}.");
@@ -46,6 +53,7 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (var arg in new[] { serverPath, "--urls", baseUrl, "--store", store, "--connection", connection, "--Bouncer:RegistrationsPerMinute", "100000", "--Bouncer:RefreshesPerMinute", "100000" }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        if (withoutVariable is not null) start.Environment.Remove(withoutVariable);
         var process = Process.Start(start) ?? throw new InvalidOperationException("The Bouncer server did not start.");
         var server = new ServerProcess(process, baseUrl);
         process.OutputDataReceived += (_, e) => server.Keep(e.Data);

@@ -45,8 +45,8 @@ public sealed partial class ConfigurationReferenceTests
         text.Append("`BOUNCER_REGENERATE_DOCS=1` after changing an option. Every setting binds from the `Bouncer` section\n");
         text.Append("(`appsettings.json`, environment `Bouncer__Sessions__IdleTimeout`, command line `--Bouncer:Sessions:IdleTimeout=`)\n");
         text.Append("and is validated at start: a bad value stops the app with one line naming the setting. Durations are\n");
-        text.Append("`[d.]hh:mm:ss`. The server host adds `Bouncer:Store`, `Bouncer:Connection`, `Bouncer:StorePrefix`, `Bouncer:Demo`,\n");
-        text.Append("`Bouncer:MetricsPassword` and `Bouncer:TrustedProxies` (README).\n\n");
+        text.Append("`[d.]hh:mm:ss`. The server host adds `Bouncer:Store`, `Bouncer:Connection`, `Bouncer:ListenConnection`, `Bouncer:StorePrefix`,\n");
+        text.Append("`Bouncer:Demo`, `Bouncer:MetricsPassword` and `Bouncer:TrustedProxies` (README, docs/postgres.md).\n\n");
         text.Append("| setting | type | default | range and effect |\n|---|---|---|---|\n");
         Write(text, "Bouncer", typeof(BouncerOptions), new BouncerOptions(), docs);
         return text.ToString();

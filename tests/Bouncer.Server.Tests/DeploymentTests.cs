@@ -14,11 +14,14 @@ public abstract class DeploymentTests
 {
     protected abstract (string Kind, string Connection) Store { get; }
 
+    /// <summary>Settings beyond the store's, given to every instance.</summary>
+    protected virtual (string Key, string? Value)[] MoreSettings => [];
+
     private (BouncerHost A, BouncerHost B) TwoInstances()
     {
         var prefix = Store.Kind == "redis" ? $"dep{Guid.NewGuid():N}:" : $"dep{Guid.NewGuid():N}"[..30];
-        BouncerHost Instance() => new(("Bouncer:Store", Store.Kind), ("Bouncer:Connection", Store.Connection), ("Bouncer:StorePrefix", prefix),
-            ("Bouncer:BootstrapAdmin", "root"));
+        BouncerHost Instance() => new([("Bouncer:Store", Store.Kind), ("Bouncer:Connection", Store.Connection), ("Bouncer:StorePrefix", prefix),
+            ("Bouncer:BootstrapAdmin", "root"), .. MoreSettings]);
         return (Instance(), Instance());
     }
 
@@ -119,6 +122,18 @@ public sealed class RedisDeploymentTests(RedisServer redis) : DeploymentTests
 public sealed class PostgresDeploymentTests(PostgresServer postgres) : DeploymentTests
 {
     protected override (string Kind, string Connection) Store => ("postgres", postgres.ConnectionString);
+}
+
+/// <summary>
+/// The instances behind PgBouncer in transaction pooling (review finding 2): every store call through the pooler,
+/// LISTEN over <c>Bouncer:ListenConnection</c> straight to PostgreSQL, so logins work and revocations arrive.
+/// </summary>
+[Collection(PgBouncerCollection.Name)]
+public sealed class PgBouncerTransactionPoolingDeploymentTests(PgBouncerServer pgbouncer) : DeploymentTests
+{
+    protected override (string Kind, string Connection) Store => ("postgres", pgbouncer.TransactionPooled);
+
+    protected override (string Key, string? Value)[] MoreSettings => [("Bouncer:ListenConnection", pgbouncer.Postgres.ConnectionString)];
 }
 
 [Collection(RedisClusterCollection.Name)]

@@ -5,6 +5,9 @@ using Bouncer.AspNetCore;
 using Bouncer.Revocation;
 using Bouncer.Stores.Tests;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -32,6 +35,30 @@ public sealed class HealthChecksTests
         var checks = body.GetProperty("checks");
         Assert.Equal("ok", checks.GetProperty(BouncerHealthChecks.StoreCheck).GetProperty("status").GetString());
         Assert.Equal("ok", checks.GetProperty(BouncerHealthChecks.RevocationCheck).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task MapBouncerHealthChecks_AppWithAnAuthenticatedFallbackPolicy_AnswersAnonymousProbes()
+    {
+        // An app that makes every endpoint require a user unless it says otherwise (review finding 8).
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Services.AddBouncer().UseMemory();
+        builder.Services.AddAuthorization(o => o.FallbackPolicy = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        await using var app = builder.Build();
+        app.UseBouncer();
+        app.MapBouncerHealthChecks("/healthz");
+        app.MapGet("/private", () => "secret");
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+
+        using var health = await client.GetAsync("/healthz");
+        using var other = await client.GetAsync("/private");
+
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("ok", (await health.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, other.StatusCode);
     }
 
     [Fact]

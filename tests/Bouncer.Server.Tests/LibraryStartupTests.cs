@@ -76,6 +76,20 @@ public sealed class LibraryStartupTests
         Assert.Single(logs.Entries, e => e.Contains(error.Message));
     }
 
+    [Theory]
+    [InlineData("Host=;;=", "Host=127.0.0.1", "UsePostgresBehindTransactionPooler connectionString")]
+    [InlineData("Host=127.0.0.1", "Host=;;=", "UsePostgresBehindTransactionPooler listenConnectionString")]
+    public async Task Start_BadConnectionStringBehindPooler_BouncerConfigurationExceptionNamingTheArgument(string pooled, string listen, string setting)
+    {
+        var logs = new LogCapture();
+        await using var app = Build(logs, b => b.Services.AddBouncer().UsePostgresBehindTransactionPooler(pooled, listen));
+
+        var error = await Assert.ThrowsAsync<BouncerConfigurationException>(() => app.StartAsync());
+
+        Assert.Equal(setting, error.Setting);
+        AssertOneLine(error.Message, setting + ": not a valid PostgreSQL connection string");
+    }
+
     private static void AssertOneLine(string message, string expected)
     {
         Assert.StartsWith(expected, message);

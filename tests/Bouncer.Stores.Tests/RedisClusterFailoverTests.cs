@@ -9,8 +9,8 @@ namespace Bouncer.Stores.Tests;
 /// <summary>
 /// A master of the cluster dies (SIGKILL) and its replica is promoted: sessions committed before keep working,
 /// and revocations keep reaching a running listener, the ones published while its subscription moved included
-/// (the replay from the log, which the replica has, covers the gap). The killed node is started again at the end
-/// and rejoins as a replica, so the collection's cluster is whole for the next test.
+/// (the replay from the log, which the replica has, covers the gap). The killed node is started again at the end,
+/// pass or fail, and rejoins as a replica, so the collection's cluster is whole for the next test.
 /// </summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class RedisClusterFailoverTests(RedisClusterServer cluster) : IAsyncLifetime
@@ -35,8 +35,10 @@ public sealed class RedisClusterFailoverTests(RedisClusterServer cluster) : IAsy
         var app = await ConnectAsync();
         var sessions = new SessionManager(new RedisSessionStore(app, options), new InProcessRevocationChannel(), _clock);
         var publisher = new RedisRevocationChannel(await ConnectAsync(), options);
-        var listener = new RevocationListener(new RedisRevocationChannel(await ConnectAsync(), options),
-            new RevocationOptions { ReplayInterval = TimeSpan.FromHours(1) }, _clock);
+        // The listener hears its channel through a gate the test closes across the failover: pushes are dropped and
+        // "connected" is held back until the gap is published, so only the replay on reconnect can deliver the gap.
+        var gate = new GatedChannel(new RedisRevocationChannel(await ConnectAsync(), options));
+        var listener = new RevocationListener(gate, new RevocationOptions { ReplayInterval = TimeSpan.FromHours(1) }, _clock);
         _owned.Add(listener);
         await listener.StartAsync(default);
 
@@ -54,31 +56,114 @@ public sealed class RedisClusterFailoverTests(RedisClusterServer cluster) : IAsy
         var store = new RedisSessionStore(app, options);
         var onVictim = live.Count(s => SessionId.TryGetKey(s.Id, out var key) && cluster.MasterPortOf(RedisClusterSlot.Of((string)store.RecordKey(key)!)) == victim);
         Assert.True(onVictim > 0, "no session lives on the master about to die");
+        gate.Close();
         cluster.Kill(victim);
-        await Eventually(() => !listener.IsConnected, "the listener saw its node go");
-
-        var promoted = cluster.WaitForPromotion(slot, victim, Deadline);
-        Assert.NotEqual(victim, promoted);
-        // Published as soon as the slot has a master again, while the listener's subscription is still moving.
-        var gap = await PublishWhenBackAsync(publisher, Sid("gap"));
-
-        await Eventually(() => listener.IsConnected && listener.Set.IsSessionRevoked("gap"), "the listener back, with the gap replayed");
-        var after = await publisher.PublishAsync(Sid("after"), default);
-        await Eventually(() => listener.Set.IsSessionRevoked("after") && listener.Cursor == after, "a push after the failover");
-        Assert.True(after > gap);
-        foreach (var sid in new[] { "before", "gap", "after" })
-            Assert.Equal(RevocationVerdict.Revoked, await listener.CheckAsync(sid, null, null, 0, default));
-
-        foreach (var (user, id) in live)
+        try
         {
-            var found = await EventuallyValue(() => sessions.GetAsync(id, default).AsTask(), $"{user}'s session after the failover");
-            Assert.Equal(user, found.UserId);
+            await FailoverAsync();
         }
-        var rotated = await sessions.RotateAsync(live[0].Id, default);
-        Assert.NotNull(rotated);
-        Assert.Equal(1, await sessions.DeleteUserAsync(live[1].User, default));
+        finally
+        {
+            // Whatever failed above, the shared cluster gets its node back.
+            cluster.Restart(victim);
+        }
 
-        cluster.Restart(victim);
+        async Task FailoverAsync()
+        {
+            await Eventually(() => !listener.IsConnected, "the listener saw its node go");
+
+            var promoted = cluster.WaitForPromotion(slot, victim, Deadline);
+            Assert.NotEqual(victim, promoted);
+            // Published while the listener is disconnected (the gate holds its reconnect back): no push can deliver it.
+            var gap = await PublishWhenBackAsync(publisher, Sid("gap"));
+            Assert.False(listener.IsConnected);
+            Assert.False(listener.Set.IsSessionRevoked("gap"));
+            gate.Open();
+
+            await Eventually(() => listener.IsConnected && listener.Set.IsSessionRevoked("gap"), "the listener back, with the gap replayed");
+            var after = await publisher.PublishAsync(Sid("after"), default);
+            await Eventually(() => listener.Set.IsSessionRevoked("after") && listener.Cursor == after, "a push after the failover");
+            Assert.True(after > gap);
+            foreach (var sid in new[] { "before", "gap", "after" })
+                Assert.Equal(RevocationVerdict.Revoked, await listener.CheckAsync(sid, null, null, 0, default));
+
+            foreach (var (user, id) in live)
+            {
+                var found = await EventuallyValue(() => sessions.GetAsync(id, default).AsTask(), $"{user}'s session after the failover");
+                Assert.Equal(user, found.UserId);
+            }
+            var rotated = await sessions.RotateAsync(live[0].Id, default);
+            Assert.NotNull(rotated);
+            Assert.Equal(1, await sessions.DeleteUserAsync(live[1].User, default));
+        }
+    }
+
+    /// <summary>
+    /// A revocation channel whose subscriber can be cut off: while closed, pushes are dropped and "connected" is held
+    /// (the last one is passed on when it opens), as if the subscription were still gone.
+    /// </summary>
+    private sealed class GatedChannel(IRevocationChannel inner) : IRevocationChannel
+    {
+        private readonly Lock _lock = new();
+        private IRevocationSubscriber? _subscriber;
+        private bool _closed, _connectedHeld;
+
+        public void Close()
+        {
+            lock (_lock) _closed = true;
+        }
+
+        public void Open()
+        {
+            IRevocationSubscriber? release;
+            lock (_lock)
+            {
+                _closed = false;
+                release = _connectedHeld ? _subscriber : null;
+                _connectedHeld = false;
+            }
+            release?.OnConnected();
+        }
+
+        public ValueTask<long> PublishAsync(RevocationRecord revocation, CancellationToken ct) => inner.PublishAsync(revocation, ct);
+
+        public ValueTask<IReadOnlyList<RevocationEntry>> ReadAfterAsync(long cursor, int max, CancellationToken ct) => inner.ReadAfterAsync(cursor, max, ct);
+
+        public ValueTask<int> PruneAsync(DateTimeOffset now, CancellationToken ct) => inner.PruneAsync(now, ct);
+
+        public ValueTask<IAsyncDisposable> SubscribeAsync(IRevocationSubscriber subscriber, CancellationToken ct)
+        {
+            _subscriber = subscriber;
+            return inner.SubscribeAsync(new Gate(this, subscriber), ct);
+        }
+
+        private sealed class Gate(GatedChannel channel, IRevocationSubscriber subscriber) : IRevocationSubscriber
+        {
+            public void OnPushed(RevocationEntry entry)
+            {
+                lock (channel._lock) if (channel._closed) return;
+                subscriber.OnPushed(entry);
+            }
+
+            public void OnConnected()
+            {
+                lock (channel._lock)
+                {
+                    if (channel._closed)
+                    {
+                        channel._connectedHeld = true;
+                        return;
+                    }
+                }
+                subscriber.OnConnected();
+            }
+
+            public void OnDisconnected()
+            {
+                lock (channel._lock) channel._connectedHeld = false;
+                subscriber.OnDisconnected();
+            }
+        }
     }
 
     private RevocationRecord Sid(string sid) => new(RevocationKind.Session, sid, _clock.GetUtcNow(), _clock.GetUtcNow().AddMinutes(11));

@@ -45,8 +45,7 @@ public sealed class RedisClusterServer : IDisposable
             _root = Directory.CreateTempSubdirectory("bouncer-redis-cluster-").FullName;
             try
             {
-                for (var i = 0; i < Masters * 2; i++) _nodes.Add(new Node(server, FreePort(), _root));
-                foreach (var node in _nodes) node.Start();
+                StartNodes(server);
                 Create(cli);
                 WaitUntilHealthy();
             }
@@ -283,15 +282,44 @@ public sealed class RedisClusterServer : IDisposable
         return null;
     }
 
-    private static int FreePort()
+    // Every port is picked before any node binds it, so a pick must also avoid the earlier picks' ports and their bus
+    // ports; and another process may take a port between the probe and the node's bind: then the node exits and all
+    // six are picked again.
+    private void StartNodes(string server)
     {
-        // A cluster node also listens on port + 10000 (the cluster bus): pick ports whose bus port is free too.
+        for (var attempt = 1; ; attempt++)
+        {
+            var taken = new HashSet<int>();
+            for (var i = 0; i < Masters * 2; i++)
+            {
+                var port = FreePort(taken);
+                taken.Add(port);
+                taken.Add(port + 10000);
+                _nodes.Add(new Node(server, port, _root!));
+            }
+            try
+            {
+                foreach (var node in _nodes) node.Start();
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                foreach (var node in _nodes) node.Kill();
+                _nodes.Clear();
+            }
+        }
+    }
+
+    private static int FreePort(HashSet<int> taken)
+    {
+        // A cluster node also listens on port + 10000 (the cluster bus): pick ports whose bus port is free too, and
+        // that are neither an earlier pick's port nor its bus port.
         while (true)
         {
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            if (port + 10000 > 65535) continue;
+            if (port + 10000 > 65535 || taken.Contains(port) || taken.Contains(port + 10000)) continue;
             try
             {
                 using var bus = new TcpListener(IPAddress.Loopback, port + 10000);
