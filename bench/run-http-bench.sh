@@ -20,7 +20,9 @@ pids+=($!)
 dotnet build bench/Bouncer.Bench.Http -c Release -nologo -v quiet >/dev/null
 app=bench/Bouncer.Bench.Http/bin/Release/net10.0/Bouncer.Bench.Http.dll
 duration=${DURATION:-8s}
-modes=(${MODES:-none noop-auth bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-es256})
+# Long enough for tiered JIT to settle on a shared machine: with 3 s the first measured run still compiled.
+warmup=${WARMUP:-6s}
+modes=(${MODES:-none noop-auth bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-rs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-rs256 jwtbearer-es256})
 results="$work/results.tsv"
 : > "$results"
 for mode in "${modes[@]}"; do
@@ -31,7 +33,7 @@ for mode in "${modes[@]}"; do
   cred=$(curl -sf "http://127.0.0.1:$port/bench/credential")
   status=$(curl -s -o /dev/null -w '%{http_code}' -H "$cred" "http://127.0.0.1:$port/api/me")
   [ "$status" = 200 ] || { echo "$mode: /api/me answered $status with its credential" >&2; kill "$app_pid"; exit 1; }
-  wrk -t2 -c32 -d3s -H "$cred" "http://127.0.0.1:$port/api/me" >/dev/null   # warm-up (JIT, caches)
+  wrk -t2 -c32 -d"$warmup" -H "$cred" "http://127.0.0.1:$port/api/me" >/dev/null   # warm-up (JIT, caches)
   for run in 1 2 3; do
     out=$(wrk -t2 -c32 -d"$duration" --latency -H "$cred" "http://127.0.0.1:$port/api/me")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -43,4 +45,4 @@ for mode in "${modes[@]}"; do
   done
   kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
 done
-python3 bench/http-report.py "$results" bench/results/http.md bench/results/http.svg "$duration"
+python3 bench/http-report.py "$results" bench/results/http.md bench/results/http.svg "$duration" "$warmup"
