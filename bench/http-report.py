@@ -40,7 +40,8 @@ with open(md_path, "w") as md:
     for mode in labels:
         if mode not in rows: continue
         rps = [r[0] for r in rows[mode]]
-        md.write(f"| {labels[mode]} | {median(mode, 0):,.0f} | {min(rps):,.0f}..{max(rps):,.0f} | {median(mode, 1):.2f} | {median(mode, 0) / none:.0%} | {format(median(mode, 0) / floor, ".0%") if floor else "n/a"} |\n")
+        vs_floor = format(median(mode, 0) / floor, ".0%") if floor else "n/a"
+        md.write(f"| {labels[mode]} | {median(mode, 0):,.0f} | {min(rps):,.0f}..{max(rps):,.0f} | {median(mode, 1):.2f} | {median(mode, 0) / none:.0%} | {vs_floor} |\n")
 
 width, bar_h, gap, left = 760, 22, 8, 300
 modes = [m for m in labels if m in rows]
