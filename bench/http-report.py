@@ -33,7 +33,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
 with open(md_path, "w") as md:
     md.write("# HTTP benchmark: GET /api/me\n\n")
-    md.write(f"wrk, 2 threads, 32 connections, {duration} per run after a {warmup} warm-up; median of 3 runs. ")
+    md.write(f"wrk, 2 threads, 32 connections, {duration} per run after a {warmup} warm-up; median of 3 interleaved rounds (every setup's server up at once, round 1 of each, then round 2, ...). ")
     md.write(f"Server and load generator share this machine: {cores} cores, {cpu}. {datetime.date.today()}.\n")
     md.write("Produced by `bench/run-http-bench.sh`.\n\n")
     md.write("| setup | req/s (median) | min..max | p99 ms (median) | vs none | vs floor |\n|---|---:|---:|---:|---:|---:|\n")
