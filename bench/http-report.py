@@ -2,6 +2,7 @@
 import statistics, sys, subprocess, datetime
 
 runs_path, md_path, svg_path, duration = sys.argv[1:5]
+warmup = sys.argv[5] if len(sys.argv) > 5 else "3s"
 rows = {}
 for line in open(runs_path):
     mode, _, rps, p99 = line.split("\t")
@@ -13,6 +14,7 @@ def median(mode, i):
     return statistics.median(r[i] for r in rows[mode])
 
 none = median("none", 0)
+floor = median("noop-auth", 0) if "noop-auth" in rows else None
 labels = {
     "none": "no authentication",
     "noop-auth": "floor: ASP.NET auth pipeline, handler checks nothing",
@@ -20,23 +22,26 @@ labels = {
     "bouncer-session-redis": "Bouncer session, Redis + near cache",
     "bouncer-session-redis-nocache": "Bouncer session, Redis, no near cache",
     "bouncer-jwt-hs256": "Bouncer JWT HS256",
+    "bouncer-jwt-rs256": "Bouncer JWT RS256",
     "bouncer-jwt-es256": "Bouncer JWT ES256",
     "cookie": "ASP.NET cookie auth",
     "jwtbearer-hs256": "AddJwtBearer HS256",
+    "jwtbearer-rs256": "AddJwtBearer RS256",
     "jwtbearer-es256": "AddJwtBearer ES256",
 }
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
 with open(md_path, "w") as md:
     md.write("# HTTP benchmark: GET /api/me\n\n")
-    md.write(f"wrk, 2 threads, 32 connections, {duration} per run after a 3 s warm-up; median of 3 runs. ")
+    md.write(f"wrk, 2 threads, 32 connections, {duration} per run after a {warmup} warm-up; median of 3 interleaved rounds (every setup's server up at once, round 1 of each, then round 2, ...). ")
     md.write(f"Server and load generator share this machine: {cores} cores, {cpu}. {datetime.date.today()}.\n")
     md.write("Produced by `bench/run-http-bench.sh`.\n\n")
-    md.write("| setup | req/s (median) | min..max | p99 ms (median) | vs none |\n|---|---:|---:|---:|---:|\n")
+    md.write("| setup | req/s (median) | min..max | p99 ms (median) | vs none | vs floor |\n|---|---:|---:|---:|---:|---:|\n")
     for mode in labels:
         if mode not in rows: continue
         rps = [r[0] for r in rows[mode]]
-        md.write(f"| {labels[mode]} | {median(mode, 0):,.0f} | {min(rps):,.0f}..{max(rps):,.0f} | {median(mode, 1):.2f} | {median(mode, 0) / none:.0%} |\n")
+        vs_floor = format(median(mode, 0) / floor, ".0%") if floor else "n/a"
+        md.write(f"| {labels[mode]} | {median(mode, 0):,.0f} | {min(rps):,.0f}..{max(rps):,.0f} | {median(mode, 1):.2f} | {median(mode, 0) / none:.0%} | {vs_floor} |\n")
 
 width, bar_h, gap, left = 760, 22, 8, 300
 modes = [m for m in labels if m in rows]

@@ -20,20 +20,31 @@ pids+=($!)
 dotnet build bench/Bouncer.Bench.Http -c Release -nologo -v quiet >/dev/null
 app=bench/Bouncer.Bench.Http/bin/Release/net10.0/Bouncer.Bench.Http.dll
 duration=${DURATION:-8s}
-modes=(${MODES:-none noop-auth bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-es256})
+# Long enough for tiered JIT to settle on a shared machine: with 3 s the first measured run still compiled.
+warmup=${WARMUP:-6s}
+modes=(${MODES:-none noop-auth bouncer-session-sqlite bouncer-session-redis bouncer-session-redis-nocache bouncer-jwt-hs256 bouncer-jwt-rs256 bouncer-jwt-es256 cookie jwtbearer-hs256 jwtbearer-rs256 jwtbearer-es256})
 results="$work/results.tsv"
 : > "$results"
+# Every setup's server runs at once and the three measured rounds interleave the setups (round 1 of each, then round 2
+# ...), so a burst of load from the machine's other users falls on all of them alike: ratios within one run compare.
+declare -A ports creds app_pids
 for mode in "${modes[@]}"; do
   port=$(free_port)
   dotnet "$app" --mode "$mode" --urls "http://127.0.0.1:$port" --redis "127.0.0.1:$redis_port" >"$work/$mode.log" 2>&1 &
-  app_pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/bench/credential" >/dev/null 2>&1 && break; sleep 0.2; done
+  app_pids[$mode]=$!; pids+=($!); ports[$mode]=$port
+done
+for mode in "${modes[@]}"; do
+  port=${ports[$mode]}
+  for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/bench/credential" >/dev/null 2>&1 && break; sleep 0.2; done
   cred=$(curl -sf "http://127.0.0.1:$port/bench/credential")
   status=$(curl -s -o /dev/null -w '%{http_code}' -H "$cred" "http://127.0.0.1:$port/api/me")
-  [ "$status" = 200 ] || { echo "$mode: /api/me answered $status with its credential" >&2; kill "$app_pid"; exit 1; }
-  wrk -t2 -c32 -d3s -H "$cred" "http://127.0.0.1:$port/api/me" >/dev/null   # warm-up (JIT, caches)
-  for run in 1 2 3; do
-    out=$(wrk -t2 -c32 -d"$duration" --latency -H "$cred" "http://127.0.0.1:$port/api/me")
+  [ "$status" = 200 ] || { echo "$mode: /api/me answered $status with its credential" >&2; exit 1; }
+  creds[$mode]=$cred
+  wrk -t2 -c32 -d"$warmup" -H "$cred" "http://127.0.0.1:$port/api/me" >/dev/null   # warm-up (JIT, caches)
+done
+for run in 1 2 3; do
+  for mode in "${modes[@]}"; do
+    out=$(wrk -t2 -c32 -d"$duration" --latency -H "${creds[$mode]}" "http://127.0.0.1:${ports[$mode]}/api/me")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
     non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
@@ -41,6 +52,6 @@ for mode in "${modes[@]}"; do
     printf '%s\t%s\t%s\t%s\n' "$mode" "$run" "$rps" "$p99" >> "$results"
     echo "$mode run $run: $rps req/s, p99 $p99"
   done
-  kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
 done
-python3 bench/http-report.py "$results" bench/results/http.md bench/results/http.svg "$duration"
+for mode in "${modes[@]}"; do kill "${app_pids[$mode]}" 2>/dev/null || true; wait "${app_pids[$mode]}" 2>/dev/null || true; done
+python3 bench/http-report.py "$results" bench/results/http.md bench/results/http.svg "$duration" "$warmup"

@@ -13,6 +13,7 @@ using Bouncer.Users;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -20,13 +21,28 @@ using Microsoft.IdentityModel.Tokens;
 var mode = Arg("--mode") ?? "none";
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
-builder.WebHost.UseUrls(Arg("--urls") ?? "http://127.0.0.1:5100");
+// --inproc N: no sockets, N sequential requests through the in-memory test server, for bytes and time per request
+// of the pipeline alone (what a profile of one setup against another compares; load and wrk add only noise there).
+var inproc = Arg("--inproc") is { } n ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 0;
+if (inproc > 0) builder.WebHost.UseTestServer();
+else builder.WebHost.UseUrls(Arg("--urls") ?? "http://127.0.0.1:5100");
 
 var hmacKey = RandomNumberGenerator.GetBytes(32);
 var dpopClient = BenchDpop.ClientFor(mode);
 using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-SecurityKey bearerKey = mode == "jwtbearer-es256" ? new ECDsaSecurityKey(ecdsa) { KeyId = "bench" } : new SymmetricSecurityKey(hmacKey) { KeyId = "bench" };
-var bearerAlg = mode == "jwtbearer-es256" ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.HmacSha256;
+using var rsa = RSA.Create(2048);
+SecurityKey bearerKey = mode switch
+{
+    "jwtbearer-es256" => new ECDsaSecurityKey(ecdsa) { KeyId = "bench" },
+    "jwtbearer-rs256" => new RsaSecurityKey(rsa) { KeyId = "bench" },
+    _ => new SymmetricSecurityKey(hmacKey) { KeyId = "bench" },
+};
+var bearerAlg = mode switch
+{
+    "jwtbearer-es256" => SecurityAlgorithms.EcdsaSha256,
+    "jwtbearer-rs256" => SecurityAlgorithms.RsaSha256,
+    _ => SecurityAlgorithms.HmacSha256,
+};
 
 switch (mode)
 {
@@ -42,7 +58,7 @@ switch (mode)
         builder.Services.AddAuthentication("noop").AddScheme<AuthenticationSchemeOptions, NoopHandler>("noop", null);
         builder.Services.AddAuthorization();
         break;
-    case "jwtbearer-hs256" or "jwtbearer-es256":
+    case "jwtbearer-hs256" or "jwtbearer-es256" or "jwtbearer-rs256":
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
         {
             o.MapInboundClaims = false;
@@ -61,7 +77,8 @@ switch (mode)
             o.SigningAlgorithm = mode switch
             {
                 "bouncer-jwt-hs256" => JwsAlgorithm.HS256,
-                // RS256 is the server's default: the DPoP rows and their plain-bearer baseline use it.
+                // RS256 is the engine's default: its row, the DPoP rows and their plain-bearer baseline use it; the session
+                // modes keep ES256 (their requests verify no token).
                 "bouncer-jwt-rs256" or "bouncer-dpop-es256" or "bouncer-dpop-eddsa" => JwsAlgorithm.RS256,
                 _ => JwsAlgorithm.ES256,
             };
@@ -72,6 +89,8 @@ switch (mode)
             o.Dpop.MaxProofsPerSecond = 50_000;
             if (mode == "bouncer-session-redis-nocache") o.NearCache = null;
             o.LoginFailuresPerMinute = 1000;
+            // A networked store must not hold the signing keys in plain text: a fresh key per run is enough here.
+            o.KeyEncryption.Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         }).UseStores(_ => mode switch
         {
             "bouncer-session-sqlite" => FromSqlite(Path.Combine(Path.GetTempPath(), $"bouncer-bench-{Environment.ProcessId}.db")),
@@ -84,6 +103,8 @@ switch (mode)
 }
 
 var app = builder.Build();
+// Bytes allocated by the whole process so far: the runner reads it before and after a load run, for bytes per request.
+app.MapGet("/bench/allocated", () => GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture));
 if (mode.StartsWith("bouncer-", StringComparison.Ordinal))
 {
     app.UseBouncer();
@@ -141,6 +162,36 @@ else
                 return "Authorization: Bearer " + token;
         }
     });
+}
+if (inproc > 0)
+{
+    await app.StartAsync();
+    var server = app.GetTestServer();
+    var client = server.CreateClient();
+    var header = await client.GetStringAsync("/bench/credential");
+    var (name, value) = (header[..header.IndexOf(':')], header[(header.IndexOf(':') + 1)..].Trim());
+    async Task<long> Batch(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            var ctx = await server.SendAsync(c => { c.Request.Method = "GET"; c.Request.Path = "/api/me"; c.Request.Headers[name] = value; });
+            if (ctx.Response.StatusCode != 200) throw new InvalidOperationException($"/api/me answered {ctx.Response.StatusCode}");
+        }
+        return count;
+    }
+    await Batch(Math.Max(inproc, 20_000)); // warm-up: JIT tiers, caches
+    var best = double.MaxValue;
+    long bytes = 0, requests = 0;
+    for (int r = 0; r < 5; r++)
+    {
+        long a0 = GC.GetTotalAllocatedBytes(precise: true), t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        requests += await Batch(inproc);
+        best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds / inproc);
+        bytes += GC.GetTotalAllocatedBytes(precise: true) - a0;
+    }
+    Console.WriteLine($"{mode}\tbest {best:F2} us/request\t{bytes / requests} bytes/request");
+    await app.StopAsync();
+    return;
 }
 app.Run();
 

@@ -32,19 +32,22 @@ public sealed class BearerAuthenticationHandler(
         // RFC 6750 2.1, RFC 9449 7.1: the scheme is case-insensitive, one space, then the token.
         if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
         bool dpopScheme;
-        string token;
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (false, header[7..].Trim());
-        else if (header.StartsWith("DPoP ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (true, header[5..].Trim());
+        // The token stays in the header string: no copy of it per request.
+        ReadOnlyMemory<char> token;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (false, header.AsMemory(7).Trim());
+        else if (header.StartsWith("DPoP ", StringComparison.OrdinalIgnoreCase)) (dpopScheme, token) = (true, header.AsMemory(5).Trim());
         else return AuthenticateResult.NoResult();
         if (dpopScheme) Context.Items[DpopSchemeItem] = true;
         var result = await validator.ValidateAsync(token, Context.RequestAborted).ConfigureAwait(false);
         if (!result.IsValid) return Refuse(result.Failure!);
         var claims = result.Claims;
         // RFC 9449 7: a bound token needs the DPoP scheme and a proof by its key; an unbound one is refused where
-        // the deployment or its audience requires binding.
-        var presented = dpop.CheckPresentation(dpopScheme, BouncerHttp.DpopProofs(Context), Request.Method,
-            BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token, claims.ConfirmationKeyThumbprint,
-            bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience));
+        // the deployment or its audience requires binding. Only the DPoP scheme reads the proofs and the target URL.
+        bool required = bouncer.Value.Dpop.BindingRequiredFor(bouncer.Value.Audience);
+        var presented = dpopScheme
+            ? dpop.CheckPresentation(dpopScheme, BouncerHttp.DpopProofs(Context), Request.Method,
+                BouncerHttp.DpopTargetUrl(Context, bouncer.Value), token.ToString(), claims.ConfirmationKeyThumbprint, required)
+            : dpop.CheckBearerPresentation(claims.ConfirmationKeyThumbprint, required);
         if (!presented.IsValid) return Refuse(presented.Failure!);
         if (presented.Thumbprint is { } proofKey) Context.Items[BouncerHttp.DpopProofKeyItem] = proofKey;
 

@@ -18,13 +18,8 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<Bo
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var agent = context.Request.Headers.UserAgent.ToString();
-        BouncerCaller.Current = new BouncerCaller
-        {
-            ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = agent.Length > 120 ? agent[..120] : agent,
-            ActorResolver = () => context.User.FindFirst(BouncerClaims.Subject)?.Value,
-        };
+        // Read when an audit event asks, not here: most requests write none.
+        BouncerCaller.Current = new BouncerCaller(context, ActorOf, ClientAddressOf, UserAgentOf);
         // Answers that carry tokens or identity must not be stored by a browser or a proxy (RFC 6749 5.1, RFC 9111
         // 5.2.2.5, ASVS 14.3.2): everything under /auth and /admin, and every answer to an authenticated request.
         context.Response.OnStarting(static state =>
@@ -84,6 +79,11 @@ internal sealed class BouncerRequestMiddleware(RequestDelegate next, IOptions<Bo
             await BouncerProblems.WriteAsync(context, 503, FailureCodes.StoreUnavailable, "A store Bouncer needs did not answer in time; retry shortly.");
         }
     }
+
+    private static readonly Func<object, string?> ActorOf = static c => ((HttpContext)c).User.FindFirst(BouncerClaims.Subject)?.Value;
+    private static readonly Func<object, string?> ClientAddressOf = static c => ((HttpContext)c).Connection.RemoteIpAddress?.ToString();
+    private static readonly Func<object, string?> UserAgentOf = static c =>
+        ((HttpContext)c).Request.Headers.UserAgent.ToString() is var agent && agent.Length > 120 ? agent[..120] : agent;
 
     private static bool IsUnsafe(string method) =>
         !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method));

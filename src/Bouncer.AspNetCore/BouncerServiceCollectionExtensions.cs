@@ -47,8 +47,13 @@ public static class BouncerServiceCollectionExtensions
     {
         builder.ProtectSecretsWithConfiguredKeyRing();
         services.TryAddSingleton<LoginThrottle>();
-        services.AddAuthentication(BouncerDefaults.AuthenticationScheme)
-            .AddPolicyScheme(BouncerDefaults.AuthenticationScheme, "Bouncer", o => o.ForwardDefaultSelector = SelectScheme)
+        // The default scheme picks the session or bearer handler per request and calls it directly (BouncerSchemeHandler).
+        services.TryAddTransient<BouncerSchemeHandler>();
+        services.AddAuthentication(o =>
+            {
+                o.DefaultScheme = BouncerDefaults.AuthenticationScheme;
+                o.AddScheme(BouncerDefaults.AuthenticationScheme, s => { s.HandlerType = typeof(BouncerSchemeHandler); s.DisplayName = "Bouncer"; });
+            })
             .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(BouncerDefaults.SessionScheme, null)
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BouncerDefaults.BearerScheme, null);
         services.AddAuthorizationBuilder()
@@ -56,8 +61,4 @@ public static class BouncerServiceCollectionExtensions
         BouncerHealthChecks.Register(services);
         return builder;
     }
-
-    // A bearer header wins: a native client sends only that; a browser sends only the cookie.
-    private static string SelectScheme(HttpContext context) =>
-        context.Request.Headers.Authorization.Count > 0 ? BouncerDefaults.BearerScheme : BouncerDefaults.SessionScheme;
 }

@@ -77,6 +77,18 @@ public sealed class DpopProofValidator
     }
 
     /// <summary>
+    /// <see cref="CheckPresentation"/> for the <c>Bearer</c> scheme, which reads no proof: a bound token
+    /// (<paramref name="boundThumbprint"/> set) is refused, and an unbound one when <paramref name="required"/>. A handler
+    /// calls this for a Bearer request so that it need not build the proof list and target URL that only DPoP reads.
+    /// </summary>
+    public DpopProofResult CheckBearerPresentation(string? boundThumbprint, bool required)
+    {
+        // RFC 9449 7.2: a DPoP-bound token presented as a bearer token is refused (no downgrade).
+        if (boundThumbprint is not null) return DpopProofResult.Refused(FailureCodes.DpopBoundTokenAsBearer);
+        return required ? DpopProofResult.Refused(FailureCodes.DpopRequired) : DpopProofResult.Accepted(null);
+    }
+
+    /// <summary>
     /// A resource request carrying an accepted access token. <paramref name="dpopScheme"/>: the Authorization scheme was
     /// <c>DPoP</c> (else <c>Bearer</c>). A bound token (<paramref name="boundThumbprint"/> set) needs the DPoP scheme
     /// and one valid proof by its key, with <c>ath</c> the hash of <paramref name="token"/>; an unbound token is refused
@@ -87,12 +99,7 @@ public sealed class DpopProofValidator
     {
         ArgumentNullException.ThrowIfNull(proofs);
         ArgumentNullException.ThrowIfNull(token);
-        if (!dpopScheme)
-        {
-            // RFC 9449 7.2: a DPoP-bound token presented as a bearer token is refused (no downgrade).
-            if (boundThumbprint is not null) return DpopProofResult.Refused(FailureCodes.DpopBoundTokenAsBearer);
-            return required ? DpopProofResult.Refused(FailureCodes.DpopRequired) : DpopProofResult.Accepted(null);
-        }
+        if (!dpopScheme) return CheckBearerPresentation(boundThumbprint, required);
         if (_options.Mode == DpopMode.Off) return DpopProofResult.Refused(FailureCodes.ModeNotEnabled);
         // RFC 9449 7.1: the DPoP scheme carries a DPoP-bound token only.
         if (boundThumbprint is null) return DpopProofResult.Refused(FailureCodes.DpopTokenNotBound);

@@ -11,4 +11,10 @@ public interface IAccessTokenValidator
     /// bad token. Completes synchronously unless the revocation state is stale and the policy falls back to the store.
     /// </summary>
     ValueTask<AccessTokenResult> ValidateAsync(string token, CancellationToken ct);
+
+    /// <summary>
+    /// <see cref="ValidateAsync(string, CancellationToken)"/> on characters of a larger string (an <c>Authorization</c>
+    /// header after its scheme), so the caller need not copy the token out first. The default copies it to a string.
+    /// </summary>
+    ValueTask<AccessTokenResult> ValidateAsync(ReadOnlyMemory<char> token, CancellationToken ct) => ValidateAsync(token.ToString(), ct);
 }

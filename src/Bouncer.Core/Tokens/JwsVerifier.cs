@@ -52,11 +52,18 @@ public sealed partial class JwsVerifier
     /// <summary>Verifies a UTF-8 compact JWS. The result borrows <paramref name="token"/>: read claims before it goes away.</summary>
     public VerifyResult Verify(ReadOnlySpan<byte> token)
     {
-        var failure = VerifyCore(token, checkClaims: true, out var key, out var times, out var payload);
+        var failure = VerifyCore(token, checkClaims: true, readAccess: false, out var key, out var times, out var payload, out _);
         return failure == VerifyFailure.None
             ? new VerifyResult(token[payload], default, key!, times)
             : new VerifyResult(failure);
     }
+
+    /// <summary>
+    /// <see cref="Verify(ReadOnlySpan{byte})"/> that also reads the access claims from the payload it has just decoded
+    /// and checked, instead of decoding it a second time as <see cref="VerifyResult.GetAccessClaims"/> does.
+    /// </summary>
+    internal VerifyFailure VerifyAccess(ReadOnlySpan<byte> token, out SigningKey? key, out AccessClaims claims) =>
+        VerifyCore(token, checkClaims: true, readAccess: true, out key, out _, out _, out claims);
 
     /// <summary>Verifies a compact JWS given as a string (no whitespace trimming).</summary>
     public VerifyResult Verify(string token)
@@ -70,7 +77,7 @@ public sealed partial class JwsVerifier
             // A compact JWS is ASCII; anything else cannot be canonical base64url.
             if (System.Text.Ascii.FromUtf16(token, bytes, out int written) != OperationStatus.Done)
                 return new VerifyResult(VerifyFailure.Malformed);
-            var failure = VerifyCore(bytes[..written], checkClaims: true, out var key, out var times, out var payload);
+            var failure = VerifyCore(bytes[..written], checkClaims: true, readAccess: false, out var key, out var times, out var payload, out _);
             return failure == VerifyFailure.None
                 ? new VerifyResult(default, token.AsSpan()[payload], key!, times)
                 : new VerifyResult(failure);
@@ -86,13 +93,15 @@ public sealed partial class JwsVerifier
     /// For vectors whose payload is not a JWT (Wycheproof, RFC 7520).
     /// </summary>
     internal VerifyFailure VerifySignatureOnly(ReadOnlySpan<byte> token) =>
-        VerifyCore(token, checkClaims: false, out _, out _, out _);
+        VerifyCore(token, checkClaims: false, readAccess: false, out _, out _, out _, out _);
 
-    private VerifyFailure VerifyCore(ReadOnlySpan<byte> token, bool checkClaims, out SigningKey? key, out ClaimTimes times, out Range payloadRange)
+    private VerifyFailure VerifyCore(ReadOnlySpan<byte> token, bool checkClaims, bool readAccess, out SigningKey? key, out ClaimTimes times,
+        out Range payloadRange, out AccessClaims access)
     {
         key = null;
         times = default;
         payloadRange = default;
+        access = default;
 
         // The size cap comes first, before anything whose cost grows with the input.
         if (token.Length > _options.MaxTokenBytes) return VerifyFailure.TooLarge;
@@ -164,6 +173,8 @@ public sealed partial class JwsVerifier
                 try { failure = ReadClaims(scratch[..payloadWritten], out times); }
                 catch (InvalidOperationException e) when (e is not ObjectDisposedException) { return VerifyFailure.Malformed; }
                 if (failure != VerifyFailure.None) return failure;
+                // Only after every check passed, on the bytes the checks read.
+                if (readAccess) access = VerifyResult.ReadAccessClaims(scratch[..payloadWritten], times.Iat, times.AuthTime);
             }
             key = chosen;
             payloadRange = (dot1 + 1)..dot2;

@@ -86,9 +86,16 @@ public readonly ref struct VerifyResult
     {
         RequireValid();
         using var payload = DecodePayload();
+        return ReadAccessClaims(payload.Span, _iat, _authTime);
+    }
+
+    // The one reading of the access claims, on a payload that passed the verifier's walk (valid UTF-8 JSON, every
+    // string text): from the decoded payload here, or from the verifier's own buffer (JwsVerifier.VerifyAccess).
+    internal static AccessClaims ReadAccessClaims(ReadOnlySpan<byte> payloadJson, long iat, long authTime)
+    {
         string? sub = null, jti = null, sid = null, scope = null, jkt = null;
         List<string>? roles = null;
-        var reader = new Utf8JsonReader(payload.Span);
+        var reader = new Utf8JsonReader(payloadJson);
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -111,9 +118,9 @@ public readonly ref struct VerifyResult
             else if (known && reader.TokenType == JsonTokenType.String) target = reader.GetString();
             else reader.Skip();
         }
-        return new AccessClaims(sub, sid, jti, scope, roles ?? (IReadOnlyList<string>)[], _iat)
+        return new AccessClaims(sub, sid, jti, scope, roles ?? (IReadOnlyList<string>)[], iat)
         {
-            AuthTimeUnixSeconds = _authTime < 0 ? null : _authTime,
+            AuthTimeUnixSeconds = authTime < 0 ? null : authTime,
             ConfirmationKeyThumbprint = jkt,
         };
     }

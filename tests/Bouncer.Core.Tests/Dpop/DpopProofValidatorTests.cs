@@ -180,6 +180,23 @@ public sealed class DpopProofValidatorTests : IDisposable
     }
 
     [Fact]
+    public void CheckBearerPresentation_RefusesBoundTokens_AndUnboundOnesWhereRequired_LikeCheckPresentation()
+    {
+        var validator = Validator(o => o.Mode = DpopMode.Required);
+        const string token = "the.access.token";
+        foreach (var (bound, required) in new[] { (true, false), (true, true), (false, true), (false, false) })
+        {
+            string? thumbprint = bound ? _client.Thumbprint : null;
+            var bearer = validator.CheckBearerPresentation(thumbprint, required);
+            var full = validator.CheckPresentation(false, [Proof(token: token)], "GET", Url, token, thumbprint, required);
+            Assert.Equal(full.Failure, bearer.Failure);
+            Assert.Equal(!bound && !required, bearer.IsValid);
+        }
+        Assert.Equal(FailureCodes.DpopBoundTokenAsBearer, validator.CheckBearerPresentation(_client.Thumbprint, false).Failure);
+        Assert.Equal(FailureCodes.DpopRequired, validator.CheckBearerPresentation(null, true).Failure);
+    }
+
+    [Fact]
     public void Nonce_WhenRequired_OnlyTheCurrentOrPreviousPasses()
     {
         var validator = Validator(o => { o.RequireNonce = true; o.NonceLifetime = TimeSpan.FromMinutes(5); });
