@@ -113,9 +113,14 @@ public sealed partial class AccessManager
     /// <param name="ct">Cancels the operation.</param>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        // Families first: if an announcement below fails, the refresh tokens that would mint new access are already dead.
-        await _refresh.RevokeUserAsync(userId, reason, ct).ConfigureAwait(false);
-        return await _sessions.EndUserSessionsAsync(userId, reason, ct).ConfigureAwait(false);
+        // The families and the sessions at once: each stores its change before it announces it, so neither needs the
+        // other to have finished, and a logout-all under load waits for the longer of the two chains of round trips
+        // instead of their sum (bench/results/propagation.md). A failure of one does not stop the other.
+        var families = _refresh.RevokeUserAsync(userId, reason, ct).AsTask();
+        var sessions = _sessions.EndUserSessionsAsync(userId, reason, ct).AsTask();
+        // Awaiting WhenAll rethrows the first failure as itself (a store outage stays a 503).
+        await Task.WhenAll(families, sessions).ConfigureAwait(false);
+        return await sessions.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -266,12 +266,16 @@ public sealed class RefreshTokenService
     /// </summary>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        var families = await Store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
         var now = Now();
         var until = now + _options.AccessTokenLifetime + _options.ClockSkew;
+        // The cut-off first, before the store: it alone refuses every access token minted before this second on
+        // every instance, so the refusal elsewhere does not wait for the families' round trips. A refresh racing it
+        // mints at or after the cut-off (IssueTime), under a family whose record below refuses it.
+        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
+        var families = await Store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
+        // RFC 7009 2.1: revoking a grant ends every token of it; each family's record covers its tokens of the same second.
         foreach (var family in families)
             await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, family, now, until), ct).ConfigureAwait(false);
-        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
         await AuditAsync(reason, userId, "*", ct).ConfigureAwait(false);
         return families.Count;
     }

@@ -24,6 +24,13 @@ public enum RevocationKind : byte
     /// holds the key.
     /// </summary>
     Key = 5,
+
+    /// <summary>
+    /// A user signed out everywhere (the subject is the <c>sub</c>): every token of the user issued, and every session
+    /// started, before <see cref="RevocationRecord.At"/>. Instances refuse those sessions from this entry alone, before
+    /// their delete has reached the store; the HTTP feed carries it as <c>user</c>, the part a token verifier checks.
+    /// </summary>
+    SignOut = 6,
 }
 
 /// <summary>
