@@ -236,16 +236,21 @@ public sealed class SessionManager
     {
         ValidateUserId(userId);
         BouncerTrace.StoreRoundTrip();
-        // The sign-out first, before the store: every instance refuses the user's sessions and tokens from before it on
-        // this one entry (IsAnnouncedEnded), so the refusal elsewhere waits for no store round trip. Should the delete
-        // below fail, the caller sees the failure and the sessions stay refused for the announcement's lifetime.
+        // The sign-out first, before the store: every instance refuses the user's earlier sessions, refresh families and
+        // tokens on this one entry (IsAnnouncedEnded, RefreshTokenService), so the refusal elsewhere waits for no store
+        // round trip. A session refused that way is deleted by the instance that refuses it, so a failed delete below
+        // does not bring it back once the entry expires.
         await SessionRevocations.PublishAsync(_channel, RevocationKind.SignOut, userId, _time, _announceFor, ct).ConfigureAwait(false);
+        // Past the announcement the rest is not cancelled with the request (a client that hangs up).
+        ct = CancellationToken.None;
         var sessions = await _store.ListUserAsync(userId, ct).ConfigureAwait(false);
         BouncerTrace.StoreRoundTrip();
         var deleted = await _store.DeleteUserAsync(userId, ct).ConfigureAwait(false);
         _cache?.EvictUser(userId);
-        // Each session by handle too: a hybrid token minted from one earlier in the sign-out's second passes its cut-off.
+        // Each session by handle too: a hybrid token minted from one earlier in the sign-out's second passes its token
+        // cut-off. Then a plain user cut-off, which instances of a version before SignOut apply to tokens and cached sessions.
         await SessionRevocations.PublishSessionsAsync(_channel, sessions, _time, _announceFor, ct).ConfigureAwait(false);
+        await SessionRevocations.PublishAsync(_channel, RevocationKind.User, userId, _time, _announceFor, ct).ConfigureAwait(false);
         _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
         if (_audit is not null) await _audit.RecordAsync(AuditEventKind.UserSessionsEnded, userId, deleted.ToString(System.Globalization.CultureInfo.InvariantCulture), reason, ct).ConfigureAwait(false);
         return deleted;
@@ -281,11 +286,15 @@ public sealed class SessionManager
         if (!SessionId.TryGetKey(id, out var key)) return null;
         var record = await ReadAsync(key, ct).ConfigureAwait(false);
         if (record is null) return null;
-        // Announced as ended, by handle or by its user's sign-out everywhere: refused here at once, even while its delete
-        // is still on its way to the store or this instance's cache (a logout everywhere announces before it deletes).
+        // Announced as ended, by its user's sign-out everywhere (announced before the delete) or by handle: refused here
+        // at once, even while the delete is still on its way to the store or this instance's cache; and deleted here, so
+        // the refusal outlives the announcement should the announcing instance's delete fail.
         if (IsAnnouncedEnded(key, record))
         {
-            _cache?.Evict(key);
+            _cache?.Drop(key);
+            // Not awaited: the refusal stands whatever the store says, so it neither waits for the delete nor turns into
+            // a 503 in an outage; a later refusal of the same session tries again.
+            _ = DeleteRefusedAsync(key);
             return null;
         }
         // Revoke-everyone: a session that started before the cut-off (whole seconds, as for tokens) is over.
@@ -297,6 +306,12 @@ public sealed class SessionManager
         if (IsLive(record, Now())) return record;
         await EndAsync(key, record.UserId, "expired", ct).ConfigureAwait(false);
         return null;
+    }
+
+    private async Task DeleteRefusedAsync(SessionKey key)
+    {
+        try { await _store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex)) { }
     }
 
     private bool IsAnnouncedEnded(in SessionKey key, SessionRecord record)

@@ -158,6 +158,21 @@ public sealed class AccessManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASignOutAnnouncedBeforeItsStoreRevoke_RefusesARefreshOfAnEarlierFamilyOnB_NotALaterLogin()
+    {
+        var alice = await CreateAsync("alice", "");
+        var login = await On<RefreshTokenService>(_b).IssueAsync(alice, null, default);
+        // As A's logout everywhere does before it revokes the families in the store; stamped by a clock 50 ms ahead.
+        var at = _clock.GetUtcNow().AddMilliseconds(50);
+        await _shared.Revocations.PublishAsync(new RevocationRecord(RevocationKind.SignOut, alice, at, at.AddMinutes(20)), default);
+
+        Assert.Equal(RefreshOutcome.Revoked, (await On<RefreshTokenService>(_b).RefreshAsync(login.RefreshToken, default)).Outcome);
+        Assert.True((await On<RefreshTokenService>(_a).FindAsync(login.RefreshToken, default))!.Revoked);   // durably, for A too
+        var later = await On<RefreshTokenService>(_b).IssueAsync(alice, null, default);
+        Assert.True((await On<RefreshTokenService>(_b).RefreshAsync(later.RefreshToken, default)).Succeeded);
+    }
+
+    [Fact]
     public async Task SuspendedBetweenChecks_ARefreshOfAFamilyThatSurvivedIsRefusedAsSuspended()
     {
         // A family whose revocation announcement was missed still meets the account at refresh time.

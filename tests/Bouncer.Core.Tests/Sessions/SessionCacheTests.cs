@@ -74,8 +74,8 @@ public sealed class SessionCacheTests
     [InlineData(false)]
     public async Task AnAnnouncedSession_IsRefusedAtOnce_WhileTheStoreStillHoldsIt(bool nearCache)
     {
-        // A logout everywhere announces each session before it deletes them: another instance must refuse the
-        // session from the announcement alone, from its cache or from the store.
+        // An instance that learns of a session's end by its handle before the delete reached the store (or its cache)
+        // refuses it from the announcement alone, and deletes it, so the refusal outlives the announcement.
         var channel = new InProcessRevocationChannel();
         var store = new MemorySessionStore();
         var listener = new RevocationListener(channel, null, _clock);
@@ -89,10 +89,11 @@ public sealed class SessionCacheTests
         var now = _clock.GetUtcNow();
         await channel.PublishAsync(new RevocationRecord(RevocationKind.Session, created.Handle, now, now.AddMinutes(20)), default);
 
+        Assert.True(SessionId.TryGetKey(id, out var key));
+        Assert.NotNull(await store.GetAsync(key, default));   // nobody deleted it yet
         Assert.Null(await sessions.GetAsync(id, default));
         Assert.Null(await sessions.GetAsync(id, default));   // not put back into the cache from the store
-        Assert.True(SessionId.TryGetKey(id, out var key));
-        Assert.NotNull(await store.GetAsync(key, default));   // refused by the announcement, not by a delete
+        Assert.Null(await store.GetAsync(key, default));      // the refusing instance deleted it
         Assert.NotNull(await sessions.GetAsync(other, default));
     }
 
@@ -114,9 +115,10 @@ public sealed class SessionCacheTests
         var at = _clock.GetUtcNow().AddMilliseconds(50);
         await channel.PublishAsync(new RevocationRecord(RevocationKind.SignOut, "alice", at, at.AddMinutes(20)), default);
 
-        Assert.Null(await sessions.GetAsync(before, default));
         Assert.True(SessionId.TryGetKey(before, out var key));
-        Assert.NotNull(await store.GetAsync(key, default));   // the announcement alone refused it
+        Assert.NotNull(await store.GetAsync(key, default));   // nobody deleted it yet: the announcement alone refuses it
+        Assert.Null(await sessions.GetAsync(before, default));
+        Assert.Null(await store.GetAsync(key, default));
         Assert.NotNull(await sessions.GetAsync(bobs, default));
         // A login after the sign-out is not refused by it, though this clock is still behind its stamp.
         var (_, after) = await sessions.CreateAsync("alice", default);
