@@ -11,6 +11,7 @@ return args.FirstOrDefault() switch
     "capacity" => await CapacityBench.RunAsync(args[1..]),
     "sqlite-push" => await SqlitePushBench.RunAsync(args[1..]),
     "dpop" => await DpopBench.RunAsync(args[1..]),
+    "propagation" => await PropagationBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -23,6 +24,7 @@ static int Usage()
     Console.Error.WriteLine("            [--redis HOST:PORT] [--redis-cluster HOST:PORT,...] [--postgres CONNSTR] [--out FILE]   (or bench/run-sweep-bench.sh)");
     Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- capacity [--sessions 100000] [--revocations 1000000] [--redis HOST:PORT] [--redis-cluster HOST:PORT,...] [--postgres CONNSTR] [--out FILE]   (or bench/run-capacity-bench.sh)");
     Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- sqlite-push [--count 500] [--out FILE]");
+    Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- propagation --servers URL,URL,URL --out FILE [--label NAME] [--count 200] [--load-connections 16]   (or bench/run-propagation-bench.sh)");
     Console.Error.WriteLine("       dotnet run -c Release --project bench/Bouncer.Bench -- logins [--out bench/results/logins.md] [--quick]");
     return 2;
 }

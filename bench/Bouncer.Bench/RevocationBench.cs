@@ -31,7 +31,7 @@ internal static class RevocationBench
 
         var sqlitePath = Path.Combine(Path.GetTempPath(), $"bouncer-revocation-bench-{Environment.ProcessId}.db");
         var sqliteChannels = new List<SqliteRevocationChannel>();
-        rows.Add(await PropagationAsync("SQLite (3 handles on one file, 250 ms poll)", Math.Min(count, 200), () =>
+        rows.Add(await PropagationAsync("SQLite (3 handles on one file: signal file watched, 250 ms poll behind it)", Math.Min(count, 200), () =>
         {
             for (var i = 0; i < 3; i++) sqliteChannels.Add(new SqliteRevocationChannel(sqlitePath));
             return Task.FromResult<IRevocationChannel[]>([.. sqliteChannels]);

@@ -191,7 +191,15 @@ internal static class SqlitePushBench
         if (!Path.GetFileNameWithoutExtension(self).Equals("Bouncer.Bench", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(dll);
         foreach (var a in new[] { "sqlite-push", "--publish", path, "--count", count.ToString(System.Globalization.CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
         using var child = Process.Start(start)!;
-        await done.Task.WaitAsync(TimeSpan.FromSeconds(120));
+        var childErrors = child.StandardError.ReadToEndAsync();
+        try { await done.Task.WaitAsync(TimeSpan.FromSeconds(120)); }
+        catch (TimeoutException)
+        {
+            int seen;
+            lock (samples) seen = samples.Count;
+            child.Kill();
+            throw new TimeoutException($"{seen} of {count} revocations arrived in 120 s (publisher exit {(child.HasExited ? child.ExitCode : -1)}: {await childErrors})");
+        }
         await child.WaitForExitAsync();
         samples.Sort();
         return "## Cross-process propagation with the shipped channel\n\n" +

@@ -77,7 +77,9 @@ public static class BouncerRevocationFeedEndpoints
                 revocations = entries.Select(e => new
                 {
                     cursor = e.Cursor,
-                    kind = e.Revocation.Kind.ToString().ToLowerInvariant(),
+                    // A sign-out is a user cut-off to a token verifier (its session part concerns the instances only),
+                    // so the feed keeps to the kinds every verifier version reads.
+                    kind = e.Revocation.Kind == RevocationKind.SignOut ? "user" : e.Revocation.Kind.ToString().ToLowerInvariant(),
                     subject = e.Revocation.Subject,
                     at = e.Revocation.At.ToUnixTimeMilliseconds(),
                     expires_at = e.Revocation.ExpiresAt.ToUnixTimeMilliseconds(),

@@ -113,9 +113,16 @@ public sealed partial class AccessManager
     /// <param name="ct">Cancels the operation.</param>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        // Families first: if an announcement below fails, the refresh tokens that would mint new access are already dead.
-        await _refresh.RevokeUserAsync(userId, reason, ct).ConfigureAwait(false);
-        return await _sessions.EndUserSessionsAsync(userId, reason, ct).ConfigureAwait(false);
+        // The sessions and the families side by side: each announces its cut-off first and then stores, neither needs
+        // the other, and a logout everywhere under load waits for the longer of the two chains of round trips instead of
+        // their sum (bench/results/propagation.md); a failure of one does not stop the other. The sessions' half starts
+        // first: its first step, the sign-out, refuses every session and token from before now on every instance, so
+        // nothing of the families' half runs ahead of it on a busy thread.
+        var sessions = _sessions.EndUserSessionsAsync(userId, reason, ct).AsTask();
+        var families = _refresh.RevokeUserAsync(userId, reason, ct).AsTask();
+        // Awaiting WhenAll rethrows the first failure as itself (a store outage stays a 503).
+        await Task.WhenAll(sessions, families).ConfigureAwait(false);
+        return await sessions.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -23,10 +23,13 @@ public sealed class BouncerTrace
     public int SessionLookups { get; set; }
 
     /// <summary>Session reads that went past the near cache to the store (what a session check cost).</summary>
-    public int StoreLookups { get; set; }
+    public int StoreLookups { get => _storeLookups; set => _storeLookups = value; }
 
     /// <summary>Every round trip to a store the operation made: reads and writes of login, refresh, revoke and session checks.</summary>
-    public int StoreRoundTrips { get; set; }
+    public int StoreRoundTrips { get => _storeRoundTrips; set => _storeRoundTrips = value; }
+
+    // Counted with Interlocked: a logout everywhere runs its two halves side by side on one trace.
+    private int _storeLookups, _storeRoundTrips;
 
     /// <summary>Signatures verified.</summary>
     public int SignatureChecks { get; set; }
@@ -44,14 +47,14 @@ public sealed class BouncerTrace
     public static void StoreLookup()
     {
         if (CurrentTrace.Value is not { } trace) return;
-        trace.StoreLookups++;
-        trace.StoreRoundTrips++;
+        Interlocked.Increment(ref trace._storeLookups);
+        Interlocked.Increment(ref trace._storeRoundTrips);
     }
 
     /// <summary>Counts one store round trip on the current trace, if any.</summary>
     public static void StoreRoundTrip()
     {
-        if (CurrentTrace.Value is { } trace) trace.StoreRoundTrips++;
+        if (CurrentTrace.Value is { } trace) Interlocked.Increment(ref trace._storeRoundTrips);
     }
 
     /// <inheritdoc/>

@@ -185,6 +185,13 @@ public sealed class RefreshTokenService
             await RevokeFamilyAsync(record.UserId, record.FamilyId, "revoked_everyone", ct).ConfigureAwait(false);
             return RefreshResult.RevokedResult;
         }
+        // The user signed out everywhere after this token was issued: its family is over here at once, before the
+        // announcing instance's store revoke (or its family entries) arrive, and durably so should that revoke fail.
+        if (_revocations is not null && record.IssuedAt.ToUnixTimeMilliseconds() < _revocations.Set.SessionsNotBefore(record.UserId))
+        {
+            await RevokeFamilyAsync(record.UserId, record.FamilyId, "signed_out", ct).ConfigureAwait(false);
+            return RefreshResult.RevokedResult;
+        }
         // The account decides what the next token says: a suspended or deleted user gets nothing and loses the family.
         string? scope = record.Scope;
         if (_users is not null)
@@ -266,12 +273,19 @@ public sealed class RefreshTokenService
     /// </summary>
     public async ValueTask<int> RevokeUserAsync(string userId, string reason, CancellationToken ct)
     {
-        var families = await Store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
         var now = Now();
         var until = now + _options.AccessTokenLifetime + _options.ClockSkew;
+        // The cut-off first, before the store: it alone refuses every access token minted before this second on
+        // every instance, so the refusal elsewhere does not wait for the families' round trips. A refresh racing it
+        // mints at or after the cut-off (IssueTime), under a family whose record below refuses it.
+        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
+        // Past the announcement the rest is not cancelled with the request: a client that hangs up must not leave the
+        // families alive behind a cut-off that only covers access tokens.
+        ct = CancellationToken.None;
+        var families = await Store.RevokeUserAsync(userId, ct).ConfigureAwait(false);
+        // RFC 7009 2.1: revoking a grant ends every token of it; each family's record covers its tokens of the same second.
         foreach (var family in families)
             await _channel.PublishAsync(new RevocationRecord(RevocationKind.Session, family, now, until), ct).ConfigureAwait(false);
-        await _channel.PublishAsync(new RevocationRecord(RevocationKind.User, userId, now, until), ct).ConfigureAwait(false);
         await AuditAsync(reason, userId, "*", ct).ConfigureAwait(false);
         return families.Count;
     }
@@ -345,13 +359,16 @@ public sealed class RefreshTokenService
     }
 
     // Now, or the user's (or the global) cut-off when that is later: a grant minted just after a cut-off that starts
-    // at the next whole second must not be refused by it.
+    // at the next whole second, or just after a sign-out stamped by an instance whose clock runs ahead, must not be
+    // refused by it.
     private DateTimeOffset IssueTime(string userId, DateTimeOffset? now = null)
     {
         var at = now ?? Now();
         if (_revocations is null) return at;
         var notBefore = _revocations.Set.NotBefore(userId);
-        return notBefore > at.ToUnixTimeSeconds() ? DateTimeOffset.FromUnixTimeSeconds(notBefore) : at;
+        if (notBefore > at.ToUnixTimeSeconds()) at = DateTimeOffset.FromUnixTimeSeconds(notBefore);
+        var signedOut = _revocations.Set.SessionsNotBefore(userId);
+        return signedOut > at.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(signedOut) : at;
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());

@@ -186,6 +186,7 @@ public sealed partial class RevocationListener : IRevocationSubscriber, IAsyncDi
             RevocationKind.User => "user",
             RevocationKind.Everyone => "everyone",
             RevocationKind.Key => "key",
+            RevocationKind.SignOut => "sign_out",
             _ => "unknown",
         });
         Set.Apply(revocation);

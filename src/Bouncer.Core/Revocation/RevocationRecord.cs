@@ -24,6 +24,14 @@ public enum RevocationKind : byte
     /// holds the key.
     /// </summary>
     Key = 5,
+
+    /// <summary>
+    /// A user signed out everywhere (the subject is the <c>sub</c>): every access and refresh token of the user issued,
+    /// and every session started, before <see cref="RevocationRecord.At"/>. Instances refuse those sessions and refresh
+    /// families from this entry alone, before their delete or revoke has reached the store (and then delete or revoke
+    /// them themselves); the HTTP feed carries it as <c>user</c>, the part a token verifier checks.
+    /// </summary>
+    SignOut = 6,
 }
 
 /// <summary>

@@ -17,6 +17,10 @@ public sealed class RevocationSet
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _sessionsBySpan;
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _tokensBySpan;
     private readonly ConcurrentDictionary<string, (long NotBefore, long Expires)>.AlternateLookup<ReadOnlySpan<char>> _usersBySpan;
+    // user -> (sessions started before this, unix ms; entry expiry in unix ms), from RevocationKind.SignOut. Behind the
+    // user filter: a user signed out is also in _users.
+    private readonly ConcurrentDictionary<string, (long NotBefore, long Expires)> _signOuts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long NotBefore, long Expires)>.AlternateLookup<ReadOnlySpan<char>> _signOutsBySpan;
     // Revoked signing keys (RevocationKind.Key): rare, so a count in front of the lookup instead of a filter.
     private readonly ConcurrentDictionary<string, long> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _keysBySpan;
@@ -41,11 +45,12 @@ public sealed class RevocationSet
         _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();
         _tokensBySpan = _tokens.GetAlternateLookup<ReadOnlySpan<char>>();
         _usersBySpan = _users.GetAlternateLookup<ReadOnlySpan<char>>();
+        _signOutsBySpan = _signOuts.GetAlternateLookup<ReadOnlySpan<char>>();
         _keysBySpan = _keys.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>Number of entries held (all kinds).</summary>
-    public int Count => _sessions.Count + _tokens.Count + _users.Count + _keys.Count + (EveryoneNotBefore == long.MinValue ? 0 : 1);
+    public int Count => _sessions.Count + _tokens.Count + _users.Count + _signOuts.Count + _keys.Count + (EveryoneNotBefore == long.MinValue ? 0 : 1);
 
     /// <summary>Records a revocation. Idempotent; a later user not-before wins over an earlier one.</summary>
     public void Apply(in RevocationRecord revocation)
@@ -69,7 +74,7 @@ public sealed class RevocationSet
             return;
         }
         // A kind this version does not know revokes nothing it can check: skipped rather than misfiled as a user.
-        if (revocation.Kind is not (RevocationKind.Session or RevocationKind.Token or RevocationKind.User)) return;
+        if (revocation.Kind is not (RevocationKind.Session or RevocationKind.Token or RevocationKind.User or RevocationKind.SignOut)) return;
         Mark(revocation.Kind switch
         {
             RevocationKind.Session => _sessionFilter,
@@ -84,6 +89,12 @@ public sealed class RevocationSet
             case RevocationKind.Token:
                 _tokens.AddOrUpdate(revocation.Subject, expires, (_, old) => Math.Max(old, expires));
                 break;
+            case RevocationKind.SignOut:
+                // Sessions carry their start in milliseconds, so their cut-off keeps them; its token part is a user cut-off.
+                var sessionsBefore = revocation.At.ToUnixTimeMilliseconds();
+                _signOuts.AddOrUpdate(revocation.Subject, (sessionsBefore, expires),
+                    (_, old) => (Math.Max(old.NotBefore, sessionsBefore), Math.Max(old.Expires, expires)));
+                goto case RevocationKind.User;
             case RevocationKind.User:
                 // iat has one-second precision. The cut-off is the whole second of the revocation, and
                 // a token is refused when iat < cut-off: a token issued earlier in that same second
@@ -124,6 +135,13 @@ public sealed class RevocationSet
         var everyone = Volatile.Read(ref _everyoneNotBefore);
         return MayContain(_userFilter, sub) && _usersBySpan.TryGetValue(sub, out var cut) ? Math.Max(cut.NotBefore, everyone) : everyone;
     }
+
+    /// <summary>
+    /// The earliest start (unix milliseconds) a session of <paramref name="sub"/> may have and stay live, from the user's
+    /// latest sign-out everywhere (long.MinValue: none). The global cut-off is <see cref="EveryoneNotBefore"/>.
+    /// </summary>
+    public long SessionsNotBefore(ReadOnlySpan<char> sub) =>
+        MayContain(_userFilter, sub) && _signOutsBySpan.TryGetValue(sub, out var cut) ? cut.NotBefore : long.MinValue;
 
     /// <summary>
     /// True when the signing key with this <c>kid</c> is revoked (compromised): every token it verifies is refused.
@@ -175,6 +193,7 @@ public sealed class RevocationSet
             foreach (var (k, v) in _sessions) if (v <= ms && _sessions.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _tokens) if (v <= ms && _tokens.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _users) if (v.Expires <= ms && _users.TryRemove(new(k, v))) removed++;
+            foreach (var (k, v) in _signOuts) if (v.Expires <= ms && _signOuts.TryRemove(new(k, v))) removed++;
             foreach (var (k, v) in _keys) if (v <= ms && _keys.TryRemove(new(k, v))) removed++;
             _keyCount = _keys.Count;
             if (_everyoneNotBefore != long.MinValue && _everyoneExpires <= ms)
@@ -186,7 +205,7 @@ public sealed class RevocationSet
             // Rebuilt under the write lock, so no concurrent Apply can set a bit in a discarded filter.
             _sessionFilter = Rebuild(_sessions.Keys);
             _tokenFilter = Rebuild(_tokens.Keys);
-            _userFilter = Rebuild(_users.Keys);
+            _userFilter = Rebuild(_users.Keys.Concat(_signOuts.Keys));
         }
         return removed;
     }

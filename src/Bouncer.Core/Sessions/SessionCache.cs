@@ -114,7 +114,7 @@ public sealed class SessionCache
             case RevocationKind.Session when SessionKey.TryParseHandle(revocation.Subject, out var key):
                 Evict(key);
                 break;
-            case RevocationKind.User:
+            case RevocationKind.User or RevocationKind.SignOut:
                 EvictUser(revocation.Subject);
                 break;
             case RevocationKind.Everyone:

@@ -63,6 +63,18 @@ public readonly struct SessionKey : IEquatable<SessionKey>
         return Base64Url.EncodeToString(digest);
     }
 
+    /// <summary>Length of the handle <see cref="ToString"/> returns.</summary>
+    internal const int HandleLength = 43;
+
+    /// <summary>Writes the handle (<see cref="ToString"/>) into <paramref name="destination"/>, which holds at least
+    /// <see cref="HandleLength"/> chars, without allocating.</summary>
+    internal void FormatHandle(Span<char> destination)
+    {
+        Span<byte> digest = stackalloc byte[Size];
+        CopyTo(digest);
+        Base64Url.EncodeToChars(digest, destination);
+    }
+
     /// <summary>Parses the handle produced by <see cref="ToString"/>; false for anything else.</summary>
     public static bool TryParseHandle(ReadOnlySpan<char> handle, out SessionKey key)
     {

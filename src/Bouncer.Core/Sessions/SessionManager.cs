@@ -42,7 +42,8 @@ public sealed class SessionManager
     /// <param name="cache">This instance's near cache, or null for none (a CLI, a server with the cache off).</param>
     /// <param name="audit">The audit trail, or null.</param>
     /// <param name="metrics">The instruments, or null.</param>
-    /// <param name="revocations">This instance's revocation state: a session created before a global cut-off is ended.</param>
+    /// <param name="revocations">This instance's revocation state: a session created before a global cut-off is ended,
+    /// and a session announced as ended is refused even before its delete reaches the store.</param>
     public SessionManager(ISessionStore store, IRevocationChannel channel, TimeProvider? time = null, SessionOptions? options = null,
         SessionCache? cache = null, BouncerAudit? audit = null, BouncerMetrics? metrics = null, RevocationListener? revocations = null)
     {
@@ -88,9 +89,7 @@ public sealed class SessionManager
             UserId = userId,
             Data = data,
             Client = Truncate(client),
-            // After a revoke-everyone that starts at the next whole second, a session made in this second starts there.
-            CreatedAt = _revocations is { } r && r.Set.EveryoneNotBefore * 1000 > now.ToUnixTimeMilliseconds()
-                ? DateTimeOffset.FromUnixTimeSeconds(r.Set.EveryoneNotBefore) : now,
+            CreatedAt = StartTime(userId, now),
             LastSeenAt = now,
             ExpiresAt = Min(now + _options.IdleTimeout, absolute),
             AbsoluteExpiresAt = absolute,
@@ -237,11 +236,21 @@ public sealed class SessionManager
     {
         ValidateUserId(userId);
         BouncerTrace.StoreRoundTrip();
+        // The sign-out first, before the store: every instance refuses the user's earlier sessions, refresh families and
+        // tokens on this one entry (IsAnnouncedEnded, RefreshTokenService), so the refusal elsewhere waits for no store
+        // round trip. A session refused that way is deleted by the instance that refuses it, so a failed delete below
+        // does not bring it back once the entry expires.
+        await SessionRevocations.PublishAsync(_channel, RevocationKind.SignOut, userId, _time, _announceFor, ct).ConfigureAwait(false);
+        // Past the announcement the rest is not cancelled with the request (a client that hangs up).
+        ct = CancellationToken.None;
         var sessions = await _store.ListUserAsync(userId, ct).ConfigureAwait(false);
         BouncerTrace.StoreRoundTrip();
         var deleted = await _store.DeleteUserAsync(userId, ct).ConfigureAwait(false);
         _cache?.EvictUser(userId);
-        await SessionRevocations.PublishUserAsync(_channel, userId, sessions, _time, _announceFor, ct).ConfigureAwait(false);
+        // Each session by handle too: a hybrid token minted from one earlier in the sign-out's second passes its token
+        // cut-off. Then a plain user cut-off, which instances of a version before SignOut apply to tokens and cached sessions.
+        await SessionRevocations.PublishSessionsAsync(_channel, sessions, _time, _announceFor, ct).ConfigureAwait(false);
+        await SessionRevocations.PublishAsync(_channel, RevocationKind.User, userId, _time, _announceFor, ct).ConfigureAwait(false);
         _metrics?.Revocations.Add(1, new KeyValuePair<string, object?>("kind", reason));
         if (_audit is not null) await _audit.RecordAsync(AuditEventKind.UserSessionsEnded, userId, deleted.ToString(System.Globalization.CultureInfo.InvariantCulture), reason, ct).ConfigureAwait(false);
         return deleted;
@@ -277,6 +286,17 @@ public sealed class SessionManager
         if (!SessionId.TryGetKey(id, out var key)) return null;
         var record = await ReadAsync(key, ct).ConfigureAwait(false);
         if (record is null) return null;
+        // Announced as ended, by its user's sign-out everywhere (announced before the delete) or by handle: refused here
+        // at once, even while the delete is still on its way to the store or this instance's cache; and deleted here, so
+        // the refusal outlives the announcement should the announcing instance's delete fail.
+        if (IsAnnouncedEnded(key, record))
+        {
+            _cache?.Drop(key);
+            // Not awaited: the refusal stands whatever the store says, so it neither waits for the delete nor turns into
+            // a 503 in an outage; a later refusal of the same session tries again.
+            _ = DeleteRefusedAsync(key);
+            return null;
+        }
         // Revoke-everyone: a session that started before the cut-off (whole seconds, as for tokens) is over.
         if (_revocations is not null && record.CreatedAt.ToUnixTimeSeconds() < _revocations.Set.EveryoneNotBefore)
         {
@@ -286,6 +306,31 @@ public sealed class SessionManager
         if (IsLive(record, Now())) return record;
         await EndAsync(key, record.UserId, "expired", ct).ConfigureAwait(false);
         return null;
+    }
+
+    private async Task DeleteRefusedAsync(SessionKey key)
+    {
+        try { await _store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex)) { }
+    }
+
+    private bool IsAnnouncedEnded(in SessionKey key, SessionRecord record)
+    {
+        if (_revocations is null) return false;
+        if (record.CreatedAt.ToUnixTimeMilliseconds() < _revocations.Set.SessionsNotBefore(record.UserId)) return true;
+        Span<char> handle = stackalloc char[SessionKey.HandleLength];
+        key.FormatHandle(handle);
+        return _revocations.Set.IsSessionRevoked(handle);
+    }
+
+    // Now, or a cut-off this instance knows of when that is later: after a revoke-everyone that starts at the next whole
+    // second, or a sign-out everywhere stamped by an instance whose clock runs ahead, a new session is not refused by it.
+    private DateTimeOffset StartTime(string userId, DateTimeOffset now)
+    {
+        if (_revocations is not { } r) return now;
+        var ms = Math.Max(now.ToUnixTimeMilliseconds(), r.Set.SessionsNotBefore(userId));
+        if (r.Set.EveryoneNotBefore != long.MinValue) ms = Math.Max(ms, r.Set.EveryoneNotBefore * 1000);
+        return ms == now.ToUnixTimeMilliseconds() ? now : DateTimeOffset.FromUnixTimeMilliseconds(ms);
     }
 
     // The near cache when it can vouch for the record, else the store (and the cache is filled).

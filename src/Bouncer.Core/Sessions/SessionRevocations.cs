@@ -14,19 +14,25 @@ public static class SessionRevocations
     public static readonly TimeSpan DefaultAnnouncement = TimeSpan.FromMinutes(15) + TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// "Log out everywhere": the user cut-off, then each of the user's sessions by handle. The cut-off has whole-second
-    /// precision (a token's <c>iat</c>), so a hybrid token minted from one of these sessions earlier in the same second
-    /// passes it; its <c>sid</c> does not. The cut-off covers sessions created after <paramref name="sessions"/> was read.
+    /// "Log out everywhere": the user's sign-out (every session and token of the user from before now is refused on
+    /// every instance from this entry alone), then each of <paramref name="sessions"/> by handle. The sign-out's token
+    /// cut-off has whole-second precision (a token's <c>iat</c>), so a hybrid token minted from one of these sessions
+    /// earlier in the same second passes it; its <c>sid</c> does not.
     /// </summary>
     public static async ValueTask PublishUserAsync(IRevocationChannel channel, string userId, IReadOnlyList<SessionRecord> sessions, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
     {
-        // The cut-off first: if a later publish fails, every token issued before this second is already refused.
-        await PublishAsync(channel, RevocationKind.User, userId, time, announceFor, ct).ConfigureAwait(false);
+        await PublishAsync(channel, RevocationKind.SignOut, userId, time, announceFor, ct).ConfigureAwait(false);
+        await PublishSessionsAsync(channel, sessions, time, announceFor, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes the end of each of <paramref name="sessions"/> by handle.</summary>
+    public static async ValueTask PublishSessionsAsync(IRevocationChannel channel, IReadOnlyList<SessionRecord> sessions, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
+    {
         foreach (var session in sessions)
             await PublishAsync(channel, RevocationKind.Session, session.Key.ToString(), time, announceFor, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Publishes one session end: a session handle, or a user for "log out everywhere".</summary>
+    /// <summary>Publishes one session end: a session handle, or a user's sign-out for "log out everywhere".</summary>
     public static async ValueTask PublishAsync(IRevocationChannel channel, RevocationKind kind, string subject, TimeProvider time, TimeSpan announceFor, CancellationToken ct)
     {
         var now = time.GetUtcNow();

@@ -67,7 +67,7 @@ public sealed class UserDirectory
     {
         switch (revocation.Kind)
         {
-            case RevocationKind.User:
+            case RevocationKind.User or RevocationKind.SignOut:
                 Evict(revocation.Subject);
                 break;
             case RevocationKind.Everyone:

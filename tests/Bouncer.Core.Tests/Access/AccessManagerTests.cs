@@ -126,6 +126,53 @@ public sealed class AccessManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RevokeUser_OnA_AnnouncesTheCutOffsFirst_ThenEveryFamilyAndSession_AndBRefusesThemAll()
+    {
+        var alice = await CreateAsync("alice", "");
+        var bob = await CreateAsync("bob", "");
+        var (_, first) = await On<SessionManager>(_b).CreateAsync(alice, default);
+        var (_, second) = await On<SessionManager>(_b).CreateAsync(alice, default);
+        var (_, bobs) = await On<SessionManager>(_b).CreateAsync(bob, default);
+        Assert.NotNull(await On<SessionManager>(_b).GetAsync(first, default));   // in B's near cache
+        var family = await On<RefreshTokenService>(_b).IssueAsync(alice, null, default);
+        var before = (await _shared.Revocations.ReadAfterAsync(0, 1000, default)).Select(e => e.Cursor).DefaultIfEmpty(0).Max();
+
+        Assert.Equal(2, await On<AccessManager>(_a).RevokeUserAsync(alice, "logout_all", default));
+
+        var announced = (await _shared.Revocations.ReadAfterAsync(before, 1000, default)).Select(e => e.Revocation).ToArray();
+        // The cut-offs alone refuse every earlier token and session on every instance, so each goes out before the
+        // records that wait for the store: the user cut-off before the family's, the sign-out before the sessions'.
+        var cutOff = Array.FindIndex(announced, r => r.Kind == RevocationKind.User && r.Subject == alice);
+        var signOut = Array.FindIndex(announced, r => r.Kind == RevocationKind.SignOut && r.Subject == alice);
+        var familyEnd = Array.FindIndex(announced, r => r.Kind == RevocationKind.Session && r.Subject == family.Access!.Sid);
+        var sessionEnds = announced.Select((r, i) => (r, i)).Where(x => x.r.Kind == RevocationKind.Session && x.r.Subject != family.Access!.Sid).Select(x => x.i).ToArray();
+        Assert.True(cutOff >= 0 && signOut >= 0 && familyEnd > cutOff, string.Join(", ", announced.Select(r => r.Kind)));
+        Assert.Equal(2, sessionEnds.Length);
+        Assert.All(sessionEnds, i => Assert.True(i > signOut));
+        Assert.DoesNotContain(announced, r => r.Subject == bob);
+        Assert.Null(await On<SessionManager>(_b).GetAsync(first, default));
+        Assert.Null(await On<SessionManager>(_b).GetAsync(second, default));
+        Assert.NotNull(await On<SessionManager>(_b).GetAsync(bobs, default));
+        Assert.True(On<RevocationListener>(_b).Set.IsRevoked(family.Access!.Sid, family.Access.Jti, alice, family.Access.IssuedAt.ToUnixTimeSeconds()));
+        Assert.False((await On<RefreshTokenService>(_b).RefreshAsync(family.RefreshToken, default)).Succeeded);
+    }
+
+    [Fact]
+    public async Task ASignOutAnnouncedBeforeItsStoreRevoke_RefusesARefreshOfAnEarlierFamilyOnB_NotALaterLogin()
+    {
+        var alice = await CreateAsync("alice", "");
+        var login = await On<RefreshTokenService>(_b).IssueAsync(alice, null, default);
+        // As A's logout everywhere does before it revokes the families in the store; stamped by a clock 50 ms ahead.
+        var at = _clock.GetUtcNow().AddMilliseconds(50);
+        await _shared.Revocations.PublishAsync(new RevocationRecord(RevocationKind.SignOut, alice, at, at.AddMinutes(20)), default);
+
+        Assert.Equal(RefreshOutcome.Revoked, (await On<RefreshTokenService>(_b).RefreshAsync(login.RefreshToken, default)).Outcome);
+        Assert.True((await On<RefreshTokenService>(_a).FindAsync(login.RefreshToken, default))!.Revoked);   // durably, for A too
+        var later = await On<RefreshTokenService>(_b).IssueAsync(alice, null, default);
+        Assert.True((await On<RefreshTokenService>(_b).RefreshAsync(later.RefreshToken, default)).Succeeded);
+    }
+
+    [Fact]
     public async Task SuspendedBetweenChecks_ARefreshOfAFamilyThatSurvivedIsRefusedAsSuspended()
     {
         // A family whose revocation announcement was missed still meets the account at refresh time.

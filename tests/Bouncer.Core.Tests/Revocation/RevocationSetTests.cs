@@ -44,6 +44,29 @@ public sealed class RevocationSetTests
     }
 
     [Fact]
+    public void SignOut_CutsOffTheUsersSessionsToTheMillisecond_AndItsTokensLikeAUserCutOff()
+    {
+        var set = new RevocationSet();
+        Assert.Equal(long.MinValue, set.SessionsNotBefore("alice"));
+        set.Apply(new RevocationRecord(RevocationKind.SignOut, "alice", T, T.AddMinutes(20)));
+
+        Assert.Equal(T.ToUnixTimeMilliseconds(), set.SessionsNotBefore("alice"));
+        Assert.Equal(long.MinValue, set.SessionsNotBefore("bob"));
+        Assert.True(set.IsRevoked("s", "j", "alice", T.ToUnixTimeSeconds() - 1));
+        Assert.False(set.IsRevoked("s", "j", "alice", T.ToUnixTimeSeconds()));
+        // A plain user cut-off (an account change) leaves sessions alone.
+        set.Apply(new RevocationRecord(RevocationKind.User, "bob", T, T.AddMinutes(20)));
+        Assert.Equal(long.MinValue, set.SessionsNotBefore("bob"));
+        // A later sign-out wins; an earlier one does not roll it back.
+        set.Apply(new RevocationRecord(RevocationKind.SignOut, "alice", T.AddSeconds(-30), T.AddMinutes(20)));
+        Assert.Equal(T.ToUnixTimeMilliseconds(), set.SessionsNotBefore("alice"));
+
+        Assert.Equal(3, set.Prune(T.AddMinutes(21)));
+        Assert.Equal(long.MinValue, set.SessionsNotBefore("alice"));
+        Assert.Equal(0, set.Count);
+    }
+
+    [Fact]
     public void Prune_DropsOnlyExpiredEntries()
     {
         var set = new RevocationSet();

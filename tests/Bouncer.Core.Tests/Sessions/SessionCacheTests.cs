@@ -72,6 +72,62 @@ public sealed class SessionCacheTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task AnAnnouncedSession_IsRefusedAtOnce_WhileTheStoreStillHoldsIt(bool nearCache)
+    {
+        // An instance that learns of a session's end by its handle before the delete reached the store (or its cache)
+        // refuses it from the announcement alone, and deletes it, so the refusal outlives the announcement.
+        var channel = new InProcessRevocationChannel();
+        var store = new MemorySessionStore();
+        var listener = new RevocationListener(channel, null, _clock);
+        await listener.StartAsync(default);
+        var cache = nearCache ? new SessionCache(listener, _clock) : null;
+        var sessions = new SessionManager(store, channel, _clock, null, cache, revocations: listener);
+        var (created, id) = await sessions.CreateAsync("alice", default);
+        var (_, other) = await sessions.CreateAsync("alice", default);
+        Assert.NotNull(await sessions.GetAsync(id, default));
+
+        var now = _clock.GetUtcNow();
+        await channel.PublishAsync(new RevocationRecord(RevocationKind.Session, created.Handle, now, now.AddMinutes(20)), default);
+
+        Assert.True(SessionId.TryGetKey(id, out var key));
+        Assert.NotNull(await store.GetAsync(key, default));   // nobody deleted it yet
+        Assert.Null(await sessions.GetAsync(id, default));
+        Assert.Null(await sessions.GetAsync(id, default));   // not put back into the cache from the store
+        Assert.Null(await store.GetAsync(key, default));      // the refusing instance deleted it
+        Assert.NotNull(await sessions.GetAsync(other, default));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ASignOut_RefusesTheUsersEarlierSessionsAtOnce_NotLaterOnes_NorOtherUsers(bool nearCache)
+    {
+        var channel = new InProcessRevocationChannel();
+        var store = new MemorySessionStore();
+        var listener = new RevocationListener(channel, null, _clock);
+        await listener.StartAsync(default);
+        var sessions = new SessionManager(store, channel, _clock, null, nearCache ? new SessionCache(listener, _clock) : null, revocations: listener);
+        var (_, before) = await sessions.CreateAsync("alice", default);
+        var (_, bobs) = await sessions.CreateAsync("bob", default);
+        Assert.NotNull(await sessions.GetAsync(before, default));
+
+        // Stamped 50 ms ahead of this instance's clock, as by an announcing instance whose clock runs ahead.
+        var at = _clock.GetUtcNow().AddMilliseconds(50);
+        await channel.PublishAsync(new RevocationRecord(RevocationKind.SignOut, "alice", at, at.AddMinutes(20)), default);
+
+        Assert.True(SessionId.TryGetKey(before, out var key));
+        Assert.NotNull(await store.GetAsync(key, default));   // nobody deleted it yet: the announcement alone refuses it
+        Assert.Null(await sessions.GetAsync(before, default));
+        Assert.Null(await store.GetAsync(key, default));
+        Assert.NotNull(await sessions.GetAsync(bobs, default));
+        // A login after the sign-out is not refused by it, though this clock is still behind its stamp.
+        var (_, after) = await sessions.CreateAsync("alice", default);
+        Assert.NotNull(await sessions.GetAsync(after, default));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task LogoutEverywhere_RevokesEachSessionBySid_NotOnlyByTheUserCutOff(bool nearCache)
     {
         // A hybrid token carries sid = the session handle and iat in whole seconds; minted in the same second as
