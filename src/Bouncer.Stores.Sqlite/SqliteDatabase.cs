@@ -28,7 +28,12 @@ internal sealed partial class SqliteDatabase : IDisposable
     private readonly string _description;
     private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
-    private readonly ConcurrentBag<Connection> _readers = [];
+    // Idle readers: one in a slot taken with a single exchange (the common case on a few cores), the rest in a
+    // queue. Counted separately: ConcurrentBag.Count, which this pool once asked on every return, locks every
+    // thread's list, and with 32 callers that lock was what bounded reads (bench/results/store.md).
+    private Connection? _idleReader;
+    private readonly ConcurrentQueue<Connection> _readers = new();
+    private int _queuedReaders;
     private Connection? _writer;
     private volatile bool _disposed;
 
@@ -121,25 +126,61 @@ internal sealed partial class SqliteDatabase : IDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> on a pooled reader connection; reads never wait for the writer (WAL).</summary>
-    public T Read<T>(Func<Connection, T> work, CancellationToken ct)
+    public T Read<T>(Func<Connection, T> work, CancellationToken ct) =>
+        Read(work, static (connection, work) => work(connection), ct);
+
+    /// <summary>
+    /// As <see cref="Read{T}(Func{Connection, T}, CancellationToken)"/> with the work's state passed in, so a static
+    /// lambda needs no closure on the lookup path.
+    /// </summary>
+    public T Read<TState, T>(TState state, Func<Connection, TState, T> work, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         Connection? lease = null;
         try
         {
-            lease = _readers.TryTake(out var pooled) ? pooled : Open();
-            return work(lease);
+            lease = TakeReader() ?? Open();
+            return work(lease, state);
         }
         catch (SqliteException ex) { throw Wrap(ex); }
         finally
         {
-            if (lease is not null)
-            {
-                if (_disposed || _readers.Count >= MaxIdleReaders) lease.Dispose();
-                else _readers.Add(lease);
-            }
+            if (lease is not null) ReturnReader(lease);
         }
+    }
+
+    private Connection? TakeReader()
+    {
+        var reader = Interlocked.Exchange(ref _idleReader, null);
+        if (reader is not null) return reader;
+        if (!_readers.TryDequeue(out reader)) return null;
+        Interlocked.Decrement(ref _queuedReaders);
+        return reader;
+    }
+
+    private void ReturnReader(Connection reader)
+    {
+        if (!_disposed)
+        {
+            if (Interlocked.CompareExchange(ref _idleReader, reader, null) is null) { CloseIfDisposed(); return; }
+            if (Interlocked.Increment(ref _queuedReaders) < MaxIdleReaders)
+            {
+                _readers.Enqueue(reader);
+                CloseIfDisposed();
+                return;
+            }
+            Interlocked.Decrement(ref _queuedReaders);
+        }
+        reader.Dispose();
+    }
+
+    // A reader returned while Dispose ran may have been pooled after Dispose emptied the pool: empty it again.
+    private void CloseIfDisposed()
+    {
+        if (!_disposed) return;
+        Interlocked.Exchange(ref _idleReader, null)?.Dispose();
+        while (_readers.TryDequeue(out var reader)) reader.Dispose();
     }
 
     /// <summary>Closes every connection. Calls in flight finish; later calls throw <see cref="ObjectDisposedException"/>.</summary>
@@ -154,7 +195,7 @@ internal sealed partial class SqliteDatabase : IDisposable
             _writer = null;
         }
         finally { _writeGate.Release(); }
-        while (_readers.TryTake(out var lease)) lease.Dispose();
+        CloseIfDisposed();
     }
 
     private void EnsureSchemaCore(string schemaSql, Action<SqliteConnection, SqliteTransaction>? migrate)
