@@ -28,12 +28,12 @@ internal sealed partial class SqliteDatabase : IDisposable
     private readonly string _description;
     private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
-    // Idle readers: one in a slot taken with a single exchange (the common case on a few cores), the rest in a
-    // queue. Counted separately: ConcurrentBag.Count, which this pool once asked on every return, locks every
-    // thread's list, and with 32 callers that lock was what bounded reads (bench/results/store.md).
-    private Connection? _idleReader;
-    private readonly ConcurrentQueue<Connection> _readers = new();
-    private int _queuedReaders;
+    // Idle readers. A bag keeps one list per thread, so a caller mostly gets back the connection it returned last,
+    // its statement and pages still in the CPU's cache (a FIFO queue hands out every connection in turn, slower per
+    // lookup: the "exp:" rows of bench/results/store.md). Counted apart: ConcurrentBag.Count, which this pool
+    // once asked on every return, locks every thread's list.
+    private readonly ConcurrentBag<Connection> _readers = [];
+    private int _idleReaders;
     private Connection? _writer;
     private volatile bool _disposed;
 
@@ -152,10 +152,8 @@ internal sealed partial class SqliteDatabase : IDisposable
 
     private Connection? TakeReader()
     {
-        var reader = Interlocked.Exchange(ref _idleReader, null);
-        if (reader is not null) return reader;
-        if (!_readers.TryDequeue(out reader)) return null;
-        Interlocked.Decrement(ref _queuedReaders);
+        if (!_readers.TryTake(out var reader)) return null;
+        Interlocked.Decrement(ref _idleReaders);
         return reader;
     }
 
@@ -163,14 +161,13 @@ internal sealed partial class SqliteDatabase : IDisposable
     {
         if (!_disposed)
         {
-            if (Interlocked.CompareExchange(ref _idleReader, reader, null) is null) { CloseIfDisposed(); return; }
-            if (Interlocked.Increment(ref _queuedReaders) < MaxIdleReaders)
+            if (Interlocked.Increment(ref _idleReaders) <= MaxIdleReaders)
             {
-                _readers.Enqueue(reader);
+                _readers.Add(reader);
                 CloseIfDisposed();
                 return;
             }
-            Interlocked.Decrement(ref _queuedReaders);
+            Interlocked.Decrement(ref _idleReaders);
         }
         reader.Dispose();
     }
@@ -178,9 +175,11 @@ internal sealed partial class SqliteDatabase : IDisposable
     // A reader returned while Dispose ran may have been pooled after Dispose emptied the pool: empty it again.
     private void CloseIfDisposed()
     {
+        // The fence orders a return's Add before its read of _disposed, and Dispose's write of _disposed before its
+        // TryTake: either the return sees _disposed here, or Dispose sees the returned reader in the bag.
+        Interlocked.MemoryBarrier();
         if (!_disposed) return;
-        Interlocked.Exchange(ref _idleReader, null)?.Dispose();
-        while (_readers.TryDequeue(out var reader)) reader.Dispose();
+        while (_readers.TryTake(out var reader)) reader.Dispose();
     }
 
     /// <summary>Closes every connection. Calls in flight finish; later calls throw <see cref="ObjectDisposedException"/>.</summary>
