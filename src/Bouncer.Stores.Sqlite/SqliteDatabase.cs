@@ -23,6 +23,7 @@ internal sealed partial class SqliteDatabase : IDisposable
     private static readonly int MaxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
 
     private readonly string _connectionString;
+    private readonly string _readerConnectionString;
     private readonly string _path;
     private readonly bool _mayCreate;
     private readonly string _description;
@@ -59,6 +60,8 @@ internal sealed partial class SqliteDatabase : IDisposable
         builder.Pooling = false;
         builder.DefaultTimeout = (int)BusyTimeout.TotalSeconds;
         _connectionString = builder.ToString();
+        // Readers only read: opened read-only, a stray write on one fails instead of bypassing the writer's queue.
+        _readerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
         _path = builder.DataSource;
         // Only a plain path SQLite may create is created here first; a file: URI or |DataDirectory| is left to SQLite.
         _mayCreate = builder.Mode == SqliteOpenMode.ReadWriteCreate
@@ -118,7 +121,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _writer ??= Open();
+            _writer ??= Open(_connectionString);
             return work(_writer);
         }
         catch (SqliteException ex) { throw Wrap(ex); }
@@ -140,7 +143,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         Connection? lease = null;
         try
         {
-            lease = TakeReader() ?? Open();
+            lease = TakeReader() ?? Open(_readerConnectionString);
             return work(lease, state);
         }
         catch (SqliteException ex) { throw Wrap(ex); }
@@ -202,7 +205,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         try
         {
-            _writer ??= Open();
+            _writer ??= Open(_connectionString);
             using var cmd = _writer.Sqlite.CreateCommand();
             // journal_mode is stored in the file, so it is set once here for every connection and process.
             cmd.CommandText = "PRAGMA journal_mode=WAL;";
@@ -227,10 +230,10 @@ internal sealed partial class SqliteDatabase : IDisposable
         }
     }
 
-    private Connection Open()
+    private Connection Open(string connectionString)
     {
         CreateOwnerOnlyFile();
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         try
         {
             connection.Open();
