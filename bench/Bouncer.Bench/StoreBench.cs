@@ -210,6 +210,32 @@ internal static class StoreBench
                         }
                         finally { bag.Add(cmd); }
                     }));
+                    // The store's pool before this change: ConcurrentBag.Count asked on every return (it locks every thread's list).
+                    var oldBag = new ConcurrentBag<SqliteCommand>(Enumerable.Range(0, 4).Select(_ => Prepared(readWrite, true)));
+                    long oldOpens = 0;
+                    cleanup.Add(() => { Log($"exp: the old pool: {Interlocked.Read(ref oldOpens):N0} connections opened while measuring"); return ValueTask.CompletedTask; });
+                    contenders.Add(new("exp: raw, read-write from the store's old pool (ConcurrentBag, Count asked per return, at most 4 idle)", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
+                    {
+                        if (!oldBag.TryTake(out var cmd))
+                        {
+                            Interlocked.Increment(ref oldOpens);
+                            var conn = new SqliteConnection(readWrite);
+                            conn.Open();
+                            cmd = conn.CreateCommand();
+                            cmd.CommandText = Select;
+                            cmd.Parameters.Add("$id", SqliteType.Blob);
+                        }
+                        try
+                        {
+                            cmd.Parameters[0].Value = seqBytes[i];
+                            return ValueTask.FromResult(ReadColumns(cmd));
+                        }
+                        finally
+                        {
+                            if (oldBag.Count >= 4) { var conn = cmd.Connection; cmd.Dispose(); conn?.Dispose(); }
+                            else oldBag.Add(cmd);
+                        }
+                    }));
                     var stack = new Stack<SqliteCommand>(Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, true)));
                     contenders.Add(new("exp: raw, read-write from a locked stack, 32 pre-opened", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
                     {
