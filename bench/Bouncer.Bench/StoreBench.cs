@@ -137,6 +137,156 @@ internal static class StoreBench
                     return ValueTask.FromResult(found);
                 }));
                 contenders.Add(new("SqliteSessionStore", "sqlite", false, o.NSqlite, false, (_, i) => Found(store.GetAsync(seq[i], default))));
+
+                // --sqlite-experiments: one difference between the raw baseline and the store per row (not part of the
+                // table of record), to find what bounds the store with many callers.
+                if (args.Contains("--sqlite-experiments"))
+                {
+                    const string Select = $"""SELECT user_id, data, client, created_at, last_seen_at, expires_at, absolute_expires_at FROM "{SqliteTable}" WHERE id = $id""";
+                    SqliteCommand Prepared(string connectionString, bool typed)
+                    {
+                        var conn = new SqliteConnection(connectionString);
+                        conn.Open();
+                        using (var pragma = conn.CreateCommand())
+                        {
+                            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+                            pragma.ExecuteNonQuery();
+                        }
+                        var cmd = conn.CreateCommand();
+                        cmd.CommandText = Select;
+                        var p = typed ? cmd.Parameters.Add("$id", SqliteType.Blob) : cmd.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
+                        p.Value = seqBytes[0];
+                        cmd.Prepare();
+                        cleanup.Add(() => { cmd.Dispose(); conn.Dispose(); return ValueTask.CompletedTask; });
+                        return cmd;
+                    }
+                    static bool ReadColumns(SqliteCommand cmd)
+                    {
+                        using var reader = cmd.ExecuteReader();
+                        bool found = reader.Read();
+                        if (found) { _ = reader.GetString(0); _ = reader.IsDBNull(1) ? null : reader.GetString(1); _ = reader.IsDBNull(2) ? null : reader.GetString(2); _ = reader.GetInt64(3); _ = reader.GetInt64(4); _ = reader.GetInt64(5); _ = reader.GetInt64(6); }
+                        return found;
+                    }
+                    string readWrite = $"Data Source={path};Pooling=False";
+                    var rw = Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, true)).ToArray();
+                    contenders.Add(new("exp: raw, read-write connection per caller (the store's pragmas)", "sqlite-exp", false, o.NSqlite, false, (w, i) =>
+                    {
+                        var cmd = rw[w];
+                        cmd.Parameters[0].Value = seqBytes[i];
+                        return ValueTask.FromResult(ReadColumns(cmd));
+                    }));
+                    var untyped = Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, false)).ToArray();
+                    contenders.Add(new("exp: raw, read-write per caller, parameter without SqliteType", "sqlite-exp", false, o.NSqlite, false, (w, i) =>
+                    {
+                        var cmd = untyped[w];
+                        cmd.Parameters[0].Value = seqBytes[i];
+                        return ValueTask.FromResult(ReadColumns(cmd));
+                    }));
+                    var rec = Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, true)).ToArray();
+                    contenders.Add(new("exp: raw, read-write per caller, SessionRecord built", "sqlite-exp", false, o.NSqlite, false, (w, i) =>
+                    {
+                        var cmd = rec[w];
+                        cmd.Parameters[0].Value = seqBytes[i];
+                        using var r = cmd.ExecuteReader();
+                        if (!r.Read()) return ValueTask.FromResult(false);
+                        var record = new SessionRecord
+                        {
+                            Key = seq[i], UserId = r.GetString(0), Data = r.IsDBNull(1) ? null : r.GetString(1), Client = r.IsDBNull(2) ? null : r.GetString(2),
+                            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)), LastSeenAt = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)),
+                            ExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), AbsoluteExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6)),
+                        };
+                        return ValueTask.FromResult(record is not null);
+                    }));
+                    // The same with a LIFO discipline: a ConcurrentBag (thread-local lists: a caller gets back the connection it
+                    // returned, its pages and statement still in the CPU's cache) counted apart, and a locked stack.
+                    var bag = new ConcurrentBag<SqliteCommand>(Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, true)));
+                    contenders.Add(new("exp: raw, read-write from a shared ConcurrentBag, 32 pre-opened", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
+                    {
+                        if (!bag.TryTake(out var cmd)) throw new InvalidOperationException("bag empty");
+                        try
+                        {
+                            cmd.Parameters[0].Value = seqBytes[i];
+                            return ValueTask.FromResult(ReadColumns(cmd));
+                        }
+                        finally { bag.Add(cmd); }
+                    }));
+                    // The store's pool before this change: ConcurrentBag.Count asked on every return (it locks every thread's list).
+                    var oldBag = new ConcurrentBag<SqliteCommand>(Enumerable.Range(0, 4).Select(_ => Prepared(readWrite, true)));
+                    long oldOpens = 0;
+                    cleanup.Add(() => { Log($"exp: the old pool: {Interlocked.Read(ref oldOpens):N0} connections opened while measuring"); return ValueTask.CompletedTask; });
+                    contenders.Add(new("exp: raw, read-write from the store's old pool (ConcurrentBag, Count asked per return, at most 4 idle)", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
+                    {
+                        if (!oldBag.TryTake(out var cmd))
+                        {
+                            Interlocked.Increment(ref oldOpens);
+                            var conn = new SqliteConnection(readWrite);
+                            conn.Open();
+                            cmd = conn.CreateCommand();
+                            cmd.CommandText = Select;
+                            cmd.Parameters.Add("$id", SqliteType.Blob);
+                        }
+                        try
+                        {
+                            cmd.Parameters[0].Value = seqBytes[i];
+                            return ValueTask.FromResult(ReadColumns(cmd));
+                        }
+                        finally
+                        {
+                            if (oldBag.Count >= 4) { var conn = cmd.Connection; cmd.Dispose(); conn?.Dispose(); }
+                            else oldBag.Add(cmd);
+                        }
+                    }));
+                    var stack = new Stack<SqliteCommand>(Enumerable.Range(0, o.Callers).Select(_ => Prepared(readWrite, true)));
+                    contenders.Add(new("exp: raw, read-write from a locked stack, 32 pre-opened", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
+                    {
+                        SqliteCommand cmd;
+                        lock (stack) cmd = stack.Pop();
+                        try
+                        {
+                            cmd.Parameters[0].Value = seqBytes[i];
+                            return ValueTask.FromResult(ReadColumns(cmd));
+                        }
+                        finally { lock (stack) stack.Push(cmd); }
+                    }));
+                    // Shared pools of read-write connections, taken and returned per call as the store does: every
+                    // caller's connection pre-opened (no opens while measuring), and capped at 4 idle (opens under a burst).
+                    foreach (var (label, cap) in new[] { ("exp: raw, read-write from a shared queue, 32 pre-opened, no cap", int.MaxValue), ("exp: raw, read-write from a shared queue, at most 4 idle (opens counted)", 4) })
+                    {
+                        var pool = new ConcurrentQueue<SqliteCommand>();
+                        int idle = 0;
+                        long opens = 0;
+                        for (int w = 0; w < o.Callers && w < cap; w++) { pool.Enqueue(Prepared(readWrite, true)); idle++; }
+                        cleanup.Add(() =>
+                        {
+                            Log($"{label}: {Interlocked.Read(ref opens):N0} connections opened while measuring");
+                            return ValueTask.CompletedTask;
+                        });
+                        contenders.Add(new(label, "sqlite-exp", false, o.NSqlite, false, (_, i) =>
+                        {
+                            SqliteCommand cmd;
+                            if (pool.TryDequeue(out var pooled)) { Interlocked.Decrement(ref idle); cmd = pooled; }
+                            else
+                            {
+                                Interlocked.Increment(ref opens);
+                                var conn = new SqliteConnection(readWrite);
+                                conn.Open();
+                                cmd = conn.CreateCommand();
+                                cmd.CommandText = Select;
+                                cmd.Parameters.Add("$id", SqliteType.Blob);
+                            }
+                            try
+                            {
+                                cmd.Parameters[0].Value = seqBytes[i];
+                                return ValueTask.FromResult(ReadColumns(cmd));
+                            }
+                            finally
+                            {
+                                if (Interlocked.Increment(ref idle) <= cap) pool.Enqueue(cmd);
+                                else { Interlocked.Decrement(ref idle); var conn = cmd.Connection; cmd.Dispose(); conn?.Dispose(); }
+                            }
+                        }));
+                    }
+                }
             }
 
             // ---- Redis (and the near cache over it) ----
@@ -623,6 +773,7 @@ internal static class StoreBench
             "memory" => null,
             "nearcache" => "RedisSessionStore",
             "postgres-diag" or "postgres-exp" => "raw Npgsql (prepared SELECT)",
+            "sqlite-exp" => "raw Microsoft.Data.Sqlite (prepared SELECT)",
             _ => contenders.FirstOrDefault(b => b.Group == c.Group && b.IsBaseline && b != c)?.Name,
         };
         var dictS = samples.GetValueOrDefault("ConcurrentDictionary");

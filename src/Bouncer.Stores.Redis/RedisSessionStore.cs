@@ -63,6 +63,13 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
 {
     // Fields of the record hash. Short names: they are repeated in every record.
     private const string FUser = "u", FData = "d", FClient = "c", FCreated = "ca", FLastSeen = "ls", FExpires = "ea", FAbsolute = "aa";
+    private static ReadOnlySpan<byte> FUser8 => "u"u8;
+    private static ReadOnlySpan<byte> FData8 => "d"u8;
+    private static ReadOnlySpan<byte> FClient8 => "c"u8;
+    private static ReadOnlySpan<byte> FCreated8 => "ca"u8;
+    private static ReadOnlySpan<byte> FLastSeen8 => "ls"u8;
+    private static ReadOnlySpan<byte> FExpires8 => "ea"u8;
+    private static ReadOnlySpan<byte> FAbsolute8 => "aa"u8;
 
     // KEYS[1] record. ARGV: ttl ms, user, ca, ls, ea, aa, has-data, data, has-client, client.
     // EXISTS then write in one script: SET NX semantics for a hash.
@@ -136,6 +143,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
     private readonly bool _ownsConnection;
     private readonly IDatabase _db;
     private readonly string _prefix;
+    private readonly byte[] _recordKeyStart;   // UTF-8 of "{prefix}s:{", the bytes before a record key's digest
     private readonly TimeProvider _clock;
     private readonly TimeSpan _slack;
 
@@ -149,6 +157,7 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         _redis = redis;
         _db = redis.GetDatabase(options.Database);
         _prefix = options.KeyPrefix;
+        _recordKeyStart = System.Text.Encoding.UTF8.GetBytes($"{_prefix}s:{{");
         _clock = options.TimeProvider;
         _slack = options.TtlSlack;
     }
@@ -303,12 +312,24 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
 
     // ---- key layout (internal: the tests check TTLs and Cluster slots through these) ----
 
-    internal RedisKey RecordKey(SessionKey key) => RecordKey(Member(key));
+    internal RedisKey RecordKey(SessionKey key)
+    {
+        Span<byte> digest = stackalloc byte[SessionKey.Size];
+        key.CopyTo(digest);
+        return RecordKey(digest);
+    }
 
-    internal RedisKey RecordKey(RedisValue member)
+    internal RedisKey RecordKey(RedisValue member) => RecordKey(((ReadOnlyMemory<byte>)member).Span);
+
+    // "{prefix}s:{<base64url digest>}" written as the bytes sent, in one array: a lookup builds no strings.
+    private RedisKey RecordKey(ReadOnlySpan<byte> digest)
     {
         // The hash tag is the handle: the slot depends on the session key alone.
-        return $"{_prefix}s:{{{Base64Url.EncodeToString((byte[])member!)}}}";
+        var key = new byte[_recordKeyStart.Length + Base64Url.GetEncodedLength(digest.Length) + 1];
+        _recordKeyStart.CopyTo(key, 0);
+        var written = Base64Url.EncodeToUtf8(digest, key.AsSpan(_recordKeyStart.Length));
+        key[_recordKeyStart.Length + written] = (byte)'}';
+        return key;
     }
 
     internal RedisKey IndexKey(string userId)
@@ -413,16 +434,15 @@ public sealed class RedisSessionStore : ISessionStore, IDisposable
         long ca = 0, ls = 0, ea = 0, aa = 0;
         foreach (var f in fields)
         {
-            switch ((string)f.Name!)
-            {
-                case FUser: user = f.Value; break;
-                case FData: data = f.Value; break;
-                case FClient: client = f.Value; break;
-                case FCreated: ca = (long)f.Value; break;
-                case FLastSeen: ls = (long)f.Value; break;
-                case FExpires: ea = (long)f.Value; break;
-                case FAbsolute: aa = (long)f.Value; break;
-            }
+            // The field names compared as the bytes received: decoding each to a string cost 7 strings a lookup.
+            var name = ((ReadOnlyMemory<byte>)f.Name).Span;
+            if (name.SequenceEqual(FUser8)) user = f.Value;
+            else if (name.SequenceEqual(FData8)) data = f.Value;
+            else if (name.SequenceEqual(FClient8)) client = f.Value;
+            else if (name.SequenceEqual(FCreated8)) ca = (long)f.Value;
+            else if (name.SequenceEqual(FLastSeen8)) ls = (long)f.Value;
+            else if (name.SequenceEqual(FExpires8)) ea = (long)f.Value;
+            else if (name.SequenceEqual(FAbsolute8)) aa = (long)f.Value;
         }
         // A hash without a user is not one of ours (or was half-read): treat it as absent.
         if (user is null) return null;

@@ -1,3 +1,4 @@
+using Bouncer.Sessions;
 using Microsoft.Data.Sqlite;
 
 namespace Bouncer.Stores.Sqlite;
@@ -11,6 +12,7 @@ internal sealed partial class SqliteDatabase
     internal sealed class Connection(SqliteConnection connection) : IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+        private readonly byte[] _key = new byte[SessionKey.Size];
 
         /// <summary>The open driver connection, for work the cached commands do not cover (transactions, pragmas).</summary>
         public SqliteConnection Sqlite { get; } = connection;
@@ -33,6 +35,16 @@ internal sealed partial class SqliteDatabase
             while (p.Count < values.Length) p.Add(new SqliteParameter { ParameterName = "$p" + p.Count });
             for (var i = 0; i < values.Length; i++) p[i].Value = values[i] ?? DBNull.Value;
             return cmd;
+        }
+
+        /// <summary>
+        /// <paramref name="key"/> in this connection's own buffer, to bind as the one key of a lookup without a copy
+        /// per call: the driver copies a blob when it binds it, and the connection has one caller at a time.
+        /// </summary>
+        public byte[] KeyBytes(in SessionKey key)
+        {
+            key.CopyTo(_key);
+            return _key;
         }
 
         /// <summary>Disposes the cached commands, then closes the connection.</summary>

@@ -23,12 +23,18 @@ internal sealed partial class SqliteDatabase : IDisposable
     private static readonly int MaxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
 
     private readonly string _connectionString;
+    private readonly string _readerConnectionString;
     private readonly string _path;
     private readonly bool _mayCreate;
     private readonly string _description;
     private readonly Func<string, Exception?, SqliteStoreException> _exceptionFactory;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    // Idle readers. A bag keeps one list per thread, so a caller mostly gets back the connection it returned last,
+    // its statement and pages still in the CPU's cache (a FIFO queue hands out every connection in turn, slower per
+    // lookup: the "exp:" rows of bench/results/store.md). Counted apart: ConcurrentBag.Count, which this pool
+    // once asked on every return, locks every thread's list.
     private readonly ConcurrentBag<Connection> _readers = [];
+    private int _idleReaders;
     private Connection? _writer;
     private volatile bool _disposed;
 
@@ -54,6 +60,8 @@ internal sealed partial class SqliteDatabase : IDisposable
         builder.Pooling = false;
         builder.DefaultTimeout = (int)BusyTimeout.TotalSeconds;
         _connectionString = builder.ToString();
+        // Readers only read: opened read-only, a stray write on one fails instead of bypassing the writer's queue.
+        _readerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
         _path = builder.DataSource;
         // Only a plain path SQLite may create is created here first; a file: URI or |DataDirectory| is left to SQLite.
         _mayCreate = builder.Mode == SqliteOpenMode.ReadWriteCreate
@@ -113,7 +121,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _writer ??= Open();
+            _writer ??= Open(_connectionString);
             return work(_writer);
         }
         catch (SqliteException ex) { throw Wrap(ex); }
@@ -121,25 +129,60 @@ internal sealed partial class SqliteDatabase : IDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> on a pooled reader connection; reads never wait for the writer (WAL).</summary>
-    public T Read<T>(Func<Connection, T> work, CancellationToken ct)
+    public T Read<T>(Func<Connection, T> work, CancellationToken ct) =>
+        Read(work, static (connection, work) => work(connection), ct);
+
+    /// <summary>
+    /// As <see cref="Read{T}(Func{Connection, T}, CancellationToken)"/> with the work's state passed in, so a static
+    /// lambda needs no closure on the lookup path.
+    /// </summary>
+    public T Read<TState, T>(TState state, Func<Connection, TState, T> work, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         Connection? lease = null;
         try
         {
-            lease = _readers.TryTake(out var pooled) ? pooled : Open();
-            return work(lease);
+            lease = TakeReader() ?? Open(_readerConnectionString);
+            return work(lease, state);
         }
         catch (SqliteException ex) { throw Wrap(ex); }
         finally
         {
-            if (lease is not null)
-            {
-                if (_disposed || _readers.Count >= MaxIdleReaders) lease.Dispose();
-                else _readers.Add(lease);
-            }
+            if (lease is not null) ReturnReader(lease);
         }
+    }
+
+    private Connection? TakeReader()
+    {
+        if (!_readers.TryTake(out var reader)) return null;
+        Interlocked.Decrement(ref _idleReaders);
+        return reader;
+    }
+
+    private void ReturnReader(Connection reader)
+    {
+        if (!_disposed)
+        {
+            if (Interlocked.Increment(ref _idleReaders) <= MaxIdleReaders)
+            {
+                _readers.Add(reader);
+                CloseIfDisposed();
+                return;
+            }
+            Interlocked.Decrement(ref _idleReaders);
+        }
+        reader.Dispose();
+    }
+
+    // A reader returned while Dispose ran may have been pooled after Dispose emptied the pool: empty it again.
+    private void CloseIfDisposed()
+    {
+        // The fence orders a return's Add before its read of _disposed, and Dispose's write of _disposed before its
+        // TryTake: either the return sees _disposed here, or Dispose sees the returned reader in the bag.
+        Interlocked.MemoryBarrier();
+        if (!_disposed) return;
+        while (_readers.TryTake(out var reader)) reader.Dispose();
     }
 
     /// <summary>Closes every connection. Calls in flight finish; later calls throw <see cref="ObjectDisposedException"/>.</summary>
@@ -154,7 +197,7 @@ internal sealed partial class SqliteDatabase : IDisposable
             _writer = null;
         }
         finally { _writeGate.Release(); }
-        while (_readers.TryTake(out var lease)) lease.Dispose();
+        CloseIfDisposed();
     }
 
     private void EnsureSchemaCore(string schemaSql, Action<SqliteConnection, SqliteTransaction>? migrate)
@@ -162,7 +205,7 @@ internal sealed partial class SqliteDatabase : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         try
         {
-            _writer ??= Open();
+            _writer ??= Open(_connectionString);
             using var cmd = _writer.Sqlite.CreateCommand();
             // journal_mode is stored in the file, so it is set once here for every connection and process.
             cmd.CommandText = "PRAGMA journal_mode=WAL;";
@@ -187,10 +230,10 @@ internal sealed partial class SqliteDatabase : IDisposable
         }
     }
 
-    private Connection Open()
+    private Connection Open(string connectionString)
     {
         CreateOwnerOnlyFile();
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         try
         {
             connection.Open();

@@ -104,10 +104,10 @@ public sealed class SqliteSessionStore : ISessionStore, IDisposable
     public ValueTask EnsureSchemaAsync(CancellationToken ct = default) => _db.EnsureSchemaAsync(_schema, ct);
 
     /// <inheritdoc/>
-    public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) => ValueTask.FromResult(_db.Read(c =>
+    public ValueTask<SessionRecord?> GetAsync(SessionKey key, CancellationToken ct) => ValueTask.FromResult(_db.Read((_get, key), static (c, s) =>
     {
-        using var reader = c.Command(_get, null, key.ToArray()).ExecuteReader();
-        return reader.Read() ? ReadRecord(reader, key) : null;
+        using var reader = c.Command(s._get, null, c.KeyBytes(s.key)).ExecuteReader();
+        return reader.Read() ? ReadRecord(reader, s.key) : null;
     }, ct));
 
     /// <inheritdoc/>

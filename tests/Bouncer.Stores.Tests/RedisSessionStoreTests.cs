@@ -43,6 +43,24 @@ public sealed class RedisSessionStoreTests(RedisServer server) : SessionStoreCon
         };
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("sessions-ü:")]   // UTF-8 beyond ASCII
+    public async Task Create_RecordKey_IsPrefixAndBase64UrlDigestInAHashTag(string extra)
+    {
+        // The layout of docs/redis.md: sessions written by an older version must still be found after an upgrade.
+        var prefix = _prefix + extra;
+        var store = new RedisSessionStore(server.Connection, new RedisStoreOptions { KeyPrefix = prefix, TimeProvider = Clock, TtlSlack = Slack });
+        var record = NewRecord("alice", TimeSpan.FromMinutes(30));
+
+        await store.CreateAsync(record, default);
+
+        var expected = $"{prefix}s:{{{System.Buffers.Text.Base64Url.EncodeToString(record.Key.ToArray())}}}";
+        Assert.Equal(expected, (string)store.RecordKey(record.Key)!);
+        Assert.True(await Db.KeyExistsAsync(expected));
+        Assert.Equal(record, await store.GetAsync(record.Key, default));
+    }
+
     [Fact]
     public async Task Create_RecordKey_HasTtlOfLifePlusSlack()
     {

@@ -274,6 +274,51 @@ public sealed class SqliteSessionStoreTests : SessionStoreContract, IDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.DeleteAsync(SessionId.New().Key, default).AsTask());
     }
 
+    [Fact]
+    public async Task Dispose_DuringConcurrentReads_ClosesEveryConnection()
+    {
+        // Many rounds: a reader returned while Dispose empties the pool is the race this checks.
+        for (var round = 0; round < 50; round++)
+        {
+            var path = NewPath();
+            var store = new SqliteSessionStore(path);
+            using var started = new CountdownEvent(4);
+            Exception? failure = null;
+            // Threads of their own: a read completes synchronously, so pool threads would starve the pool.
+            var readers = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+            {
+                started.Signal();
+                try { while (true) store.GetAsync(SessionId.New().Key, default).AsTask().GetAwaiter().GetResult(); }
+                catch (ObjectDisposedException) { }
+                catch (Exception ex) { failure = ex; }
+            })).ToList();
+            readers.ForEach(t => t.Start());
+            started.Wait();
+            await store.GetAsync(SessionId.New().Key, default);
+            Assert.True(OpenFiles(path) >= 2, "the writer and at least one reader are open before Dispose");
+
+            store.Dispose();
+            readers.ForEach(t => t.Join());
+
+            Assert.Null(failure);
+
+            Assert.Equal(0, OpenFiles(path));
+        }
+    }
+
+    // Descriptors of this process open on the database file itself (Linux: /proc/self/fd).
+    private static int OpenFiles(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var count = 0;
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try { if (new FileInfo(fd).LinkTarget == full) count++; }
+            catch (IOException) { }   // closed while listed
+        }
+        return count;
+    }
+
     private string NewPath() => Path.Combine(_folder, $"sessions{Interlocked.Increment(ref _files)}.db");
 
     private SqliteSessionStore Open(string pathOrConnectionString, string table = SqliteSessionStore.DefaultTableName)
