@@ -212,6 +212,16 @@ internal static class StoreBench
                     }));
                     // The store's pool before this change: ConcurrentBag.Count asked on every return (it locks every thread's list).
                     var oldBag = new ConcurrentBag<SqliteCommand>(Enumerable.Range(0, 4).Select(_ => Prepared(readWrite, true)));
+                    // A connection opened while measuring, as a pool opens one under a burst: no pragmas, not prepared.
+                    SqliteCommand OpenedUnderBurst()
+                    {
+                        var conn = new SqliteConnection(readWrite);
+                        conn.Open();
+                        var cmd = conn.CreateCommand();
+                        cmd.CommandText = Select;
+                        cmd.Parameters.Add("$id", SqliteType.Blob);
+                        return cmd;
+                    }
                     long oldOpens = 0;
                     cleanup.Add(() => { Log($"exp: the old pool: {Interlocked.Read(ref oldOpens):N0} connections opened while measuring"); return ValueTask.CompletedTask; });
                     contenders.Add(new("exp: raw, read-write from the store's old pool (ConcurrentBag, Count asked per return, at most 4 idle)", "sqlite-exp", false, o.NSqlite, false, (_, i) =>
@@ -219,11 +229,7 @@ internal static class StoreBench
                         if (!oldBag.TryTake(out var cmd))
                         {
                             Interlocked.Increment(ref oldOpens);
-                            var conn = new SqliteConnection(readWrite);
-                            conn.Open();
-                            cmd = conn.CreateCommand();
-                            cmd.CommandText = Select;
-                            cmd.Parameters.Add("$id", SqliteType.Blob);
+                            cmd = OpenedUnderBurst();
                         }
                         try
                         {
@@ -268,11 +274,7 @@ internal static class StoreBench
                             else
                             {
                                 Interlocked.Increment(ref opens);
-                                var conn = new SqliteConnection(readWrite);
-                                conn.Open();
-                                cmd = conn.CreateCommand();
-                                cmd.CommandText = Select;
-                                cmd.Parameters.Add("$id", SqliteType.Blob);
+                                cmd = OpenedUnderBurst();
                             }
                             try
                             {
